@@ -1,0 +1,119 @@
+/**
+ * The client of the example: one `fetch` to the server inside a `call-api` span, so that the client's span,
+ * the HTTP CLIENT span Deno creates for the fetch and the server's spans form one trace.
+ *
+ * ```sh
+ * OTEL_DENO=true OTEL_SERVICE_NAME=client deno run --allow-net client.ts
+ * ```
+ *
+ * @module
+ */
+import { SpanStatusCode, trace } from "@opentelemetry/api";
+import { ConfigError, parseHttpUrl, parseInteger, readEnv } from "./config/env.ts";
+
+const tracer = trace.getTracer("api-client", "1.0.0");
+
+/** What the server answered, and the trace the call belongs to. */
+export interface CallResult {
+  status: number;
+  body: unknown;
+  /** The trace id of the call, 32 hex digits (all zeros when tracing is off). */
+  traceId: string;
+}
+
+/** A failed call: the server could not be reached, did not answer in time, or answered badly. */
+export class CallError extends Error {
+  override name = "CallError";
+  /** The trace id of the failed call. */
+  traceId: string;
+  constructor(message: string, traceId: string, options?: ErrorOptions) {
+    super(message, options);
+    this.traceId = traceId;
+  }
+}
+
+/**
+ * Calls the server at `url` inside a new active span `call-api`. Deno propagates the span's context in the
+ * `traceparent` header of the request. A `received_response` event records the status. Any failure is
+ * recorded on the span as an exception with ERROR status and thrown as a {@linkcode CallError}.
+ */
+export function callApi(url: URL | string, { timeoutMs = 5000 } = {}): Promise<CallResult> {
+  return tracer.startActiveSpan("call-api", async (span) => {
+    const { traceId } = span.spanContext();
+    try {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          headers: { accept: "application/json" },
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (error) {
+        throw error instanceof DOMException && error.name === "TimeoutError"
+          ? new CallError(`no answer from ${url} within ${timeoutMs} ms`, traceId, { cause: error })
+          : new CallError(`cannot reach ${url}: ${(error as Error).message}`, traceId, { cause: error });
+      }
+      span.addEvent("received_response", { "http.response.status_code": response.status });
+      const text = await response.text();
+      if (!response.ok) {
+        throw new CallError(`${url} answered ${response.status} ${response.statusText}`, traceId);
+      }
+      try {
+        return { status: response.status, body: JSON.parse(text), traceId };
+      } catch (error) {
+        throw new CallError(`${url} answered ${response.status} with a body that is not JSON`, traceId, {
+          cause: error,
+        });
+      }
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Where the client calls and how long it waits, read from the environment. */
+export interface ClientConfig {
+  url: URL;
+  timeoutMs: number;
+}
+
+/**
+ * Reads `SERVER_URL` (default `http://localhost:8000/`) and `REQUEST_TIMEOUT_MS` (default 5000).
+ *
+ * @throws {ConfigError} when a value is not usable.
+ */
+export function readClientConfig(env: (name: string) => string | undefined = readEnv): ClientConfig {
+  return {
+    url: parseHttpUrl("SERVER_URL", env("SERVER_URL"), "http://localhost:8000/"),
+    timeoutMs: parseInteger("REQUEST_TIMEOUT_MS", env("REQUEST_TIMEOUT_MS"), {
+      fallback: 5000,
+      min: 1,
+      max: 600_000,
+    }),
+  };
+}
+
+function printTraceId(traceId: string): void {
+  if (/^0+$/.test(traceId)) {
+    console.log("trace id: none (tracing is off; run with OTEL_DENO=true)");
+  } else {
+    console.log(`trace id: ${traceId}`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    const { url, timeoutMs } = readClientConfig();
+    const result = await callApi(url, { timeoutMs });
+    console.log(`Client: received ${JSON.stringify(result.body)}`);
+    printTraceId(result.traceId);
+  } catch (error) {
+    if (!(error instanceof CallError || error instanceof ConfigError)) throw error;
+    console.error(`Client: ${error.message}`);
+    if (error instanceof CallError) printTraceId(error.traceId);
+    Deno.exitCode = error instanceof ConfigError ? 2 : 1;
+  }
+}

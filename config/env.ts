@@ -1,0 +1,59 @@
+/**
+ * Reading configuration from the environment, the way both programs of the example need it: without
+ * `--allow-env` every variable falls back to its default (no crash, no permission prompt), and a bad value
+ * becomes a {@linkcode ConfigError} whose message fits on one line.
+ *
+ * @module
+ */
+
+/** A configuration value that cannot be used; its message is meant to be printed as it is. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Returns the environment variable `name`, or `undefined` when it is unset, empty, or not readable because
+ * the program runs without `--allow-env` for it. Never prompts for the permission.
+ */
+export function readEnv(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  if (state !== "granted") return undefined;
+  const value = Deno.env.get(name)?.trim();
+  return value === "" ? undefined : value;
+}
+
+/**
+ * Parses `value` (read from the variable `name`) as a whole number from `min` to `max`, or returns
+ * `fallback` when it is `undefined`.
+ *
+ * @throws {ConfigError} when the value is not a whole number in range.
+ */
+export function parseInteger(
+  name: string,
+  value: string | undefined,
+  { fallback, min, max }: { fallback: number; min: number; max: number },
+): number {
+  if (value === undefined) return fallback;
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new ConfigError(
+      `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return number;
+}
+
+/**
+ * Parses `value` (read from the variable `name`) as an absolute http(s) URL, or returns `fallback` when it
+ * is `undefined`.
+ *
+ * @throws {ConfigError} when the value is not an http or https URL.
+ */
+export function parseHttpUrl(name: string, value: string | undefined, fallback: string): URL {
+  if (value === undefined) return new URL(fallback);
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+  }
+  return url;
+}

@@ -1,0 +1,124 @@
+// The example as a user runs it: a real OTLP/HTTP receiver in the test, and the server and the client as
+// real child processes with Deno's OpenTelemetry on, exporting to it. Assertions are on what arrived.
+import assert from "node:assert/strict";
+import { startReceiver, type Trace } from "../viewer/receiver.ts";
+import { runClient, startServer } from "../viewer/processes.ts";
+import type { Span } from "../viewer/otlp.ts";
+
+/** Waits until the trace holds the client's and the server's spans (four), then returns it. */
+export function waitForJoinedTrace(
+  receiver: ReturnType<typeof startReceiver>,
+  traceId: string,
+  spans = 4,
+): Promise<Trace> {
+  return receiver.store.waitFor((store) => {
+    const trace = store.trace(traceId);
+    return trace !== undefined && trace.spans.length >= spans && trace;
+  }, { signal: AbortSignal.timeout(15_000), what: `${spans} spans of trace ${traceId}` });
+}
+
+function only(spans: Span[], predicate: (span: Span) => boolean, what: string): Span {
+  const found = spans.filter(predicate);
+  assert.equal(
+    found.length,
+    1,
+    `expected one ${what}, found ${found.length}: ${JSON.stringify(found.map((s) => s.name))}`,
+  );
+  return found[0];
+}
+
+for (const protocol of ["http/json", "http/protobuf"] as const) {
+  Deno.test(`one request is one trace across client and server (${protocol})`, async () => {
+    await using receiver = startReceiver({ port: 0 });
+    const server = await startServer({ otlpEndpoint: receiver.url, protocol, workMs: 20 });
+    let serverExit;
+    try {
+      const client = await runClient(server.url, { otlpEndpoint: receiver.url, protocol });
+      assert.equal(client.code, 0, client.stderr);
+      assert.match(client.stdout, /^Client: received \{"message":"Hello from server!"\}$/m);
+      assert.ok(client.traceId, `the client printed no trace id:\n${client.stdout}`);
+
+      // The traceresponse header names the same trace: the client test checks it on the wire; here the
+      // server's own span id must be the one the header would carry, so fetch once more for the header.
+      const trace = await waitForJoinedTrace(receiver, client.traceId);
+      const spans = trace.spans;
+      assert.equal(spans.length, 4, JSON.stringify(spans.map((span) => span.name)));
+      assert.ok(spans.every((span) => span.traceId === client.traceId));
+
+      const root = only(spans, (span) => span.name === "call-api", "call-api span");
+      assert.equal(root.parentSpanId, undefined, "call-api is the root");
+      assert.equal(root.kind, "INTERNAL");
+      assert.equal(root.service, "client");
+      assert.deepEqual(root.scope, { name: "api-client", version: "1.0.0" });
+      assert.equal(root.status.code, "UNSET");
+      assert.deepEqual(root.events.map((event) => [event.name, event.attributes]), [
+        ["received_response", { "http.response.status_code": 200 }],
+      ]);
+
+      const clientSpan = only(spans, (span) => span.kind === "CLIENT", "CLIENT span");
+      assert.equal(clientSpan.parentSpanId, root.spanId);
+      assert.equal(clientSpan.service, "client");
+      assert.equal(clientSpan.name, "GET");
+      // Deno 2.9 sends http.response.status_code as a string attribute (the conventions say int).
+      assert.equal(String(clientSpan.attributes["http.response.status_code"]), "200");
+
+      const serverSpan = only(spans, (span) => span.kind === "SERVER", "SERVER span");
+      assert.equal(serverSpan.parentSpanId, clientSpan.spanId, "the server span joins the client's trace");
+      assert.equal(serverSpan.service, "server");
+      assert.equal(serverSpan.name, "GET /");
+      assert.equal(serverSpan.attributes["http.route"], "/");
+      assert.equal(serverSpan.attributes["http.request.method"], "GET");
+      assert.equal(String(serverSpan.attributes["http.response.status_code"]), "200");
+      assert.equal(serverSpan.status.code, "UNSET");
+
+      const handler = only(spans, (span) => span.name === "process-request", "handler span");
+      assert.equal(handler.parentSpanId, serverSpan.spanId);
+      assert.equal(handler.kind, "INTERNAL");
+      assert.equal(handler.service, "server");
+      assert.deepEqual(handler.scope, { name: "api-server", version: "1.0.0" });
+      assert.equal(handler.status.code, "UNSET");
+      const [event] = handler.events;
+      assert.equal(event?.name, "processing_request");
+      assert.match(String(event.attributes.request_id), /^[0-9a-f-]{36}$/);
+      assert.ok(!Number.isNaN(Date.parse(String(event.attributes.timestamp))));
+      assert.ok(handler.endTimeUnixNano - handler.startTimeUnixNano >= 20_000_000n, "the simulated work");
+
+      // The server's log line is a log record of this trace, written inside the handler's span.
+      const log = await receiver.store.waitFor(
+        () =>
+          trace.logs.find((log) =>
+            log.service === "server" &&
+            String(log.body).includes("Server: Processing request in trace context")
+          ),
+        { signal: AbortSignal.timeout(15_000), what: "the server's log record" },
+      );
+      assert.equal(log.spanId, handler.spanId);
+    } finally {
+      serverExit = await server.stop();
+    }
+    assert.equal(serverExit.code, 0, serverExit.stderr);
+  });
+}
+
+Deno.test("the traceresponse header names the trace and the server span of the request", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  const server = await startServer({ otlpEndpoint: receiver.url, workMs: 0 });
+  try {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const response = await fetch(server.url, {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    await response.body?.cancel();
+    assert.equal(response.status, 200);
+    const header = response.headers.get("traceresponse");
+    assert.match(header ?? "", /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    const [, headerTraceId, spanId] = header!.split("-");
+    assert.equal(headerTraceId, traceId);
+    const trace = await waitForJoinedTrace(receiver, traceId, 2);
+    const serverSpan = trace.spans.find((span) => span.kind === "SERVER");
+    assert.equal(serverSpan?.spanId, spanId);
+    assert.equal(serverSpan?.parentSpanId, "00f067aa0ba902b7");
+  } finally {
+    await server.stop();
+  }
+});
