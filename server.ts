@@ -129,23 +129,29 @@ export function readServerConfig(env: (name: string) => string | undefined = rea
  * ends on its own, so that Deno exports every span and log record it still holds.
  */
 export async function serve({ hostname, port, workMs }: ServerConfig): Promise<void> {
-  const server = Deno.serve({
-    hostname,
-    port,
-    onListen: ({ hostname, port }) => console.log(`Server listening on http://${hostname}:${port}/`),
-    onError: (error) => {
-      console.error("Server: unexpected error:", error);
-      return json(500, { error: "internal server error" });
-    },
-  }, createHandler({ workMs }));
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  // The signal listeners come first, so that a signal that arrives as soon as the server listens is handled.
+  const shutdown = new AbortController();
   const stop = () => {
     console.log("Server: shutting down");
-    server.shutdown();
+    shutdown.abort();
   };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
-  await server.finished;
-  for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  try {
+    const server = Deno.serve({
+      hostname,
+      port,
+      signal: shutdown.signal,
+      onListen: ({ hostname, port }) => console.log(`Server listening on http://${hostname}:${port}/`),
+      onError: (error) => {
+        console.error("Server: unexpected error:", error);
+        return json(500, { error: "internal server error" });
+      },
+    }, createHandler({ workMs }));
+    await server.finished;
+  } finally {
+    for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  }
 }
 
 if (import.meta.main) {

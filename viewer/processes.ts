@@ -11,8 +11,8 @@
 
 const ROOT = new URL("../", import.meta.url);
 
-/** Environment variables for a child; `undefined` removes a variable the parent has. */
-export type ChildEnv = Record<string, string | undefined>;
+/** Environment variables for a child, on top of the parent's. */
+export type ChildEnv = Record<string, string>;
 
 /** Options shared by {@linkcode startServer} and {@linkcode runClient}. */
 export interface ChildOptions {
@@ -28,7 +28,7 @@ export interface ChildOptions {
 
 /** Environment that turns Deno's OpenTelemetry on for a child, exporting quickly to `otlpEndpoint`. */
 export function otelEnv(service: string, { otlpEndpoint, protocol = "http/json" }: ChildOptions): ChildEnv {
-  if (otlpEndpoint === undefined) return { OTEL_DENO: undefined };
+  if (otlpEndpoint === undefined) return { OTEL_DENO: "false" };
   return {
     OTEL_DENO: "true",
     OTEL_SERVICE_NAME: service,
@@ -41,15 +41,10 @@ export function otelEnv(service: string, { otlpEndpoint, protocol = "http/json" 
 }
 
 function command(script: string, permissions: string[], env: ChildEnv): Deno.Command {
-  const set: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (value !== undefined) set[name] = value;
-  const removed = Object.keys(env).filter((name) => env[name] === undefined);
-  // Deno.Command has no way to unset one variable, so unset ones are given as empty where it matters.
-  for (const name of removed) set[name] = "";
   return new Deno.Command("deno", {
     args: ["run", ...permissions, script],
     cwd: ROOT,
-    env: { NO_COLOR: "1", ...set },
+    env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

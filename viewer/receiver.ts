@@ -117,6 +117,17 @@ export class TelemetryStore {
     });
   }
 
+  /**
+   * Waits until the trace `traceId` is complete (see {@linkcode isComplete}) and holds at least `spans`
+   * spans, then returns it. Rejects when `signal` aborts.
+   */
+  waitForTrace(traceId: string, { spans = 1, signal }: { spans?: number; signal?: AbortSignal } = {}) {
+    return this.waitFor((store) => {
+      const trace = store.trace(traceId);
+      return trace !== undefined && trace.spans.length >= spans && isComplete(trace) && trace;
+    }, { signal, what: `${spans} spans of trace ${traceId}` });
+  }
+
   #trace(traceId: string): Trace {
     let trace = this.#byTrace.get(traceId);
     if (trace === undefined) {
@@ -130,6 +141,16 @@ export class TelemetryStore {
     for (const check of [...this.#waiters]) check();
     for (const traceId of traceIds) for (const listener of this.#listeners) listener(traceId);
   }
+}
+
+/**
+ * Whether a trace is whole: it has exactly one root span, and the parent of every other span arrived.
+ */
+export function isComplete(trace: Trace): boolean {
+  const ids = new Set(trace.spans.map((span) => span.spanId));
+  const roots = trace.spans.filter((span) => span.parentSpanId === undefined);
+  return roots.length === 1 &&
+    trace.spans.every((span) => span.parentSpanId === undefined || ids.has(span.parentSpanId));
 }
 
 /** Options of {@linkcode createReceiverHandler}. */
