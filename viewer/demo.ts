@@ -1,0 +1,82 @@
+/**
+ * `deno task demo`: the whole example in one command, with nothing installed but Deno. Starts an OTLP
+ * receiver on a free port, runs the server and the client as real processes with Deno's OpenTelemetry on
+ * and pointed at it, waits for the joined trace, stops the server cleanly and draws the trace.
+ *
+ * Exits 0 when the client's and the server's spans joined into one trace, 1 (saying why) when they did not.
+ *
+ * @module
+ */
+import { startReceiver, type Trace } from "./receiver.ts";
+import { runClient, startServer } from "./processes.ts";
+import { renderWaterfall } from "./waterfall.ts";
+
+/** What the demo found: the joined trace, or why there is none. */
+export type DemoResult = { ok: true; trace: Trace } | { ok: false; reason: string; trace?: Trace };
+
+/** Runs the example once against an in-process receiver and returns the trace it produced. */
+export async function runDemo(
+  { timeoutMs = 15_000, log = console.log }: { timeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<DemoResult> {
+  await using receiver = startReceiver({ port: 0 });
+  log(`OTLP receiver listening on ${receiver.url}`);
+  const server = await startServer({ otlpEndpoint: receiver.url, protocol: "http/protobuf" });
+  log(`server (OTEL_SERVICE_NAME=server) listening on ${server.url}`);
+  let traceId: string | undefined;
+  try {
+    const client = await runClient(server.url, { otlpEndpoint: receiver.url, protocol: "http/protobuf" });
+    for (const line of (client.stdout + client.stderr).trimEnd().split("\n")) log(`client: ${line}`);
+    traceId = client.traceId;
+    if (client.code !== 0 || traceId === undefined) {
+      return { ok: false, reason: `the client failed (exit code ${client.code})` };
+    }
+    await receiver.store.waitForTrace(traceId, { spans: 4, signal: AbortSignal.timeout(timeoutMs) })
+      .catch(() => {});
+  } finally {
+    // A clean stop flushes the server's remaining spans and log records.
+    const exit = await server.stop("SIGTERM");
+    log(`server stopped (exit code ${exit.code})`);
+  }
+  const trace = receiver.store.trace(traceId);
+  const services = new Set(trace?.spans.map((span) => span.service));
+  if (trace === undefined) return { ok: false, reason: `no span of trace ${traceId} arrived` };
+  if (!services.has("server")) {
+    const elsewhere = receiver.store.traces().filter((other) =>
+      other.spans.some((span) => span.service === "server")
+    );
+    return {
+      ok: false,
+      trace,
+      reason: elsewhere.length > 0
+        ? `the server's spans arrived in another trace (${
+          elsewhere[0].traceId
+        }): the context did not propagate`
+        : "no span of the server arrived",
+    };
+  }
+  if (trace.spans.length < 4) {
+    return { ok: false, trace, reason: `only ${trace.spans.length} of 4 spans arrived` };
+  }
+  return { ok: true, trace };
+}
+
+if (import.meta.main) {
+  const color = Deno.stdout.isTerminal() && !Deno.noColor;
+  try {
+    const result = await runDemo();
+    console.log();
+    if (result.trace) console.log(renderWaterfall(result.trace, { color }));
+    if (result.ok) {
+      console.log("\nOne request, one trace: the client's and the server's spans joined.");
+    } else {
+      console.error(`\ndemo: the trace did not join: ${result.reason}`);
+      Deno.exitCode = 1;
+    }
+  } catch (error) {
+    const message = error instanceof Deno.errors.NotFound
+      ? "could not start `deno` from PATH (the demo runs the server and client as `deno run`)"
+      : (error as Error).message;
+    console.error(`demo: ${message}`);
+    Deno.exitCode = 1;
+  }
+}

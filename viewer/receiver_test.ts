@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { createReceiverHandler, isComplete, startReceiver, TelemetryStore } from "./receiver.ts";
+import { replay } from "./testdata/replay.ts";
+
+for (const scenario of ["json", "protobuf"]) {
+  Deno.test(`decodes what Deno sends as OTLP ${scenario}: four spans, one trace, the log records`, async () => {
+    const store = await replay(scenario);
+    const [trace] = store.traces();
+    assert.equal(store.traces().length, 1);
+    assert.ok(isComplete(trace));
+    assert.deepEqual(
+      trace.spans.map((span) => [span.service, span.kind, span.name, span.scope.name]).sort(),
+      [
+        ["client", "CLIENT", "GET", "deno"],
+        ["client", "INTERNAL", "call-api", "api-client"],
+        ["server", "INTERNAL", "process-request", "api-server"],
+        ["server", "SERVER", "GET /", "deno"],
+      ],
+    );
+    const handler = trace.spans.find((span) => span.name === "process-request")!;
+    assert.equal(handler.events[0].name, "processing_request");
+    assert.ok(handler.endTimeUnixNano > handler.startTimeUnixNano);
+    assert.ok(
+      trace.logs.some((log) => log.spanId === handler.spanId && String(log.body).includes("Processing")),
+    );
+    assert.equal(handler.resource["service.name"], "server");
+  });
+}
+
+async function post(body: BodyInit | null, headers: Record<string, string> = {}, path = "/v1/traces") {
+  const store = new TelemetryStore();
+  store.addSpans((await replay("json")).spans);
+  const before = store.spans.length;
+  const response = await createReceiverHandler(store, { maxBodyBytes: 1024 })(
+    new Request(`http://receiver${path}`, { method: "POST", headers, body }),
+  );
+  assert.equal(store.spans.length, before, "what the store held is still there, and nothing was added");
+  return { status: response.status, body: await response.json() };
+}
+
+Deno.test("malformed JSON is a 400 that says so, and the store keeps what it held", async () => {
+  const { status, body } = await post("{not json", { "content-type": "application/json" });
+  assert.equal(status, 400);
+  assert.equal(body.code, 3);
+  assert.match(body.message, /^the body is not valid JSON: /);
+  assert.equal((await post("[1,2]", { "content-type": "application/json" })).status, 400);
+});
+
+Deno.test("a body that is not protobuf is a 400", async () => {
+  const { status, body } = await post(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]), {
+    "content-type": "application/x-protobuf",
+  });
+  assert.equal(status, 400);
+  assert.match(body.message, /^the body is not a valid protobuf message/);
+});
+
+Deno.test("an oversized body is a 413, whether declared, streamed or gzip-inflated", async () => {
+  const big = JSON.stringify({ resourceSpans: [], padding: "x".repeat(2000) });
+  assert.equal((await post(big, { "content-type": "application/json" })).status, 413);
+  const stream = new Blob([big]).stream(); // no content-length
+  const streamed = await post(stream, { "content-type": "application/json" });
+  assert.equal(streamed.status, 413);
+  assert.match(streamed.body.message, /larger than this receiver accepts \(1024 bytes\)/);
+  const gzipped = await new Response(new Blob([big]).stream().pipeThrough(new CompressionStream("gzip")))
+    .arrayBuffer();
+  assert.ok(gzipped.byteLength < 1024);
+  const inflated = await post(gzipped, { "content-type": "application/json", "content-encoding": "gzip" });
+  assert.equal(inflated.status, 413);
+});
+
+Deno.test("an unknown path is a 404, a wrong method a 405 with Allow, an unknown type a 415", async () => {
+  const store = new TelemetryStore();
+  const handle = createReceiverHandler(store);
+  const notFound = await handle(new Request("http://receiver/v1/profiles", { method: "POST", body: "{}" }));
+  assert.equal(notFound.status, 404);
+  assert.match((await notFound.json()).message, /serves POST \/v1\/traces, \/v1\/logs and \/v1\/metrics/);
+  const wrongMethod = await handle(new Request("http://receiver/v1/traces"));
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.headers.get("allow"), "POST");
+  await wrongMethod.body?.cancel();
+  const wrongType = await handle(
+    new Request("http://receiver/v1/traces", {
+      method: "POST",
+      body: "x",
+      headers: { "content-type": "text/plain" },
+    }),
+  );
+  assert.equal(wrongType.status, 415);
+  assert.match((await wrongType.json()).message, /OTEL_EXPORTER_OTLP_PROTOCOL=http\/json/);
+});
+
+Deno.test("spans without valid ids are rejected as a partial success; the rest are kept", async () => {
+  const store = new TelemetryStore();
+  const span = (traceId: string, name: string) => ({ traceId, spanId: "00f067aa0ba902b7", name });
+  const response = await createReceiverHandler(store)(
+    new Request("http://receiver/v1/traces", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        resourceSpans: [{
+          scopeSpans: [{
+            spans: [
+              span("4bf92f3577b34da6a3ce929d0e0e4736", "good"),
+              span("nope", "bad"),
+              span("0".repeat(32), "zero"),
+            ],
+          }],
+        }],
+      }),
+    }),
+  );
+  assert.equal(response.status, 200);
+  const { partialSuccess } = await response.json();
+  assert.equal(partialSuccess.rejectedSpans, 2);
+  assert.match(partialSuccess.errorMessage, /without a valid trace or span id \("bad"\)/);
+  assert.deepEqual(store.spans.map((span) => span.name), ["good"]);
+  assert.equal(store.spans[0].service, "unknown");
+});
+
+Deno.test("metrics are accepted and counted; an empty export is a success", async () => {
+  const store = new TelemetryStore();
+  const handle = createReceiverHandler(store);
+  const response = await handle(
+    new Request("http://receiver/v1/metrics", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: "a" }, { name: "b" }] }] }],
+      }),
+    }),
+  );
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), {});
+  assert.deepEqual(store.metrics, { requests: 1, metrics: 2 });
+  const empty = await handle(
+    new Request("http://receiver/v1/logs", {
+      method: "POST",
+      headers: { "content-type": "application/x-protobuf" },
+    }),
+  );
+  assert.equal(empty.status, 200);
+  assert.equal(empty.headers.get("content-type"), "application/x-protobuf");
+  assert.equal((await empty.arrayBuffer()).byteLength, 0);
+});
+
+Deno.test("waitFor resolves on arrival and rejects, saying what it awaited, when aborted", async () => {
+  const store = new TelemetryStore();
+  const waiting = store.waitFor((store) => store.spans.length > 0 && store.spans[0].name);
+  store.addSpans((await replay("json")).spans.slice(0, 1));
+  assert.equal(typeof await waiting, "string");
+  await assert.rejects(
+    store.waitFor(() => false, { signal: AbortSignal.timeout(1), what: "nothing" }),
+    /^Error: nothing did not arrive/,
+  );
+});
+
+Deno.test("startReceiver listens on a free port and says when a port is taken", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  const response = await fetch(`${receiver.url}/v1/traces`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.throws(() => startReceiver({ port: receiver.port }), Deno.errors.AddrInUse);
+});

@@ -1,0 +1,116 @@
+/**
+ * `deno task viewer`: an OTLP/HTTP receiver on 127.0.0.1:4318 (where Deno exports by default) that prints
+ * each trace as a waterfall once it is complete, so the two-terminal walkthrough works without Docker.
+ *
+ * A trace is printed when it has been quiet for `--settle-ms` (default 1000) and no CLIENT span in it still
+ * waits for the server side, or, failing that, after `--wait-ms` (default 10000: longer than Deno's default
+ * 5 s batch delay). Spans that arrive after a trace was printed print it again, marked as updated.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { startReceiver, type TelemetryStore, type Trace } from "./receiver.ts";
+import { renderWaterfall } from "./waterfall.ts";
+
+/** Options of {@linkcode watchTraces}. */
+export interface WatchOptions {
+  settleMs?: number;
+  waitMs?: number;
+  /** Called with each trace that is ready, and whether it was printed before. */
+  onTrace: (trace: Trace, updated: boolean) => void;
+}
+
+/** Whether a CLIENT span of the trace has no child yet: the called service's spans may still come. */
+function awaitsServer(trace: Trace): boolean {
+  const parents = new Set(trace.spans.map((span) => span.parentSpanId));
+  return trace.spans.some((span) => span.kind === "CLIENT" && !parents.has(span.spanId));
+}
+
+/** Calls `onTrace` for each trace of `store` once it has settled; returns a function that stops watching. */
+export function watchTraces(
+  store: TelemetryStore,
+  { settleMs = 1000, waitMs = 10_000, onTrace }: WatchOptions,
+): () => void {
+  const timers = new Map<
+    string,
+    { settle: ReturnType<typeof setTimeout>; wait: ReturnType<typeof setTimeout> }
+  >();
+  const printed = new Set<string>();
+  const ready = (traceId: string) => {
+    const timer = timers.get(traceId);
+    if (timer) clearTimeout(timer.settle), clearTimeout(timer.wait);
+    timers.delete(traceId);
+    const trace = store.trace(traceId);
+    if (trace === undefined || trace.spans.length === 0) return;
+    onTrace(trace, printed.has(traceId));
+    printed.add(traceId);
+  };
+  const unsubscribe = store.onChange((traceId) => {
+    const timer = timers.get(traceId);
+    if (timer) clearTimeout(timer.settle);
+    const settle = setTimeout(() => {
+      const trace = store.trace(traceId);
+      if (trace && !awaitsServer(trace)) ready(traceId);
+    }, settleMs);
+    const wait = timer?.wait ?? setTimeout(() => ready(traceId), waitMs);
+    timers.set(traceId, { settle, wait });
+  });
+  return () => {
+    unsubscribe();
+    for (const { settle, wait } of timers.values()) clearTimeout(settle), clearTimeout(wait);
+  };
+}
+
+if (import.meta.main) {
+  const usage = "usage: deno task viewer [--port 4318] [--settle-ms 1000] [--wait-ms 10000]";
+  let port: number, settleMs: number, waitMs: number;
+  try {
+    const { values } = parseArgs({
+      options: {
+        port: { type: "string", default: "4318" },
+        "settle-ms": { type: "string", default: "1000" },
+        "wait-ms": { type: "string", default: "10000" },
+      },
+    });
+    [port, settleMs, waitMs] = [values.port, values["settle-ms"], values["wait-ms"]].map((value, i) => {
+      const number = Number(value);
+      if (!/^\d+$/.test(value) || (i === 0 && number > 65535)) {
+        throw new Error(
+          `${["--port", "--settle-ms", "--wait-ms"][i]} takes a whole number, got ${JSON.stringify(value)}`,
+        );
+      }
+      return number;
+    });
+  } catch (error) {
+    console.error(`viewer: ${(error as Error).message}\n${usage}`);
+    Deno.exit(2);
+  }
+  let receiver;
+  try {
+    receiver = startReceiver({ port });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    console.error(
+      `viewer: 127.0.0.1:${port} is already in use. Is the Collector from \`docker compose up\` running? ` +
+        "Stop it (`docker compose down`) or start the viewer on another port with --port and point " +
+        "OTEL_EXPORTER_OTLP_ENDPOINT at it.",
+    );
+    Deno.exit(1);
+  }
+  const color = Deno.stdout.isTerminal() && !Deno.noColor;
+  console.log(`Viewer: receiving OTLP/HTTP (JSON or protobuf) on ${receiver.url}; Ctrl-C stops it.`);
+  console.log("Run the server and the client with OTEL_DENO=true, and each trace is drawn here.\n");
+  watchTraces(receiver.store, {
+    settleMs,
+    waitMs,
+    onTrace: (trace, updated) => {
+      console.log((updated ? "(updated) " : "") + renderWaterfall(trace, { color }) + "\n");
+    },
+  });
+  Deno.addSignalListener("SIGINT", () => {
+    console.log(
+      `\nViewer: received ${receiver.store.spans.length} spans and ${receiver.store.logs.length} log records.`,
+    );
+    Deno.exit(0);
+  });
+}
