@@ -10,6 +10,7 @@
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { ConfigError, parseHttpUrl, parseInteger, readEnv } from "./config/env.ts";
+import { DEFAULT_GRAFANA_URL, grafanaTraceUrl } from "./stack/grafana_link.ts";
 
 const tracer = trace.getTracer("api-client", "1.0.0");
 
@@ -78,10 +79,13 @@ export function callApi(url: URL | string, { timeoutMs = 5000 } = {}): Promise<C
 export interface ClientConfig {
   url: URL;
   timeoutMs: number;
+  /** Where the Grafana of `docker compose up` is, for the link to the trace. */
+  grafanaUrl: URL;
 }
 
 /**
- * Reads `SERVER_URL` (default `http://localhost:8000/`) and `REQUEST_TIMEOUT_MS` (default 5000).
+ * Reads `SERVER_URL` (default `http://localhost:8000/`), `REQUEST_TIMEOUT_MS` (default 5000) and
+ * `GRAFANA_URL` (default `http://localhost:3000`).
  *
  * @throws {ConfigError} when a value is not usable.
  */
@@ -93,27 +97,30 @@ export function readClientConfig(env: (name: string) => string | undefined = rea
       min: 1,
       max: 600_000,
     }),
+    grafanaUrl: parseHttpUrl("GRAFANA_URL", env("GRAFANA_URL"), DEFAULT_GRAFANA_URL),
   };
 }
 
-function printTraceId(traceId: string): void {
+function printTraceId(traceId: string, grafanaUrl: URL): void {
   if (/^0+$/.test(traceId)) {
     console.log("trace id: none (tracing is off; run with OTEL_DENO=true)");
   } else {
     console.log(`trace id: ${traceId}`);
+    console.log(`Grafana:  ${grafanaTraceUrl(traceId, { grafanaUrl })}`);
   }
 }
 
 if (import.meta.main) {
+  let config: ClientConfig | undefined;
   try {
-    const { url, timeoutMs } = readClientConfig();
-    const result = await callApi(url, { timeoutMs });
+    config = readClientConfig();
+    const result = await callApi(config.url, { timeoutMs: config.timeoutMs });
     console.log(`Client: received ${JSON.stringify(result.body)}`);
-    printTraceId(result.traceId);
+    printTraceId(result.traceId, config.grafanaUrl);
   } catch (error) {
     if (!(error instanceof CallError || error instanceof ConfigError)) throw error;
     console.error(`Client: ${error.message}`);
-    if (error instanceof CallError) printTraceId(error.traceId);
+    if (error instanceof CallError) printTraceId(error.traceId, config!.grafanaUrl);
     Deno.exitCode = error instanceof ConfigError ? 2 : 1;
   }
 }

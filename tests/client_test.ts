@@ -76,6 +76,8 @@ Deno.test("client configuration: defaults, values, and one-line errors", () => {
   const defaults = readClientConfig(env({}));
   assert.equal(defaults.url.href, "http://localhost:8000/");
   assert.equal(defaults.timeoutMs, 5000);
+  assert.equal(defaults.grafanaUrl.href, "http://localhost:3000/");
+  assert.throws(() => readClientConfig(env({ GRAFANA_URL: "grafana" })), ConfigError);
   assert.equal(
     readClientConfig(env({ SERVER_URL: "https://api.example/x" })).url.href,
     "https://api.example/x",

@@ -70,10 +70,16 @@ export interface ExitResult {
   stderr: string;
 }
 
+/** How long a child may take to start listening (or, for the client, to finish) before it is killed. */
+const START_TIMEOUT_MS = 30_000;
+
 /** The server task's permissions, with the listening port left open for `PORT=0`. */
 export const SERVER_PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env=HOST,PORT,SIMULATED_WORK_MS"];
 /** The client task's permissions, for a server on 127.0.0.1 at any port. */
-export const CLIENT_PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS"];
+export const CLIENT_PERMISSIONS = [
+  "--allow-net=127.0.0.1",
+  "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,GRAFANA_URL",
+];
 
 /**
  * Starts `server.ts` on 127.0.0.1 at a free port and resolves once it listens.
@@ -95,13 +101,21 @@ export async function startServer(options: ChildOptions & { workMs?: number } = 
     const status = await process.status;
     return { code: status.code, signal: status.signal, stdout: await stdout.text, stderr: await stderr.text };
   })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const listening = await Promise.race([
     stdout.line((line) => line.match(/^Server listening on (http:\/\/\S+)$/)?.[1]),
     exit.then(() => undefined),
+    new Promise<null>((resolve) => timer = setTimeout(resolve, START_TIMEOUT_MS, null)),
   ]);
-  if (listening === undefined) {
+  clearTimeout(timer);
+  if (listening === null) process.kill("SIGKILL");
+  if (listening === undefined || listening === null) {
     const { code, stdout, stderr } = await exit;
-    throw new Error(`the server exited with code ${code} before listening:\n${stdout}${stderr}`);
+    throw new Error(
+      listening === null
+        ? `the server did not listen within ${START_TIMEOUT_MS} ms:\n${stdout}${stderr}`
+        : `the server exited with code ${code} before listening:\n${stdout}${stderr}`,
+    );
   }
   const stop = async (signal: Deno.Signal = "SIGTERM") => {
     try {
@@ -123,7 +137,9 @@ export interface ClientResult extends ExitResult {
 /** Runs `client.ts` against `serverUrl` to its end. */
 export async function runClient(serverUrl: string, options: ChildOptions = {}): Promise<ClientResult> {
   const env: ChildEnv = { ...otelEnv("client", options), SERVER_URL: serverUrl, ...options.env };
-  const output = await command("client.ts", options.permissions ?? CLIENT_PERMISSIONS, env).output();
+  const process = command("client.ts", options.permissions ?? CLIENT_PERMISSIONS, env).spawn();
+  const timer = setTimeout(() => process.kill("SIGKILL"), START_TIMEOUT_MS);
+  const output = await process.output().finally(() => clearTimeout(timer));
   const stdout = new TextDecoder().decode(output.stdout);
   return {
     code: output.code,
