@@ -25,7 +25,9 @@ export async function runDemo(
   let traceId: string | undefined;
   try {
     const client = await runClient(server.url, { otlpEndpoint: receiver.url, protocol: "http/protobuf" });
-    for (const line of (client.stdout + client.stderr).trimEnd().split("\n")) log(`client: ${line}`);
+    // The Grafana link is for `docker compose up`; the demo draws the trace itself.
+    const lines = (client.stdout + client.stderr).trimEnd().split("\n");
+    for (const line of lines.filter((line) => !line.startsWith("Grafana:"))) log(`client: ${line}`);
     traceId = client.traceId;
     if (client.code !== 0 || traceId === undefined) {
       return { ok: false, reason: `the client failed (exit code ${client.code})` };
