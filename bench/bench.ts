@@ -1,0 +1,687 @@
+/**
+ * `deno task bench`: what tracing costs. Drives load with autocannon (from a second process, at fixed
+ * concurrency) against the example server with tracing off and on in several settings, and against the same
+ * handler on Node.js with and without the OpenTelemetry SDK; measures the example client's call path with
+ * tracing off and on; finds where spans start to be lost under rate-limited load and which batch settings
+ * lose none; and times how long a trace takes to become visible. Writes `results.md`, `results.json` and
+ * `chart.svg` to `--out` (default `bench/results`).
+ *
+ * Exported spans go to the example's own OTLP receiver (viewer/receiver.ts), run in this process with a
+ * {@linkcode CountingStore}; the time-to-visible runs use a receiver that keeps the traces.
+ *
+ * ```sh
+ * deno task bench:install         # once: bench/install.sh (npm ci in bench/node, vegeta into bench/.bin)
+ * deno task bench                 # the full run, about six minutes
+ * deno task bench:smoke           # about 15 s: proves the harness works, measures nothing worth reading
+ * deno task bench --duration=5 --sections=servers,loss
+ * ```
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { createReceiverHandler, startReceiver, TelemetryStore } from "../viewer/receiver.ts";
+import { CountingStore } from "./counting_store.ts";
+import {
+  checkTools,
+  childEnv,
+  type Env,
+  type MachineCpu,
+  machineCpu,
+  type ProcessUsage,
+  processUsage,
+  runClient,
+  runClientLoad,
+  runLoad,
+  runRateLoad,
+  type Runtime,
+  startServer,
+} from "./children.ts";
+import { describeMachine, machineLoad } from "./machine.ts";
+import {
+  type BenchResults,
+  type ClientRun,
+  cpuShares,
+  renderChart,
+  renderMarkdown,
+  type ServerRun,
+  spanCount,
+  type VisibleRun,
+} from "./report.ts";
+
+/** One server configuration to put under load. */
+export interface ServerCase {
+  id: string;
+  label: string;
+  runtime: Runtime;
+  /** Whether the server exports spans (to the receiver). */
+  traced: boolean;
+  /** The OTEL_* settings beyond turning tracing on and pointing it at the receiver. */
+  settings: Env;
+  /** The id of the untraced run to compare with. */
+  baseline?: string;
+  /** The sampling ratio, when sampling drops a share of the traces. */
+  ratio?: number;
+}
+
+/** The server configurations of the main table. */
+export const SERVER_CASES: ServerCase[] = [
+  { id: "deno-off", label: "Deno, tracing off", runtime: "deno", traced: false, settings: {} },
+  {
+    id: "deno-protobuf",
+    label: "Deno, OTLP http/protobuf",
+    runtime: "deno",
+    traced: true,
+    settings: {},
+    baseline: "deno-off",
+  },
+  {
+    id: "deno-json",
+    label: "Deno, OTLP http/json",
+    runtime: "deno",
+    traced: true,
+    settings: { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+    baseline: "deno-off",
+  },
+  {
+    id: "deno-traces-only",
+    label: "Deno, protobuf, console not exported",
+    runtime: "deno",
+    traced: true,
+    settings: { OTEL_DENO_CONSOLE: "ignore" },
+    baseline: "deno-off",
+  },
+  {
+    id: "deno-ratio-0.1",
+    label: "Deno, protobuf, sampled 0.1",
+    runtime: "deno",
+    traced: true,
+    settings: { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" },
+    baseline: "deno-off",
+    ratio: 0.1,
+  },
+  {
+    id: "deno-ratio-0.01",
+    label: "Deno, protobuf, sampled 0.01",
+    runtime: "deno",
+    traced: true,
+    settings: { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" },
+    baseline: "deno-off",
+    ratio: 0.01,
+  },
+  { id: "node-off", label: "Node.js, no SDK", runtime: "node", traced: false, settings: {} },
+  {
+    id: "node-sdk",
+    label: "Node.js, OTel SDK, http/protobuf",
+    runtime: "node",
+    traced: true,
+    settings: {},
+    baseline: "node-off",
+  },
+];
+
+/** Batch and sampling settings tried against the rate at which the defaults lost spans. */
+export const TUNED_SETTINGS: Env[] = [
+  { OTEL_BSP_MAX_QUEUE_SIZE: "16384" },
+  {
+    OTEL_BSP_MAX_QUEUE_SIZE: "16384",
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "2048",
+    OTEL_BSP_SCHEDULE_DELAY: "1000",
+  },
+  { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" },
+];
+
+/** Options of {@linkcode runBench}. */
+export interface BenchOptions {
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  clientConcurrency: number;
+  /** Rates (requests per second) of the span-loss search with the default settings. */
+  rates: number[];
+  /** Rates of the span-loss search against a sink that holds each answer `sinkDelayMs`. */
+  slowRates: number[];
+  sinkDelayMs: number;
+  /** Seconds per rate-limited run. */
+  rateSeconds: number;
+  /** Settings tried at the rates where the defaults lost spans (and at the highest rate). */
+  tuned: Env[];
+  /** Also try them flat out (closed loop, as in the main table). */
+  tunedFlatOut: boolean;
+  /** Batch delays (ms) of the time-to-visible runs, and trials per delay. */
+  visibleDelays: number[];
+  visibleTrials: number;
+  /** Also time a Tempo behind a Collector, when its API answers (`--tempo`). */
+  tempo?: { api: string; otlpEndpoint: string };
+  cases: ServerCase[];
+  sections: Set<"servers" | "clients" | "loss" | "visible">;
+  /** Called with one line of progress at a time. */
+  log: (line: string) => void;
+}
+
+const SPANS_PER_REQUEST = 2;
+
+/** Waits until the receiver's count for `service` stops changing (at most `limitMs`). */
+async function settle(store: CountingStore, service: string, limitMs = 5000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let last = -1;
+  while (Date.now() < deadline) {
+    const { spans, logs } = store.received(service);
+    if (spans + logs === last) return;
+    last = spans + logs;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** CPU counters at one moment: the machine's, this process's (the sink), and a server's. */
+interface CpuSnapshot {
+  machine: MachineCpu;
+  sink: ReturnType<typeof process.cpuUsage>;
+  server: ProcessUsage;
+  at: number;
+}
+
+async function cpuSnapshot(serverPid: number): Promise<CpuSnapshot> {
+  const [machine, server] = await Promise.all([machineCpu(), processUsage(serverPid)]);
+  return { machine, server, sink: process.cpuUsage(), at: performance.now() };
+}
+
+/** Wall, machine and sink seconds between two snapshots. */
+function cpuDelta(before: CpuSnapshot, after: CpuSnapshot) {
+  return {
+    wallSeconds: (after.at - before.at) / 1000,
+    machineSeconds: after.machine.busySeconds - before.machine.busySeconds,
+    sinkSeconds: (after.sink.user + after.sink.system - before.sink.user - before.sink.system) / 1e6,
+  };
+}
+
+/**
+ * The example's receiver (its request handler, with `store`) behind a server that holds each answer
+ * `delayMs` milliseconds: a collector that is far away or busy.
+ */
+export function startSlowReceiver(store: TelemetryStore, delayMs: number): { url: string } & AsyncDisposable {
+  const handler = createReceiverHandler(store);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    const response = await handler(request);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return response;
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, [Symbol.asyncDispose]: () => server.shutdown() };
+}
+
+/** Puts one server configuration under load and counts what its exporter delivered. */
+export async function runServerCase(
+  serverCase: ServerCase,
+  { receiverUrl, sinkDelayMs = 0, store, connections, durationSeconds, warmupSeconds, rate, run }: {
+    receiverUrl: string;
+    /** How long the sink at `receiverUrl` holds each answer, for the record. */
+    sinkDelayMs?: number;
+    store: CountingStore;
+    connections: number;
+    durationSeconds: number;
+    warmupSeconds: number;
+    rate?: number;
+    /** Makes the service name unique to this run. */
+    run: number;
+  },
+): Promise<ServerRun> {
+  const service = `bench-${serverCase.id}-${run}`;
+  const env: Env = serverCase.traced
+    ? {
+      ...(serverCase.runtime === "deno" ? { OTEL_DENO: "true" } : {}),
+      OTEL_SERVICE_NAME: service,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      ...serverCase.settings,
+    }
+    : {};
+  const server = await startServer({
+    runtime: serverCase.runtime,
+    nodeSdk: serverCase.runtime === "node" && serverCase.traced,
+    env,
+  });
+  let measured;
+  try {
+    const before = await cpuSnapshot(server.pid);
+    const load = rate === undefined
+      ? await runLoad({ url: server.url, connections, durationSeconds, warmupSeconds })
+      : await runRateLoad({ url: server.url, rate, durationSeconds });
+    const after = await cpuSnapshot(server.pid);
+    measured = { load, before, after };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  const { load, before, after } = measured;
+  const exit = await server.stop();
+  if (exit.code !== 0 || exit.killed) {
+    throw new Error(`${serverCase.label}: the server exited with code ${exit.code}:\n${exit.stderr}`);
+  }
+  await settle(store, service);
+  const received = store.received(service);
+  const requests = load.warmupSent + load.sent;
+  const serverSeconds = after.server.cpuSeconds - before.server.cpuSeconds;
+  return {
+    id: serverCase.id,
+    label: serverCase.label,
+    runtime: serverCase.runtime,
+    baseline: serverCase.baseline,
+    settings: serverCase.settings,
+    targetRate: rate,
+    sinkDelayMs,
+    requestsPerSecond: load.requestsPerSecond,
+    latencyUs: { p50: load.latencyUs.p50, p99: load.latencyUs.p99 },
+    ok: load.warmupOk + load.ok,
+    failed: load.non2xx + load.errors + load.timeouts,
+    peakRssKiB: after.server.peakRssKiB,
+    cpuUsPerRequest: serverSeconds / Math.max(1, requests) * 1e6,
+    cpu: cpuShares({
+      ...cpuDelta(before, after),
+      serverSeconds,
+      generatorSeconds: load.cpuSeconds,
+    }),
+    spans: serverCase.traced
+      ? spanCount(requests, SPANS_PER_REQUEST, received.spans, serverCase.ratio)
+      : undefined,
+    logsReceived: received.logs,
+    ...(exit.stderr.trim() === "" ? {} : { stderr: exit.stderr.trim() }),
+  };
+}
+
+function describe(run: ServerRun): string {
+  const spans = run.spans
+    ? `, spans ${run.spans.received}/${run.spans.expected} (loss ${run.spans.lossPercent.toFixed(2)} %)`
+    : "";
+  return `${run.label}${run.targetRate ? ` @ ${run.targetRate} req/s` : ""}: ${
+    Math.round(run.requestsPerSecond)
+  } req/s, p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs, RSS ${
+    Math.round(run.peakRssKiB / 1024)
+  } MiB${spans}`;
+}
+
+/** Measures the example client's call path with tracing off and on, against an untraced Deno server. */
+async function runClients(
+  options: BenchOptions,
+  receiverUrl: string,
+  store: CountingStore,
+): Promise<ClientRun[]> {
+  const server = await startServer({ runtime: "deno" });
+  const runs: ClientRun[] = [];
+  try {
+    for (const traced of [false, true]) {
+      const service = `bench-client-${traced ? "on" : "off"}`;
+      const env: Env = traced
+        ? {
+          OTEL_DENO: "true",
+          OTEL_SERVICE_NAME: service,
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl,
+          OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+        }
+        : {};
+      const before = await cpuSnapshot(server.pid);
+      const result = await runClientLoad(server.url, {
+        concurrency: options.clientConcurrency,
+        durationSeconds: options.durationSeconds,
+        warmupSeconds: options.warmupSeconds,
+        env,
+      });
+      const after = await cpuSnapshot(server.pid);
+      await settle(store, service);
+      const calls = result.warmupCalls + result.calls + result.errors;
+      const received = store.received(service).spans;
+      const run: ClientRun = {
+        id: service,
+        label: traced ? "client.ts callApi, tracing on (protobuf)" : "client.ts callApi, tracing off",
+        baseline: traced ? "bench-client-off" : undefined,
+        callsPerSecond: result.callsPerSecond,
+        latencyUs: result.latencyUs,
+        calls: result.calls,
+        errors: result.errors,
+        peakRssKiB: result.peakRssKiB,
+        cpuUsPerCall: result.cpuSeconds / Math.max(1, calls) * 1e6,
+        cpu: cpuShares({
+          ...cpuDelta(before, after),
+          serverSeconds: after.server.cpuSeconds - before.server.cpuSeconds,
+          generatorSeconds: result.cpuSeconds,
+        }),
+        spans: traced ? spanCount(calls, SPANS_PER_REQUEST, received) : undefined,
+      };
+      options.log(
+        `${run.label}: ${
+          Math.round(run.callsPerSecond)
+        } calls/s, p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs` +
+          (run.spans ? `, spans ${received}/${run.spans.expected}` : ""),
+      );
+      runs.push(run);
+    }
+  } finally {
+    await server.stop();
+  }
+  return runs;
+}
+
+/** Where the time-to-visible runs export to, and how they learn that a trace has arrived whole. */
+export interface TraceSink {
+  name: string;
+  /** The OTLP/HTTP base URL for OTEL_EXPORTER_OTLP_ENDPOINT. */
+  otlpEndpoint: string;
+  /** Resolves once the trace holds `spans` spans; rejects when `signal` aborts. */
+  waitForTrace(traceId: string, spans: number, signal: AbortSignal): Promise<unknown>;
+}
+
+/** Counts the spans in a Tempo trace-by-id answer, whatever its API version's nesting. */
+export function countTempoSpans(value: unknown): number {
+  if (Array.isArray(value)) return value.reduce((sum, item) => sum + countTempoSpans(item), 0);
+  if (value === null || typeof value !== "object") return 0;
+  return Object.entries(value).reduce(
+    (sum, [key, item]) =>
+      sum + (key === "spans" && Array.isArray(item) ? item.length : countTempoSpans(item)),
+    0,
+  );
+}
+
+/**
+ * A Grafana Tempo behind an OpenTelemetry Collector (the `docker-compose.yml` stack, or `stack/`), when its
+ * API answers `GET /ready`; `undefined` otherwise.
+ */
+export async function findTempo(api: string, otlpEndpoint: string): Promise<TraceSink | undefined> {
+  try {
+    const ready = await fetch(new URL("/ready", api), { signal: AbortSignal.timeout(2000) });
+    await ready.body?.cancel();
+    if (!ready.ok) return undefined;
+  } catch {
+    return undefined;
+  }
+  return {
+    name: "Tempo",
+    otlpEndpoint,
+    async waitForTrace(traceId, spans, signal) {
+      while (true) {
+        signal.throwIfAborted();
+        const response = await fetch(new URL(`/api/traces/${traceId}`, api), { signal });
+        if (response.ok && countTempoSpans(await response.json()) >= spans) return;
+        await response.body?.cancel();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+  };
+}
+
+/**
+ * Time to visible: for each batch delay, runs `client.ts` against a traced server and measures from the
+ * client's exit until `sink` holds the complete trace (4 spans).
+ */
+async function runVisible(options: BenchOptions, sink: TraceSink): Promise<VisibleRun[]> {
+  const runs: VisibleRun[] = [];
+  for (const delay of options.visibleDelays) {
+    const otel = (service: string): Env => ({
+      OTEL_DENO: "true",
+      OTEL_SERVICE_NAME: service,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.otlpEndpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_BSP_SCHEDULE_DELAY: String(delay),
+    });
+    const server = await startServer({ runtime: "deno", env: otel("server") });
+    const trialsMs: number[] = [];
+    try {
+      for (let trial = 0; trial < options.visibleTrials; trial++) {
+        // A random moment of the server's batch cycle, as for a client that runs whenever it likes: trials
+        // run back to back would all start just after the previous batch left.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * delay));
+        const client = await runClient(server.url, otel("client"));
+        const exited = performance.now();
+        if (client.code !== 0 || client.traceId === undefined) {
+          throw new Error(`client.ts failed (exit code ${client.code}) in the time-to-visible run`);
+        }
+        await sink.waitForTrace(client.traceId, 4, AbortSignal.timeout(delay + 30_000));
+        trialsMs.push(Math.round(performance.now() - exited));
+      }
+    } finally {
+      await server.stop();
+    }
+    options.log(
+      `time to visible in ${sink.name}, OTEL_BSP_SCHEDULE_DELAY=${delay}: ${trialsMs.join(", ")} ms`,
+    );
+    runs.push({ sink: sink.name, scheduleDelayMs: delay, trialsMs });
+  }
+  return runs;
+}
+
+/** Runs the benchmark's sections and returns what they measured. */
+export async function runBench(options: BenchOptions): Promise<BenchResults> {
+  const startedAt = new Date().toISOString();
+  const machine = await describeMachine();
+  options.log(
+    `${machine.cpuModel}, ${machine.cores} cores; load ${machine.loadAverage.join(" ")}; builds: ${
+      machine.builds.join(" ") || "none"
+    }`,
+  );
+  const store = new CountingStore();
+  await using receiver = startReceiver({ port: 0, store });
+  const results: BenchResults = {
+    startedAt,
+    finishedAt: "",
+    machine,
+    loadAtEnd: { loadAverage: machine.loadAverage, builds: [] },
+    parameters: {
+      connections: options.connections,
+      durationSeconds: options.durationSeconds,
+      warmupSeconds: options.warmupSeconds,
+      clientConcurrency: options.clientConcurrency,
+    },
+    servers: [],
+    clients: [],
+    lossByRate: [],
+    tuned: [],
+    visible: [],
+    skipped: [],
+  };
+  let run = 0;
+  const common = { receiverUrl: receiver.url, store, connections: options.connections };
+  if (options.sections.has("servers")) {
+    for (const serverCase of options.cases) {
+      const result = await runServerCase(serverCase, {
+        ...common,
+        durationSeconds: options.durationSeconds,
+        warmupSeconds: options.warmupSeconds,
+        run: run++,
+      });
+      options.log(describe(result));
+      results.servers.push(result);
+    }
+  }
+  if (options.sections.has("clients")) results.clients = await runClients(options, receiver.url, store);
+  if (options.sections.has("loss")) {
+    const defaults = SERVER_CASES.find((serverCase) => serverCase.id === "deno-protobuf")!;
+    await using slow = startSlowReceiver(store, options.sinkDelayMs);
+    const sinks = { 0: receiver.url, [options.sinkDelayMs]: slow.url };
+    const lossRun = async (serverCase: ServerCase, sinkDelayMs: number, rate: number | undefined) => {
+      const result = await runServerCase(serverCase, {
+        ...common,
+        receiverUrl: sinks[sinkDelayMs],
+        sinkDelayMs,
+        durationSeconds: rate === undefined ? options.durationSeconds : options.rateSeconds,
+        warmupSeconds: rate === undefined ? options.warmupSeconds : 0,
+        rate,
+        run: run++,
+      });
+      const named = Object.entries(serverCase.settings).map(([name, value]) => `${name}=${value}`).join(" ");
+      options.log(`${named || "defaults"}, sink delay ${sinkDelayMs} ms: ${describe(result)}`);
+      return result;
+    };
+    for (const rate of options.rates) results.lossByRate.push(await lossRun(defaults, 0, rate));
+    for (const rate of options.slowRates) {
+      results.lossByRate.push(await lossRun(defaults, options.sinkDelayMs, rate));
+    }
+    // The defaults again and the tuned settings, back to back: with the slow sink at its highest rate, and
+    // flat out (closed loop, as in the main table) with the sink that answers at once.
+    const groups: [number, number | undefined][] = [[options.sinkDelayMs, Math.max(...options.slowRates)]];
+    if (options.tunedFlatOut) groups.push([0, undefined]);
+    for (const [sinkDelayMs, rate] of groups) {
+      for (const settings of [{}, ...options.tuned]) {
+        const sampled = settings.OTEL_TRACES_SAMPLER_ARG;
+        const tuned = Object.keys(settings).length > 0;
+        results.tuned.push(
+          await lossRun(
+            {
+              ...defaults,
+              id: tuned ? "deno-tuned" : defaults.id,
+              label: tuned ? "Deno, protobuf, tuned" : defaults.label,
+              settings,
+              ratio: sampled === undefined ? undefined : Number(sampled),
+            },
+            sinkDelayMs,
+            rate,
+          ),
+        );
+      }
+    }
+  }
+  if (options.sections.has("visible")) {
+    await using receiver = startReceiver({ port: 0, store: new TelemetryStore() });
+    results.visible = await runVisible(options, {
+      name: "the built-in receiver",
+      otlpEndpoint: receiver.url,
+      waitForTrace: (traceId, spans, signal) => receiver.store.waitForTrace(traceId, { spans, signal }),
+    });
+    const tempo = options.tempo && await findTempo(options.tempo.api, options.tempo.otlpEndpoint);
+    if (tempo) results.visible.push(...await runVisible(options, tempo));
+    else if (options.tempo) {
+      results.skipped.push(`Time to visible in Tempo: no Tempo answered at ${options.tempo.api}.`);
+    }
+  }
+  results.finishedAt = new Date().toISOString();
+  results.loadAtEnd = await machineLoad();
+  return results;
+}
+
+/** The chart's caption: what was measured, where. */
+export function chartCaption({ machine, parameters, startedAt }: BenchResults): string {
+  return `GET /, ${parameters.connections} connections, ${parameters.durationSeconds} s each; ${machine.cpuModel}, ` +
+    `${machine.cores} cores; Deno ${
+      machine.versions.deno.split(" ")[0]
+    }, Node.js ${machine.versions.node}; ` +
+    `${startedAt.slice(0, 10)}. Darker bars: untraced.`;
+}
+
+/** Problems that mean the harness did not work (not that something was slow). */
+export function harnessProblems(results: BenchResults): string[] {
+  const problems: string[] = [];
+  for (const run of [...results.servers, ...results.lossByRate, ...results.tuned]) {
+    const where = `${run.label}${run.targetRate ? ` @ ${run.targetRate} req/s` : ""}`;
+    if (run.ok === 0) problems.push(`${where}: no request was answered`);
+    if (run.failed > 0) problems.push(`${where}: ${run.failed} requests failed`);
+    if (run.spans && run.spans.expected > 0 && run.spans.received === 0) {
+      problems.push(`${where}: no span arrived`);
+    }
+  }
+  for (const run of results.clients) {
+    if (run.calls === 0 || run.errors > 0) {
+      problems.push(`${run.label}: ${run.calls} calls, ${run.errors} errors`);
+    }
+    if (run.spans && run.spans.received === 0) problems.push(`${run.label}: no span arrived`);
+  }
+  return problems;
+}
+
+/** Parses a command-line number from `min` to `max`. @throws {Error} when it is not one. */
+function numberArg(name: string, value: string | undefined, min: number, max: number): number {
+  const number = Number(value);
+  if (
+    value === undefined || value.trim() === "" || !Number.isFinite(number) || number < min || number > max
+  ) {
+    throw new Error(`--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      smoke: { type: "boolean", default: false },
+      duration: { type: "string", default: "10" },
+      warmup: { type: "string", default: "2" },
+      connections: { type: "string", default: "32" },
+      "client-concurrency": { type: "string", default: "8" },
+      rates: { type: "string", default: "2000,4000,6000,8000,10000" },
+      "slow-rates": { type: "string", default: "1000,2000,2500,3000,4000" },
+      "sink-delay": { type: "string", default: "100" },
+      "rate-duration": { type: "string" },
+      "visible-trials": { type: "string", default: "5" },
+      tempo: { type: "string", default: "http://127.0.0.1:3200" },
+      "tempo-otlp": { type: "string", default: "http://127.0.0.1:4318" },
+      sections: { type: "string", default: "servers,clients,loss,visible" },
+      cases: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(
+      "deno task bench [--duration=10] [--warmup=2] [--connections=32] [--client-concurrency=8]\n" +
+        "  [--rates=2000,4000,...] [--slow-rates=1000,2000,...] [--sink-delay=100] [--rate-duration=SECONDS]\n" +
+        "  [--visible-trials=5]\n" +
+        "  [--tempo=http://127.0.0.1:3200 --tempo-otlp=http://127.0.0.1:4318 (--tempo= to skip)]\n" +
+        "  [--sections=servers,clients,loss,visible] [--cases=deno-off,deno-protobuf,...] [--out=bench/results]\n" +
+        "deno task bench:smoke   (a few seconds: checks that the harness works; numbers are meaningless)",
+    );
+    Deno.exit(0);
+  }
+  const smoke = values.smoke;
+  // Each run is bounded: at most 2 minutes of load, at most 100,000 requests per second asked for.
+  const duration = smoke ? 1 : numberArg("duration", values.duration, 1, 120);
+  const connections = numberArg("connections", values.connections, 1, 1000);
+  const caseIds = values.cases?.split(",") ??
+    (smoke ? ["deno-off", "deno-protobuf", "node-off", "node-sdk"] : SERVER_CASES.map((c) => c.id));
+  const cases = caseIds.map((id) => {
+    const found = SERVER_CASES.find((serverCase) => serverCase.id === id);
+    if (found === undefined) {
+      throw new Error(`unknown case ${id}: ${SERVER_CASES.map((c) => c.id).join(", ")}`);
+    }
+    return found;
+  });
+  const options: BenchOptions = {
+    connections,
+    durationSeconds: duration,
+    warmupSeconds: smoke ? 0 : numberArg("warmup", values.warmup, 0, 60),
+    clientConcurrency: numberArg("client-concurrency", values["client-concurrency"], 1, 256),
+    rates: smoke ? [500] : values.rates.split(",").map((rate) => numberArg("rates", rate, 1, 100_000)),
+    slowRates: smoke
+      ? [500]
+      : values["slow-rates"].split(",").map((rate) => numberArg("slow-rates", rate, 1, 100_000)),
+    sinkDelayMs: numberArg("sink-delay", values["sink-delay"], 1, 5000),
+    rateSeconds: smoke ? 1 : numberArg("rate-duration", values["rate-duration"] ?? String(duration), 1, 120),
+    tuned: smoke ? TUNED_SETTINGS.slice(0, 1) : TUNED_SETTINGS,
+    tunedFlatOut: !smoke,
+    visibleDelays: smoke ? [200] : [5000, 1000, 200],
+    visibleTrials: smoke ? 1 : numberArg("visible-trials", values["visible-trials"], 1, 50),
+    tempo: smoke || values.tempo === ""
+      ? undefined
+      : { api: values.tempo, otlpEndpoint: values["tempo-otlp"] },
+    cases,
+    sections: new Set(values.sections.split(",") as ("servers" | "clients" | "loss" | "visible")[]),
+    log: (line) => console.log(line),
+  };
+  // Relative to the working directory: the repository root under `deno task`.
+  const out = values.out ?? (smoke ? "bench/results/smoke" : "bench/results");
+  await checkTools();
+  const results = await runBench(options);
+  await Deno.mkdir(out, { recursive: true });
+  await Deno.writeTextFile(`${out}/results.json`, JSON.stringify(results, null, 2) + "\n");
+  await Deno.writeTextFile(`${out}/results.md`, renderMarkdown(results));
+  await Deno.writeTextFile(`${out}/chart.svg`, renderChart(results.servers, chartCaption(results)));
+  // In the repository's own format, so that `deno fmt --check` passes on committed results.
+  await new Deno.Command("deno", {
+    args: ["fmt", "--quiet", `${out}/results.md`, `${out}/chart.svg`, `${out}/results.json`],
+    env: childEnv(),
+    clearEnv: true,
+  }).output();
+  console.log(`wrote ${out}/results.md, results.json and chart.svg`);
+  const problems = harnessProblems(results);
+  if (problems.length > 0) {
+    console.error(`the harness did not work:\n${problems.map((problem) => `- ${problem}`).join("\n")}`);
+    Deno.exitCode = 1;
+  }
+}

@@ -1,0 +1,439 @@
+/**
+ * The processes of the benchmark: the server under test (the example's `server.ts` in Deno, or the same
+ * handler on Node.js, with or without the OpenTelemetry SDK), the load generator (autocannon, in Node.js),
+ * the example client's call path (`client_load.ts`), and one run of `client.ts`.
+ *
+ * Every child gets a clean environment (`PATH`, `HOME` and Deno's cache location, plus what the run sets),
+ * so that OpenTelemetry variables of the calling shell cannot change a measurement.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url);
+const NODE_DIR = new URL("node/", import.meta.url);
+const PASSED_THROUGH = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"];
+
+/** Environment variables for a child, on top of the clean base. */
+export type Env = Record<string, string>;
+
+/** The clean base environment of every child, plus `extra`. */
+export function childEnv(extra: Env = {}): Env {
+  const env: Env = { NO_COLOR: "1" };
+  for (const name of PASSED_THROUGH) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** A port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** What a server under test runs on. */
+export type Runtime = "deno" | "node";
+
+/** Options of {@linkcode startServer}. */
+export interface StartServerOptions {
+  runtime: Runtime;
+  /** Node.js only: load the OpenTelemetry SDK with HTTP auto-instrumentation (`--require tracing.cjs`). */
+  nodeSdk?: boolean;
+  /** OTEL_* and other variables of the server. */
+  env?: Env;
+  /** How long the server may take to listen (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+/** CPU time and memory of a process, read from `/proc`. */
+export interface ProcessUsage {
+  /** Peak resident set size (VmHWM), in KiB. */
+  peakRssKiB: number;
+  /** User plus system CPU time so far, in seconds. */
+  cpuSeconds: number;
+}
+
+/**
+ * Runs `node/proc.cjs` (Deno reads `/proc` only with `--allow-all`) and returns what it printed, parsed.
+ *
+ * @throws {Error} when it fails.
+ */
+export async function procInfo<T>(...args: string[]): Promise<T> {
+  const output = await new Deno.Command("node", {
+    args: ["proc.cjs", ...args],
+    cwd: NODE_DIR,
+    env: childEnv(),
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  if (output.code !== 0) {
+    throw new Error(`node proc.cjs ${args.join(" ")} failed:\n${new TextDecoder().decode(output.stderr)}`);
+  }
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+/** CPU time of all cores since boot: busy and in total (busy + idle), in seconds. */
+export interface MachineCpu {
+  busySeconds: number;
+  totalSeconds: number;
+}
+
+/** Reads the machine's CPU time counters (`/proc/stat`). */
+export function machineCpu(): Promise<MachineCpu> {
+  return procInfo<MachineCpu>("cpu");
+}
+
+/** The peak RSS and CPU time of process `pid` so far. */
+export function processUsage(pid: number): Promise<ProcessUsage> {
+  return procInfo<ProcessUsage>("usage", String(pid));
+}
+
+/** A running server under test. */
+export interface ServerProcess {
+  /** The URL of `GET /`. */
+  url: string;
+  pid: number;
+  /** Sends SIGTERM and waits for the exit (SIGKILL after `timeoutMs`, default 30 s). */
+  stop(timeoutMs?: number): Promise<{ code: number; killed: boolean; stderr: string }>;
+}
+
+/**
+ * Starts a server under test on 127.0.0.1 at a free port, with `SIMULATED_WORK_MS=0`, and resolves once it
+ * accepts connections. Its standard output (one line per request) is discarded; the end of its standard
+ * error is kept for the report.
+ *
+ * @throws {Error} with the server's standard error when it exits or does not listen in time.
+ */
+export async function startServer(options: StartServerOptions): Promise<ServerProcess> {
+  const port = freePort();
+  const env = childEnv({ HOST: "127.0.0.1", PORT: String(port), SIMULATED_WORK_MS: "0", ...options.env });
+  const command = options.runtime === "deno"
+    ? new Deno.Command("deno", {
+      // The `server` task's permissions, with this run's port.
+      args: ["run", `--allow-net=127.0.0.1:${port}`, "--allow-env=HOST,PORT,SIMULATED_WORK_MS", "server.ts"],
+      cwd: ROOT,
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    })
+    : new Deno.Command("node", {
+      args: [...(options.nodeSdk ? ["--require", "./tracing.cjs"] : []), "server.cjs"],
+      cwd: NODE_DIR,
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    });
+  const child = command.spawn();
+  const stderr = tail(child.stderr);
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+  while (true) {
+    if (exited) {
+      throw new Error(`the ${options.runtime} server exited before listening:\n${await stderr}`);
+    }
+    try {
+      const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+      connection.close();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`the ${options.runtime} server did not listen on port ${port} in time`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    pid: child.pid,
+    async stop(timeoutMs = 30_000) {
+      let killed = false;
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already exited.
+      }
+      const timer = setTimeout(() => {
+        killed = true;
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Exited meanwhile.
+        }
+      }, timeoutMs);
+      const { code } = await status;
+      clearTimeout(timer);
+      return { code, killed, stderr: await stderr };
+    },
+  };
+}
+
+/** Keeps the last `limit` characters of a stream's text. */
+async function tail(stream: ReadableStream<Uint8Array>, limit = 4000): Promise<string> {
+  let text = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    text = (text + chunk).slice(-limit);
+  }
+  return text;
+}
+
+/** Options of {@linkcode runLoad}. */
+export interface LoadOptions {
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds?: number;
+  /** Requests per second over all connections; omit for as fast as the server answers. */
+  rate?: number;
+}
+
+/** What the load generator measured (see `node/load.cjs`). */
+export interface LoadResult {
+  /** 2xx answers during the warm-up. */
+  warmupOk: number;
+  /** Requests sent during the warm-up. */
+  warmupSent: number;
+  /** 2xx answers during the measurement. */
+  ok: number;
+  /** Requests sent during the measurement (answered or still in flight at its end). */
+  sent: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  seconds: number;
+  requestsPerSecond: number;
+  latencyUs: { p50: number; p99: number; max: number; mean: number };
+  /** The load generator's own CPU time, when it reports it (autocannon does, vegeta does not). */
+  cpuSeconds?: number;
+  /** The load generator, and its version when known. */
+  tool: string;
+}
+
+/** Runs autocannon (`node/load.cjs`) against `url` and returns what it measured. */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const args = [
+    "load.cjs",
+    "--url",
+    options.url,
+    "--connections",
+    String(options.connections),
+    "--duration",
+    String(options.durationSeconds),
+    "--warmup",
+    String(options.warmupSeconds ?? 0),
+    ...(options.rate === undefined ? [] : ["--rate", String(options.rate)]),
+  ];
+  const output = await new Deno.Command("node", {
+    args,
+    cwd: NODE_DIR,
+    env: childEnv(),
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  if (output.code !== 0) {
+    throw new Error(
+      `the load generator failed (${output.code}):\n${new TextDecoder().decode(output.stderr)}`,
+    );
+  }
+  return JSON.parse(stdout.trim().split("\n").at(-1)!);
+}
+
+const VEGETA = new URL(".bin/vegeta", import.meta.url);
+
+/** vegeta's JSON report (`vegeta report -type=json`); durations in nanoseconds. */
+interface VegetaReport {
+  latencies: { "50th": number; "99th": number; max: number; mean: number };
+  duration: number;
+  requests: number;
+  throughput: number;
+  status_codes: Record<string, number>;
+  errors: string[] | null;
+}
+
+/**
+ * Sends `rate` requests per second to `url` for `durationSeconds` at a constant pace (an open model: vegeta
+ * does not wait for an answer before the next request is due), and returns what it measured in the shape of
+ * {@linkcode runLoad}'s result. At most `maxWorkers` requests are in flight at once.
+ *
+ * @throws {Error} when vegeta is not installed (`bench/install.sh`) or fails.
+ */
+export async function runRateLoad(
+  { url, rate, durationSeconds, maxWorkers = 256 }: {
+    url: string;
+    rate: number;
+    durationSeconds: number;
+    maxWorkers?: number;
+  },
+): Promise<LoadResult> {
+  const attack = new Deno.Command(VEGETA, {
+    args: [
+      "attack",
+      `-rate=${rate}/s`,
+      `-duration=${durationSeconds}s`,
+      `-max-workers=${maxWorkers}`,
+      "-timeout=10s",
+    ],
+    env: childEnv(),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const report = new Deno.Command(VEGETA, {
+    args: ["report", "-type=json"],
+    env: childEnv(),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = attack.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(`GET ${url}\n`));
+  await writer.close();
+  const attackErrors = new Response(attack.stderr).text();
+  const [attacked, reported] = await Promise.all([
+    attack.status,
+    report.output(),
+    attack.stdout.pipeTo(report.stdin),
+  ]);
+  if (!attacked.success || !reported.success) {
+    const stderr = attacked.success ? new TextDecoder().decode(reported.stderr) : await attackErrors;
+    throw new Error(`vegeta failed:\n${stderr}`);
+  }
+  const result: VegetaReport = JSON.parse(new TextDecoder().decode(reported.stdout));
+  const ok = Object.entries(result.status_codes)
+    .filter(([code]) => code.startsWith("2"))
+    .reduce((sum, [, count]) => sum + count, 0);
+  const seconds = result.duration / 1e9;
+  return {
+    warmupOk: 0,
+    warmupSent: 0,
+    ok,
+    sent: result.requests,
+    non2xx: Object.entries(result.status_codes)
+      .filter(([code]) => code !== "0" && !code.startsWith("2"))
+      .reduce((sum, [, count]) => sum + count, 0),
+    errors: result.status_codes["0"] ?? 0,
+    timeouts: 0,
+    seconds,
+    requestsPerSecond: ok / seconds,
+    latencyUs: {
+      p50: Math.round(result.latencies["50th"] / 1000),
+      p99: Math.round(result.latencies["99th"] / 1000),
+      max: Math.round(result.latencies.max / 1000),
+      mean: Math.round(result.latencies.mean / 1000),
+    },
+    tool: "vegeta",
+  };
+}
+
+/**
+ * Checks that the load generators are installed.
+ *
+ * @throws {Error} saying how to install them when they are not.
+ */
+export async function checkTools(): Promise<void> {
+  const succeeds = async (command: Deno.Command) => {
+    try {
+      return (await command.output()).success;
+    } catch {
+      return false; // Not found.
+    }
+  };
+  const missing: string[] = [];
+  const node = new Deno.Command("node", {
+    args: ["--print", "require.resolve('autocannon') && require.resolve('@opentelemetry/sdk-node')"],
+    cwd: NODE_DIR,
+    env: childEnv(),
+    clearEnv: true,
+    stdout: "null",
+    stderr: "null",
+  });
+  if (!await succeeds(node)) missing.push("Node.js 20.6+ with bench/node's packages (npm ci)");
+  if (!await succeeds(new Deno.Command(VEGETA, { args: ["-version"], stdout: "null", stderr: "null" }))) {
+    missing.push("vegeta in bench/.bin");
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `missing: ${missing.join("; ")}. Install them with \`deno task bench:install\` (bench/install.sh).`,
+    );
+  }
+}
+
+/** What `client_load.ts` measured. */
+export interface ClientLoadResult {
+  warmupCalls: number;
+  calls: number;
+  errors: number;
+  seconds: number;
+  callsPerSecond: number;
+  latencyUs: { p50: number; p99: number };
+  peakRssKiB: number;
+  /** The client process's own CPU time. */
+  cpuSeconds: number;
+}
+
+/** Runs the example client's call path (`client_load.ts`) against `url`, with `env` (OTEL_* variables). */
+export async function runClientLoad(
+  url: string,
+  { concurrency, durationSeconds, warmupSeconds = 0, env = {} }: {
+    concurrency: number;
+    durationSeconds: number;
+    warmupSeconds?: number;
+    env?: Env;
+  },
+): Promise<ClientLoadResult> {
+  const { port } = new URL(url);
+  const output = await new Deno.Command("deno", {
+    args: [
+      "run",
+      `--allow-net=127.0.0.1:${port}`,
+      "bench/client_load.ts",
+      `--url=${url}`,
+      `--concurrency=${concurrency}`,
+      `--duration=${durationSeconds}`,
+      `--warmup=${warmupSeconds}`,
+    ],
+    cwd: ROOT,
+    env: childEnv(env),
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  if (output.code !== 0) {
+    throw new Error(`client_load.ts failed (${output.code}):\n${new TextDecoder().decode(output.stderr)}`);
+  }
+  return JSON.parse(new TextDecoder().decode(output.stdout).trim().split("\n").at(-1)!);
+}
+
+/** Runs `client.ts` once against `url` with `env`; resolves at its exit with the trace id it printed. */
+export async function runClient(url: string, env: Env): Promise<{ code: number; traceId?: string }> {
+  const { port } = new URL(url);
+  const output = await new Deno.Command("deno", {
+    args: ["run", `--allow-net=127.0.0.1:${port}`, "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS", "client.ts"],
+    cwd: ROOT,
+    env: childEnv({ SERVER_URL: url, ...env }),
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  return { code: output.code, traceId: stdout.match(/^trace id: ([0-9a-f]{32})$/m)?.[1] };
+}
+
+/** Runs a command to its end and returns its standard output, trimmed (empty when it cannot run). */
+export async function commandOutput(command: string, args: string[], cwd: URL = ROOT): Promise<string> {
+  try {
+    const output = await new Deno.Command(command, { args, cwd, env: childEnv(), clearEnv: true }).output();
+    return new TextDecoder().decode(output.stdout).trim();
+  } catch {
+    return "";
+  }
+}

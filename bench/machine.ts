@@ -1,0 +1,64 @@
+/**
+ * What the benchmark ran on: CPU, cores, memory, how busy the machine was, and the versions of Deno,
+ * Node.js and the packages involved.
+ *
+ * @module
+ */
+import { commandOutput, procInfo } from "./children.ts";
+
+/** The machine, its load, and the software versions of a benchmark run. */
+export interface Machine {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  /** `/proc/loadavg`'s 1, 5 and 15 minute load averages. */
+  loadAverage: [number, number, number];
+  /** Other processes that were using CPU for builds (Go, Rust, C compilers) when this was read. */
+  builds: string[];
+  versions: Record<string, string>;
+}
+
+/** How busy the machine is: load averages and build processes, from `/proc` (see `node/proc.cjs`). */
+export async function machineLoad(): Promise<Pick<Machine, "loadAverage" | "builds">> {
+  const { loadAverage, builds } = await procInfo<Machine>("machine");
+  return { loadAverage, builds };
+}
+
+/** Versions of the npm packages of the Node.js side, from `node/package-lock.json`. */
+async function nodePackageVersions(): Promise<Record<string, string>> {
+  const lock = JSON.parse(await Deno.readTextFile(new URL("node/package-lock.json", import.meta.url)));
+  const versions: Record<string, string> = {};
+  for (
+    const name of [
+      "autocannon",
+      "@opentelemetry/sdk-node",
+      "@opentelemetry/instrumentation-http",
+      "@opentelemetry/exporter-trace-otlp-proto",
+      "@opentelemetry/sdk-trace-base",
+      "@opentelemetry/api",
+    ]
+  ) {
+    const version = lock.packages?.[`node_modules/${name}`]?.version;
+    if (version !== undefined) versions[`node: ${name}`] = version;
+  }
+  return versions;
+}
+
+/** Describes the machine and the software of this run. */
+export async function describeMachine(): Promise<Machine> {
+  const machine = await procInfo<Omit<Machine, "versions">>("machine");
+  const deno = (await commandOutput("deno", ["--version"])).split("\n")[0] || "unknown";
+  return {
+    ...machine,
+    versions: {
+      deno: deno.replace(/^deno /, ""),
+      node: (await commandOutput("node", ["--version"])) || "unknown",
+      "deno: @opentelemetry/api":
+        import.meta.resolve("@opentelemetry/api").match(/api[@/](\d+\.\d+\.\d+)/)?.[1] ??
+          "unknown",
+      ...await nodePackageVersions(),
+      // Pinned in install.sh (`go install` leaves the binary without a version of its own to print).
+      vegeta: "12.13.0",
+    },
+  };
+}

@@ -1,0 +1,18 @@
+// The OpenTelemetry SDK for Node.js with HTTP auto-instrumentation, loaded before the server with
+// `node --require ./tracing.cjs server.cjs`. Everything else comes from the standard environment variables,
+// as in Deno: OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf by
+// default), OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_*.
+"use strict";
+
+const { NodeSDK } = require("@opentelemetry/sdk-node");
+const { HttpInstrumentation } = require("@opentelemetry/instrumentation-http");
+
+const sdk = new NodeSDK({ instrumentations: [new HttpInstrumentation()] });
+sdk.start();
+
+// Export what is still queued before the process ends; the server stops listening on the same signals.
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    sdk.shutdown().catch((error) => console.error("OpenTelemetry SDK shutdown failed:", error));
+  });
+}
