@@ -58,7 +58,8 @@ const routes: Record<string, Route> = {
 
 /**
  * Creates the server's request handler: `GET /` (simulated work in its own span), `GET /health` and
- * `GET /error` (fails on purpose). Unknown paths get 404 and other methods 405, both as JSON errors.
+ * `GET /error` (fails on purpose), and `HEAD` of each. Unknown paths get 404 and other methods 405, both as
+ * JSON errors.
  *
  * Every response carries a `traceresponse` header (W3C Trace Context Level 2) naming the trace and the
  * server span of the request, when tracing is on.
@@ -78,9 +79,9 @@ export function createHandler({ workMs = 50 }: HandlerOptions = {}): (
       // HTTP semantic conventions: the route on the span, and the span named "{method} {route}".
       httpSpan?.setAttribute("http.route", pathname);
       httpSpan?.updateName(`${request.method} ${pathname}`);
-      response = request.method === "GET"
+      response = request.method === "GET" || request.method === "HEAD"
         ? await route(workMs)
-        : json(405, { error: "method not allowed" }, { allow: "GET" });
+        : json(405, { error: "method not allowed" }, { allow: "GET, HEAD" });
     }
     const context = httpSpan?.spanContext();
     if (context && trace.isSpanContextValid(context)) {
@@ -126,9 +127,12 @@ export function readServerConfig(env: (name: string) => string | undefined = rea
 
 /**
  * Serves until SIGINT or SIGTERM, then shuts down gracefully: in-flight requests finish, and the process then
- * ends on its own, so that Deno exports every span and log record it still holds.
+ * ends on its own, so that Deno exports every span and log record it still holds. Requests still open after
+ * `drainMs` (default 10 s) do not hold the process: it exits with code 1, and Deno still exports on the way.
  */
-export async function serve({ hostname, port, workMs }: ServerConfig): Promise<void> {
+export async function serve(
+  { hostname, port, workMs, drainMs = 10_000 }: ServerConfig & { drainMs?: number },
+): Promise<void> {
   // The signal listeners come first, so that a signal that arrives as soon as the server listens is handled.
   const shutdown = new AbortController();
   const stop = () => {
@@ -141,13 +145,20 @@ export async function serve({ hostname, port, workMs }: ServerConfig): Promise<v
     const server = Deno.serve({
       hostname,
       port,
-      signal: shutdown.signal,
       onListen: ({ hostname, port }) => console.log(`Server listening on http://${hostname}:${port}/`),
       onError: (error) => {
         console.error("Server: unexpected error:", error);
         return json(500, { error: "internal server error" });
       },
     }, createHandler({ workMs }));
+    // shutdown() lets in-flight requests finish (ServeOptions.signal would cut them off), within a deadline.
+    shutdown.signal.addEventListener("abort", () => {
+      const deadline = setTimeout(() => {
+        console.error(`Server: requests still open after ${drainMs} ms, exiting`);
+        Deno.exit(1);
+      }, drainMs);
+      server.shutdown().finally(() => clearTimeout(deadline));
+    }, { once: true });
     await server.finished;
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
@@ -158,7 +169,10 @@ if (import.meta.main) {
   try {
     await serve(readServerConfig());
   } catch (error) {
-    if (!(error instanceof ConfigError || error instanceof Deno.errors.AddrInUse)) throw error;
+    if (
+      !(error instanceof ConfigError || error instanceof Deno.errors.AddrInUse ||
+        error instanceof Deno.errors.NotCapable)
+    ) throw error;
     console.error(`Server: ${error.message}`);
     Deno.exitCode = 2;
   }

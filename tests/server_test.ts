@@ -38,9 +38,16 @@ Deno.test("a known path with another method is a JSON 405 with an Allow header",
   for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
     const response = await get("/", { method, body: method === "DELETE" ? undefined : "x" });
     assert.equal(response.status, 405, method);
-    assert.equal(response.headers.get("allow"), "GET");
+    assert.equal(response.headers.get("allow"), "GET, HEAD");
     assert.deepEqual(await response.json(), { error: "method not allowed" });
   }
+});
+
+Deno.test("HEAD is answered like GET, without a body", async () => {
+  const response = await get("/health", { method: "HEAD" });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+  await response.body?.cancel();
 });
 
 Deno.test("paths that look like object properties are not routes", async () => {
