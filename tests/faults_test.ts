@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { startReceiver } from "../viewer/receiver.ts";
 import { runClient, SERVER_PERMISSIONS, startServer } from "../viewer/processes.ts";
-import { startScript } from "./_spawn.ts";
 import {
   burst,
   type CollectorMode,
@@ -317,7 +316,8 @@ Deno.test({
     const series: Record<string, number[]> = {};
     for (const mode of ["ok", "hang"] as const) {
       await using collector = startFaultCollector({ mode });
-      await using server = await startScript("tests/_memory_server.ts", {
+      await using server = await startServer({
+        script: "tests/_memory_server.ts",
         otlpEndpoint: collector.url,
         env: { SIMULATED_WORK_MS: "0", OTEL_EXPORTER_OTLP_TIMEOUT: "1000" },
         permissions: ["--v8-flags=--expose-gc", ...SERVER_PERMISSIONS],

@@ -16,7 +16,6 @@ import {
 } from "./_raw_http.ts";
 import { denoRunOf } from "./_tasks.ts";
 import { freePort } from "./_fault_collectors.ts";
-import { startScript } from "./_spawn.ts";
 
 const encoder = new TextEncoder();
 
@@ -330,7 +329,8 @@ Deno.test("Deno 2.9.6 defect: a malformed percent-escape in baggage leaves the r
   // tests/_server_drain.ts is server.ts with a 500 ms drain deadline. OTEL_PROPAGATORS unset means
   // tracecontext,baggage; it is set here so that the test does not depend on the environment.
   for (const propagators of ["tracecontext,baggage", "tracecontext"]) {
-    const server = await startScript("tests/_server_drain.ts", {
+    const server = await startServer({
+      script: "tests/_server_drain.ts",
       otlpEndpoint: `http://127.0.0.1:${freePort()}`,
       env: { OTEL_PROPAGATORS: propagators },
     });
@@ -360,7 +360,8 @@ Deno.test("Deno 2.9.6 defect: a malformed percent-escape in baggage leaves the r
 Deno.test("unknown routes, wrong methods, huge bodies and headers, slow clients: the right status, bounded resources", async () => {
   await using receiver = startReceiver({ port: 0 });
   // server.ts's serve() with a 500 ms drain deadline instead of 10 s (tests/_server_drain.ts).
-  const server = await startScript("tests/_server_drain.ts", {
+  const server = await startServer({
+    script: "tests/_server_drain.ts",
     otlpEndpoint: receiver.url,
     env: { ...serverTaskPropagators(), SIMULATED_WORK_MS: "0" },
   });

@@ -55,6 +55,7 @@ function command(script: string, permissions: string[], env: ChildEnv): Deno.Com
 export interface ServerProcess extends AsyncDisposable {
   /** The URL of `GET /`, e.g. `http://127.0.0.1:41234/`. */
   url: string;
+  port: number;
   process: Deno.ChildProcess;
   /** Sends `signal` (default SIGTERM) and waits for the exit. */
   stop(signal?: Deno.Signal): Promise<ExitResult>;
@@ -82,11 +83,17 @@ export const CLIENT_PERMISSIONS = [
 ];
 
 /**
- * Starts `server.ts` on 127.0.0.1 at a free port and resolves once it listens.
+ * Starts `server.ts` (or `options.script`) on 127.0.0.1 at a free port and resolves once it listens.
  *
  * @throws {Error} with the server's output when it exits before listening.
  */
-export async function startServer(options: ChildOptions & { workMs?: number } = {}): Promise<ServerProcess> {
+export async function startServer(
+  options: ChildOptions & {
+    workMs?: number;
+    /** Another script that serves like `server.ts` (the default) and prints the same line when listening. */
+    script?: string;
+  } = {},
+): Promise<ServerProcess> {
   const env: ChildEnv = {
     ...otelEnv("server", options),
     // As in the server task: Deno 2.9 never answers a request whose baggage header has a bad percent-escape
@@ -97,7 +104,8 @@ export async function startServer(options: ChildOptions & { workMs?: number } = 
     SIMULATED_WORK_MS: String(options.workMs ?? 50),
     ...options.env,
   };
-  const process = command("server.ts", options.permissions ?? SERVER_PERMISSIONS, env).spawn();
+  const script = options.script ?? "server.ts";
+  const process = command(script, options.permissions ?? SERVER_PERMISSIONS, env).spawn();
   const stdout = collect(process.stdout);
   const stderr = collect(process.stderr);
   const exit = (async () => {
@@ -116,8 +124,8 @@ export async function startServer(options: ChildOptions & { workMs?: number } = 
     const { code, stdout, stderr } = await exit;
     throw new Error(
       listening === null
-        ? `the server did not listen within ${START_TIMEOUT_MS} ms:\n${stdout}${stderr}`
-        : `the server exited with code ${code} before listening:\n${stdout}${stderr}`,
+        ? `${script} did not listen within ${START_TIMEOUT_MS} ms:\n${stdout}${stderr}`
+        : `${script} exited with code ${code} before listening:\n${stdout}${stderr}`,
     );
   }
   const stop = async (signal: Deno.Signal = "SIGTERM") => {
@@ -128,7 +136,14 @@ export async function startServer(options: ChildOptions & { workMs?: number } = 
     }
     return await exit;
   };
-  return { url: listening, process, stop, exited: () => exit, [Symbol.asyncDispose]: () => stop().then() };
+  return {
+    url: listening,
+    port: Number(new URL(listening).port),
+    process,
+    stop,
+    exited: () => exit,
+    [Symbol.asyncDispose]: () => stop().then(),
+  };
 }
 
 /** What the client printed, and the trace id it named. */
