@@ -9,6 +9,7 @@
  * @module
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
+import { otelWarnings } from "./config/otel_env.ts";
 import { ConfigError, parseHttpUrl, parseInteger, readEnv } from "./config/env.ts";
 import { DEFAULT_GRAFANA_URL, grafanaTraceUrl } from "./stack/grafana_link.ts";
 
@@ -111,6 +112,7 @@ function printTraceId(traceId: string, grafanaUrl: URL): void {
 }
 
 if (import.meta.main) {
+  for (const warning of otelWarnings()) console.error(`Client: warning: ${warning}`);
   let config: ClientConfig | undefined;
   try {
     config = readClientConfig();

@@ -14,6 +14,7 @@
  * @module
  */
 import { type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import { otelWarnings } from "./config/otel_env.ts";
 import { ConfigError, parseInteger, readEnv } from "./config/env.ts";
 
 const tracer = trace.getTracer("api-server", "1.0.0");
@@ -166,6 +167,7 @@ export async function serve(
 }
 
 if (import.meta.main) {
+  for (const warning of otelWarnings()) console.error(`Server: warning: ${warning}`);
   try {
     await serve(readServerConfig());
   } catch (error) {

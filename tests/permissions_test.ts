@@ -12,8 +12,14 @@ const ROOT = new URL("../", import.meta.url);
  * deliberate change of this table too.
  */
 const EXPECTED: Record<string, string[][]> = {
-  "server": [["--allow-net=127.0.0.1:8000", "--allow-env=HOST,PORT,SIMULATED_WORK_MS"]],
-  "client": [["--allow-net=localhost:8000", "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,GRAFANA_URL"]],
+  "server": [[
+    "--allow-net=127.0.0.1:8000",
+    "--allow-env=HOST,PORT,SIMULATED_WORK_MS,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_PROPAGATORS",
+  ]],
+  "client": [[
+    "--allow-net=localhost:8000",
+    "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,GRAFANA_URL,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_PROPAGATORS",
+  ]],
   "test:stack": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",

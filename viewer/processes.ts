@@ -75,11 +75,14 @@ export interface ExitResult {
 const START_TIMEOUT_MS = 30_000;
 
 /** The server task's permissions, with the listening port left open for `PORT=0`. */
-export const SERVER_PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-env=HOST,PORT,SIMULATED_WORK_MS"];
+export const SERVER_PERMISSIONS = [
+  "--allow-net=127.0.0.1",
+  "--allow-env=HOST,PORT,SIMULATED_WORK_MS,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_PROPAGATORS",
+];
 /** The client task's permissions, for a server on 127.0.0.1 at any port. */
 export const CLIENT_PERMISSIONS = [
   "--allow-net=127.0.0.1",
-  "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,GRAFANA_URL",
+  "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,GRAFANA_URL,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_PROPAGATORS",
 ];
 
 /**
