@@ -182,7 +182,7 @@ export function decodeLogs(body: Uint8Array | string, encoding: Encoding): Decod
   return result;
 }
 
-/** Checks that a body is an `ExportMetricsServiceRequest`, and counts its data points' metrics. */
+/** Checks that a body is an `ExportMetricsServiceRequest` and returns the names of the metrics it holds. */
 export function decodeMetrics(body: Uint8Array | string, encoding: Encoding): Decoded<string> {
   const request = toPlain(body, encoding, proto.collector.metrics.v1.ExportMetricsServiceRequest);
   const names = list(request.resourceMetrics).flatMap((resourceMetrics: Raw) =>
