@@ -1,27 +1,32 @@
 /**
- * `deno task bench`: what tracing costs. Drives load with autocannon (from a second process, at fixed
- * concurrency) against the example server with tracing off and on in several settings, and against the same
- * handler on Node.js with and without the OpenTelemetry SDK; measures the example client's call path with
- * tracing off and on; finds where spans start to be lost under rate-limited load and which batch settings
- * lose none; and times how long a trace takes to become visible. Writes `results.md`, `results.json` and
- * `chart.svg` to `--out` (default `bench/results`).
+ * `deno task bench`: what tracing costs, measured fairly on a small shared machine. Puts closed-loop load
+ * (wrk, from a second process, fixed connections) on the tutorial's server and on the example's `server.ts`,
+ * with tracing off and on in several settings, and on the same handler on Node.js with and without the
+ * OpenTelemetry SDK: every configuration once per round, in rotated order, for several rounds; the report
+ * gives the median and range over the rounds, and takes every ratio within a round. It also measures the
+ * example client's call path with tracing off and on, finds where spans start to be lost under
+ * rate-limited load (vegeta) and which batch settings lose none, and times how long a trace takes to become
+ * visible. Writes `results.md`, `results.json` and `chart.svg` to `--out` (default `bench/results`).
  *
- * Exported spans go to the example's own OTLP receiver (viewer/receiver.ts), run in this process with a
- * {@linkcode CountingStore}; the time-to-visible runs use a receiver that keeps the traces.
+ * Exports go to a raw sink (`raw_sink.ts`) in this process, which only stores the bodies during a run; they
+ * are decoded and counted after the run, so that decoding takes no CPU from the server under test. The
+ * time-to-visible runs use the example's receiver, which keeps the traces.
  *
  * ```sh
- * deno task bench:install         # once: bench/install.sh (npm ci in bench/node, vegeta into bench/.bin)
- * deno task bench                 # the full run, about six minutes
- * deno task bench:smoke           # about 15 s: proves the harness works, measures nothing worth reading
- * deno task bench --duration=5 --sections=servers,loss
+ * deno task bench:install         # once: bench/install.sh (npm ci in bench/node, vegeta, wrk)
+ * deno task bench                 # the full run, about 15 minutes
+ * deno task bench:smoke           # under a minute: proves the harness works, measures nothing worth reading
+ * deno task bench --rounds=3 --sections=servers --cases=tutorial-off,tutorial-traced,deno-off,deno-protobuf
  * ```
  *
  * @module
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { createReceiverHandler, startReceiver, TelemetryStore } from "../viewer/receiver.ts";
+import { startReceiver, TelemetryStore } from "../viewer/receiver.ts";
 import { CountingStore } from "./counting_store.ts";
+import { type RawSink, startRawSink } from "./raw_sink.ts";
+import { runWrk } from "./wrk.ts";
 import {
   checkTools,
   childEnv,
@@ -32,7 +37,6 @@ import {
   processUsage,
   runClient,
   runClientLoad,
-  runLoad,
   runRateLoad,
   type Runtime,
   startServer,
@@ -46,6 +50,7 @@ import {
   renderMarkdown,
   type ServerRun,
   spanCount,
+  summarizeServers,
   type VisibleRun,
 } from "./report.ts";
 
@@ -54,65 +59,106 @@ export interface ServerCase {
   id: string;
   label: string;
   runtime: Runtime;
-  /** Whether the server exports spans (to the receiver). */
+  /** Deno only: the server's script (default `server.ts`; the tutorial's is `bench/tutorial_server.ts`). */
+  script?: string;
+  /** Whether the server exports telemetry (to the sink). */
   traced: boolean;
-  /** The OTEL_* settings beyond turning tracing on and pointing it at the receiver. */
+  /** The OTEL_* settings beyond turning tracing on and pointing it at the sink. */
   settings: Env;
   /** The id of the untraced run to compare with. */
   baseline?: string;
+  /** The id of the tutorial's server in the same tracing setting, to compare with. */
+  yardstick?: string;
   /** The sampling ratio, when sampling drops a share of the traces. */
   ratio?: number;
+  /** Log records exported per request: 1 where Deno exports `console.log` (its default), else 0. */
+  logsPerRequest?: number;
 }
 
-/** The server configurations of the main table. */
+const TUTORIAL = "bench/tutorial_server.ts";
+
+/**
+ * The server configurations of the main table. Every server writes one log line per request to standard
+ * output; Deno also exports it as a log record unless `OTEL_DENO_CONSOLE=ignore`, the Node.js SDK does not.
+ */
 export const SERVER_CASES: ServerCase[] = [
-  { id: "deno-off", label: "Deno, tracing off", runtime: "deno", traced: false, settings: {} },
+  {
+    id: "tutorial-off",
+    label: "Tutorial's server, tracing off",
+    runtime: "deno",
+    script: TUTORIAL,
+    traced: false,
+    settings: {},
+  },
+  {
+    id: "tutorial-traced",
+    label: "Tutorial's server, traced",
+    runtime: "deno",
+    script: TUTORIAL,
+    traced: true,
+    settings: {},
+    baseline: "tutorial-off",
+    logsPerRequest: 1,
+  },
+  {
+    id: "deno-off",
+    label: "server.ts, tracing off",
+    runtime: "deno",
+    traced: false,
+    settings: {},
+    yardstick: "tutorial-off",
+  },
   {
     id: "deno-protobuf",
-    label: "Deno, OTLP http/protobuf",
+    label: "server.ts, traced (http/protobuf)",
     runtime: "deno",
     traced: true,
     settings: {},
     baseline: "deno-off",
+    yardstick: "tutorial-traced",
+    logsPerRequest: 1,
   },
   {
     id: "deno-json",
-    label: "Deno, OTLP http/json",
+    label: "server.ts, traced, http/json",
     runtime: "deno",
     traced: true,
     settings: { OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
     baseline: "deno-off",
+    logsPerRequest: 1,
   },
   {
     id: "deno-traces-only",
-    label: "Deno, protobuf, console not exported",
+    label: "server.ts, traced, console not exported",
     runtime: "deno",
     traced: true,
     settings: { OTEL_DENO_CONSOLE: "ignore" },
     baseline: "deno-off",
   },
   {
+    id: "deno-always-off",
+    label: "server.ts, tracing on, sampler always_off",
+    runtime: "deno",
+    traced: true,
+    settings: { OTEL_TRACES_SAMPLER: "always_off" },
+    baseline: "deno-off",
+    ratio: 0,
+    logsPerRequest: 1,
+  },
+  {
     id: "deno-ratio-0.1",
-    label: "Deno, protobuf, sampled 0.1",
+    label: "server.ts, traced, sampled 0.1",
     runtime: "deno",
     traced: true,
     settings: { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.1" },
     baseline: "deno-off",
     ratio: 0.1,
-  },
-  {
-    id: "deno-ratio-0.01",
-    label: "Deno, protobuf, sampled 0.01",
-    runtime: "deno",
-    traced: true,
-    settings: { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" },
-    baseline: "deno-off",
-    ratio: 0.01,
+    logsPerRequest: 1,
   },
   { id: "node-off", label: "Node.js, no SDK", runtime: "node", traced: false, settings: {} },
   {
     id: "node-sdk",
-    label: "Node.js, OTel SDK, http/protobuf",
+    label: "Node.js, OTel SDK (http/protobuf)",
     runtime: "node",
     traced: true,
     settings: {},
@@ -133,6 +179,8 @@ export const TUNED_SETTINGS: Env[] = [
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
+  /** Rounds of the server table: every configuration once per round, in rotated order. */
+  rounds: number;
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;
@@ -161,18 +209,6 @@ export interface BenchOptions {
 
 const SPANS_PER_REQUEST = 2;
 
-/** Waits until the receiver's count for `service` stops changing (at most `limitMs`). */
-async function settle(store: CountingStore, service: string, limitMs = 5000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  let last = -1;
-  while (Date.now() < deadline) {
-    const { spans, logs } = store.received(service);
-    if (spans + logs === last) return;
-    last = spans + logs;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /** CPU counters at one moment: the machine's, this process's (the sink), and a server's. */
 interface CpuSnapshot {
   machine: MachineCpu;
@@ -196,33 +232,23 @@ function cpuDelta(before: CpuSnapshot, after: CpuSnapshot) {
 }
 
 /**
- * The example's receiver (its request handler, with `store`) behind a server that holds each answer
- * `delayMs` milliseconds: a collector that is far away or busy.
+ * Puts one server configuration under load, exporting to `sink`; once the server has stopped (and exported
+ * what it held), decodes what the sink stored and counts it.
  */
-export function startSlowReceiver(store: TelemetryStore, delayMs: number): { url: string } & AsyncDisposable {
-  const handler = createReceiverHandler(store);
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
-    const response = await handler(request);
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
-    return response;
-  });
-  return { url: `http://127.0.0.1:${server.addr.port}`, [Symbol.asyncDispose]: () => server.shutdown() };
-}
-
-/** Puts one server configuration under load and counts what its exporter delivered. */
 export async function runServerCase(
   serverCase: ServerCase,
-  { receiverUrl, sinkDelayMs = 0, store, connections, durationSeconds, warmupSeconds, rate, run }: {
-    receiverUrl: string;
-    /** How long the sink at `receiverUrl` holds each answer, for the record. */
+  { sink, sinkDelayMs = 0, connections, durationSeconds, warmupSeconds, rate, run, round = 0 }: {
+    sink: RawSink;
+    /** How long `sink` holds each answer, for the record. */
     sinkDelayMs?: number;
-    store: CountingStore;
     connections: number;
     durationSeconds: number;
     warmupSeconds: number;
+    /** A constant request rate (vegeta, open model); omit for closed-loop load (wrk) as fast as answered. */
     rate?: number;
     /** Makes the service name unique to this run. */
     run: number;
+    round?: number;
   },
 ): Promise<ServerRun> {
   const service = `bench-${serverCase.id}-${run}`;
@@ -230,68 +256,84 @@ export async function runServerCase(
     ? {
       ...(serverCase.runtime === "deno" ? { OTEL_DENO: "true" } : {}),
       OTEL_SERVICE_NAME: service,
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl,
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
       ...serverCase.settings,
     }
     : {};
   const server = await startServer({
     runtime: serverCase.runtime,
+    script: serverCase.script,
     nodeSdk: serverCase.runtime === "node" && serverCase.traced,
     env,
   });
   let measured;
   try {
+    const warmup = rate === undefined && warmupSeconds > 0
+      ? await runWrk({ url: server.url, connections, durationSeconds: warmupSeconds })
+      : undefined;
     const before = await cpuSnapshot(server.pid);
     const load = rate === undefined
-      ? await runLoad({ url: server.url, connections, durationSeconds, warmupSeconds })
+      ? await runWrk({ url: server.url, connections, durationSeconds })
       : await runRateLoad({ url: server.url, rate, durationSeconds });
     const after = await cpuSnapshot(server.pid);
-    measured = { load, before, after };
+    measured = { warmup, load, before, after };
   } catch (error) {
     await server.stop();
     throw error;
   }
-  const { load, before, after } = measured;
+  const { warmup, load, before, after } = measured;
   const exit = await server.stop();
   if (exit.code !== 0 || exit.killed) {
     throw new Error(`${serverCase.label}: the server exited with code ${exit.code}:\n${exit.stderr}`);
   }
-  await settle(store, service);
+  // The server has exported everything on its way out; decoding happens now, off the measured path.
+  const store = new CountingStore();
+  const totals = await sink.drain(store);
   const received = store.received(service);
-  const requests = load.warmupSent + load.sent;
+  // wrk counts answers; vegeta counts requests sent (answered or not).
+  const measuredRequests = "sent" in load ? load.sent : load.requests;
+  const requests = (warmup?.requests ?? 0) + measuredRequests;
   const serverSeconds = after.server.cpuSeconds - before.server.cpuSeconds;
+  const failed = load.non2xx + load.errors + (warmup ? warmup.non2xx + warmup.errors : 0);
   return {
     id: serverCase.id,
     label: serverCase.label,
     runtime: serverCase.runtime,
+    round,
     baseline: serverCase.baseline,
+    yardstick: serverCase.yardstick,
     settings: serverCase.settings,
     targetRate: rate,
     sinkDelayMs,
     requestsPerSecond: load.requestsPerSecond,
     latencyUs: { p50: load.latencyUs.p50, p99: load.latencyUs.p99 },
-    ok: load.warmupOk + load.ok,
-    failed: load.non2xx + load.errors + load.timeouts,
+    ok: requests - failed,
+    failed,
     peakRssKiB: after.server.peakRssKiB,
-    cpuUsPerRequest: serverSeconds / Math.max(1, requests) * 1e6,
-    cpu: cpuShares({
-      ...cpuDelta(before, after),
-      serverSeconds,
-      generatorSeconds: load.cpuSeconds,
-    }),
+    cpuUsPerRequest: serverSeconds / Math.max(1, measuredRequests) * 1e6,
+    cpu: cpuShares({ ...cpuDelta(before, after), serverSeconds }),
     spans: serverCase.traced
       ? spanCount(requests, SPANS_PER_REQUEST, received.spans, serverCase.ratio)
       : undefined,
-    logsReceived: received.logs,
+    logs: serverCase.logsPerRequest
+      ? spanCount(requests, serverCase.logsPerRequest, received.logs)
+      : undefined,
+    ...(totals.overflowed + totals.rejected > 0
+      ? { sinkOverflowed: totals.overflowed + totals.rejected }
+      : {}),
     ...(exit.stderr.trim() === "" ? {} : { stderr: exit.stderr.trim() }),
   };
 }
 
 function describe(run: ServerRun): string {
-  const spans = run.spans
-    ? `, spans ${run.spans.received}/${run.spans.expected} (loss ${run.spans.lossPercent.toFixed(2)} %)`
-    : "";
+  const spans =
+    (run.spans
+      ? `, spans ${run.spans.received}/${run.spans.expected} (loss ${run.spans.lossPercent.toFixed(2)} %)`
+      : "") +
+    (run.logs
+      ? `, log records ${run.logs.received}/${run.logs.expected} (loss ${run.logs.lossPercent.toFixed(2)} %)`
+      : "");
   return `${run.label}${run.targetRate ? ` @ ${run.targetRate} req/s` : ""}: ${
     Math.round(run.requestsPerSecond)
   } req/s, p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs, RSS ${
@@ -300,11 +342,7 @@ function describe(run: ServerRun): string {
 }
 
 /** Measures the example client's call path with tracing off and on, against an untraced Deno server. */
-async function runClients(
-  options: BenchOptions,
-  receiverUrl: string,
-  store: CountingStore,
-): Promise<ClientRun[]> {
+async function runClients(options: BenchOptions, sink: RawSink): Promise<ClientRun[]> {
   const server = await startServer({ runtime: "deno" });
   const runs: ClientRun[] = [];
   try {
@@ -314,7 +352,7 @@ async function runClients(
         ? {
           OTEL_DENO: "true",
           OTEL_SERVICE_NAME: service,
-          OTEL_EXPORTER_OTLP_ENDPOINT: receiverUrl,
+          OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
           OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
         }
         : {};
@@ -326,7 +364,9 @@ async function runClients(
         env,
       });
       const after = await cpuSnapshot(server.pid);
-      await settle(store, service);
+      // The client process has exited, exporting what it held; decode what the sink stored.
+      const store = new CountingStore();
+      await sink.drain(store);
       const calls = result.warmupCalls + result.calls + result.errors;
       const received = store.received(service).spans;
       const run: ClientRun = {
@@ -447,6 +487,17 @@ async function runVisible(options: BenchOptions, sink: TraceSink): Promise<Visib
   return runs;
 }
 
+/**
+ * `items` starting at position `round` (modulo their number) and wrapping around: over as many rounds as
+ * there are items, each comes first once, and no configuration always runs right after the same other one
+ * at the same point of the machine's other work.
+ */
+export function rotated<T>(items: T[], round: number): T[] {
+  if (items.length === 0) return [];
+  const start = round % items.length;
+  return [...items.slice(start), ...items.slice(0, start)];
+}
+
 /** Runs the benchmark's sections and returns what they measured. */
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const startedAt = new Date().toISOString();
@@ -456,8 +507,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       machine.builds.join(" ") || "none"
     }`,
   );
-  const store = new CountingStore();
-  await using receiver = startReceiver({ port: 0, store });
+  await using sink = startRawSink();
   const results: BenchResults = {
     startedAt,
     finishedAt: "",
@@ -468,6 +518,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       durationSeconds: options.durationSeconds,
       warmupSeconds: options.warmupSeconds,
       clientConcurrency: options.clientConcurrency,
+      rounds: options.rounds,
     },
     servers: [],
     clients: [],
@@ -477,28 +528,31 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     skipped: [],
   };
   let run = 0;
-  const common = { receiverUrl: receiver.url, store, connections: options.connections };
   if (options.sections.has("servers")) {
-    for (const serverCase of options.cases) {
-      const result = await runServerCase(serverCase, {
-        ...common,
-        durationSeconds: options.durationSeconds,
-        warmupSeconds: options.warmupSeconds,
-        run: run++,
-      });
-      options.log(describe(result));
-      results.servers.push(result);
+    for (let round = 0; round < options.rounds; round++) {
+      for (const serverCase of rotated(options.cases, round)) {
+        const result = await runServerCase(serverCase, {
+          sink,
+          connections: options.connections,
+          durationSeconds: options.durationSeconds,
+          warmupSeconds: options.warmupSeconds,
+          run: run++,
+          round,
+        });
+        options.log(`round ${round + 1}/${options.rounds}: ${describe(result)}`);
+        results.servers.push(result);
+      }
     }
   }
-  if (options.sections.has("clients")) results.clients = await runClients(options, receiver.url, store);
+  if (options.sections.has("clients")) results.clients = await runClients(options, sink);
   if (options.sections.has("loss")) {
     const defaults = SERVER_CASES.find((serverCase) => serverCase.id === "deno-protobuf")!;
-    await using slow = startSlowReceiver(store, options.sinkDelayMs);
-    const sinks = { 0: receiver.url, [options.sinkDelayMs]: slow.url };
+    await using slow = startRawSink({ delayMs: options.sinkDelayMs });
+    const sinks = { 0: sink, [options.sinkDelayMs]: slow };
     const lossRun = async (serverCase: ServerCase, sinkDelayMs: number, rate: number | undefined) => {
       const result = await runServerCase(serverCase, {
-        ...common,
-        receiverUrl: sinks[sinkDelayMs],
+        connections: options.connections,
+        sink: sinks[sinkDelayMs],
         sinkDelayMs,
         durationSeconds: rate === undefined ? options.durationSeconds : options.rateSeconds,
         warmupSeconds: rate === undefined ? options.warmupSeconds : 0,
@@ -526,7 +580,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
             {
               ...defaults,
               id: tuned ? "deno-tuned" : defaults.id,
-              label: tuned ? "Deno, protobuf, tuned" : defaults.label,
+              label: tuned ? "server.ts, traced, tuned" : defaults.label,
               settings,
               ratio: sampled === undefined ? undefined : Number(sampled),
             },
@@ -557,11 +611,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
 
 /** The chart's caption: what was measured, where. */
 export function chartCaption({ machine, parameters, startedAt }: BenchResults): string {
-  return `GET /, ${parameters.connections} connections, ${parameters.durationSeconds} s each; ${machine.cpuModel}, ` +
-    `${machine.cores} cores; Deno ${
+  return `GET /, wrk ${parameters.connections} connections, ${parameters.rounds} rounds of ` +
+    `${parameters.durationSeconds} s; ${machine.cpuModel}, ${machine.cores} cores; Deno ${
       machine.versions.deno.split(" ")[0]
-    }, Node.js ${machine.versions.node}; ` +
-    `${startedAt.slice(0, 10)}. Darker bars: untraced.`;
+    }, Node.js ${machine.versions.node}; ${startedAt.slice(0, 10)}. Darker: untraced; whiskers: range.`;
 }
 
 /** Problems that mean the harness did not work (not that something was slow). */
@@ -574,6 +627,7 @@ export function harnessProblems(results: BenchResults): string[] {
     if (run.spans && run.spans.expected > 0 && run.spans.received === 0) {
       problems.push(`${where}: no span arrived`);
     }
+    if (run.sinkOverflowed) problems.push(`${where}: the sink lost ${run.sinkOverflowed} export requests`);
   }
   for (const run of results.clients) {
     if (run.calls === 0 || run.errors > 0) {
@@ -600,8 +654,9 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       smoke: { type: "boolean", default: false },
-      duration: { type: "string", default: "10" },
-      warmup: { type: "string", default: "2" },
+      rounds: { type: "string", default: "5" },
+      duration: { type: "string", default: "5" },
+      warmup: { type: "string", default: "1" },
       connections: { type: "string", default: "32" },
       "client-concurrency": { type: "string", default: "8" },
       rates: { type: "string", default: "2000,4000,6000,8000,10000" },
@@ -620,7 +675,7 @@ if (import.meta.main) {
   });
   if (values.help) {
     console.log(
-      "deno task bench [--duration=10] [--warmup=2] [--connections=32] [--client-concurrency=8]\n" +
+      "deno task bench [--rounds=5] [--duration=5] [--warmup=1] [--connections=32] [--client-concurrency=8]\n" +
         "  [--rates=2000,4000,...] [--slow-rates=1000,2000,...] [--sink-delay=100] [--rate-duration=SECONDS]\n" +
         "  [--visible-trials=5]\n" +
         "  [--tempo=http://127.0.0.1:3200 --tempo-otlp=http://127.0.0.1:4318 (--tempo= to skip)]\n" +
@@ -634,7 +689,9 @@ if (import.meta.main) {
   const duration = smoke ? 1 : numberArg("duration", values.duration, 1, 120);
   const connections = numberArg("connections", values.connections, 1, 1000);
   const caseIds = values.cases?.split(",") ??
-    (smoke ? ["deno-off", "deno-protobuf", "node-off", "node-sdk"] : SERVER_CASES.map((c) => c.id));
+    (smoke
+      ? ["tutorial-off", "tutorial-traced", "deno-off", "deno-protobuf", "node-off", "node-sdk"]
+      : SERVER_CASES.map((c) => c.id));
   const cases = caseIds.map((id) => {
     const found = SERVER_CASES.find((serverCase) => serverCase.id === id);
     if (found === undefined) {
@@ -643,6 +700,7 @@ if (import.meta.main) {
     return found;
   });
   const options: BenchOptions = {
+    rounds: smoke ? 2 : numberArg("rounds", values.rounds, 1, 50),
     connections,
     durationSeconds: duration,
     warmupSeconds: smoke ? 0 : numberArg("warmup", values.warmup, 0, 60),
@@ -671,7 +729,10 @@ if (import.meta.main) {
   await Deno.mkdir(out, { recursive: true });
   await Deno.writeTextFile(`${out}/results.json`, JSON.stringify(results, null, 2) + "\n");
   await Deno.writeTextFile(`${out}/results.md`, renderMarkdown(results));
-  await Deno.writeTextFile(`${out}/chart.svg`, renderChart(results.servers, chartCaption(results)));
+  await Deno.writeTextFile(
+    `${out}/chart.svg`,
+    renderChart(summarizeServers(results.servers), chartCaption(results)),
+  );
   // In the repository's own format, so that `deno fmt --check` passes on committed results.
   await new Deno.Command("deno", {
     args: ["fmt", "--quiet", `${out}/results.md`, `${out}/chart.svg`, `${out}/results.json`],

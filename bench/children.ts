@@ -1,7 +1,8 @@
 /**
- * The processes of the benchmark: the server under test (the example's `server.ts` in Deno, or the same
- * handler on Node.js, with or without the OpenTelemetry SDK), the load generator (autocannon, in Node.js),
- * the example client's call path (`client_load.ts`), and one run of `client.ts`.
+ * The processes of the benchmark: the server under test (the example's `server.ts` or the tutorial's server
+ * in Deno, or the same handler on Node.js, with or without the OpenTelemetry SDK), the constant-rate load
+ * generator (vegeta; closed-loop load is `wrk.ts`), the example client's call path (`client_load.ts`), and
+ * one run of `client.ts`.
  *
  * Every child gets a clean environment (`PATH`, `HOME` and Deno's cache location, plus what the run sets),
  * so that OpenTelemetry variables of the calling shell cannot change a measurement.
@@ -40,6 +41,8 @@ export type Runtime = "deno" | "node";
 /** Options of {@linkcode startServer}. */
 export interface StartServerOptions {
   runtime: Runtime;
+  /** Deno only: the server's script, relative to the repository root (default `server.ts`). */
+  script?: string;
   /** Node.js only: load the OpenTelemetry SDK with HTTP auto-instrumentation (`--require tracing.cjs`). */
   nodeSdk?: boolean;
   /** OTEL_* and other variables of the server. */
@@ -113,7 +116,12 @@ export async function startServer(options: StartServerOptions): Promise<ServerPr
   const command = options.runtime === "deno"
     ? new Deno.Command("deno", {
       // The `server` task's permissions, with this run's port.
-      args: ["run", `--allow-net=127.0.0.1:${port}`, "--allow-env=HOST,PORT,SIMULATED_WORK_MS", "server.ts"],
+      args: [
+        "run",
+        `--allow-net=127.0.0.1:${port}`,
+        "--allow-env=HOST,PORT,SIMULATED_WORK_MS",
+        options.script ?? "server.ts",
+      ],
       cwd: ROOT,
       env,
       clearEnv: true,
@@ -185,66 +193,19 @@ async function tail(stream: ReadableStream<Uint8Array>, limit = 4000): Promise<s
   return text;
 }
 
-/** Options of {@linkcode runLoad}. */
-export interface LoadOptions {
-  url: string;
-  connections: number;
-  durationSeconds: number;
-  warmupSeconds?: number;
-  /** Requests per second over all connections; omit for as fast as the server answers. */
-  rate?: number;
-}
-
-/** What the load generator measured (see `node/load.cjs`). */
+/** What the constant-rate load generator (vegeta) measured. */
 export interface LoadResult {
-  /** 2xx answers during the warm-up. */
-  warmupOk: number;
-  /** Requests sent during the warm-up. */
-  warmupSent: number;
-  /** 2xx answers during the measurement. */
+  /** 2xx answers. */
   ok: number;
-  /** Requests sent during the measurement (answered or still in flight at its end). */
+  /** Requests sent (answered or still in flight at the end). */
   sent: number;
   non2xx: number;
   errors: number;
-  timeouts: number;
   seconds: number;
   requestsPerSecond: number;
   latencyUs: { p50: number; p99: number; max: number; mean: number };
-  /** The load generator's own CPU time, when it reports it (autocannon does, vegeta does not). */
-  cpuSeconds?: number;
-  /** The load generator, and its version when known. */
+  /** The load generator. */
   tool: string;
-}
-
-/** Runs autocannon (`node/load.cjs`) against `url` and returns what it measured. */
-export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const args = [
-    "load.cjs",
-    "--url",
-    options.url,
-    "--connections",
-    String(options.connections),
-    "--duration",
-    String(options.durationSeconds),
-    "--warmup",
-    String(options.warmupSeconds ?? 0),
-    ...(options.rate === undefined ? [] : ["--rate", String(options.rate)]),
-  ];
-  const output = await new Deno.Command("node", {
-    args,
-    cwd: NODE_DIR,
-    env: childEnv(),
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  if (output.code !== 0) {
-    throw new Error(
-      `the load generator failed (${output.code}):\n${new TextDecoder().decode(output.stderr)}`,
-    );
-  }
-  return JSON.parse(stdout.trim().split("\n").at(-1)!);
 }
 
 const VEGETA = new URL(".bin/vegeta", import.meta.url);
@@ -262,7 +223,7 @@ interface VegetaReport {
 /**
  * Sends `rate` requests per second to `url` for `durationSeconds` at a constant pace (an open model: vegeta
  * does not wait for an answer before the next request is due), and returns what it measured in the shape of
- * {@linkcode runLoad}'s result. At most `maxWorkers` requests are in flight at once.
+ * {@linkcode LoadResult}. At most `maxWorkers` requests are in flight at once.
  *
  * @throws {Error} when vegeta is not installed (`bench/install.sh`) or fails.
  */
@@ -315,15 +276,12 @@ export async function runRateLoad(
     .reduce((sum, [, count]) => sum + count, 0);
   const seconds = result.duration / 1e9;
   return {
-    warmupOk: 0,
-    warmupSent: 0,
     ok,
     sent: result.requests,
     non2xx: Object.entries(result.status_codes)
       .filter(([code]) => code !== "0" && !code.startsWith("2"))
       .reduce((sum, [, count]) => sum + count, 0),
     errors: result.status_codes["0"] ?? 0,
-    timeouts: 0,
     seconds,
     requestsPerSecond: ok / seconds,
     latencyUs: {
@@ -351,7 +309,7 @@ export async function checkTools(): Promise<void> {
   };
   const missing: string[] = [];
   const node = new Deno.Command("node", {
-    args: ["--print", "require.resolve('autocannon') && require.resolve('@opentelemetry/sdk-node')"],
+    args: ["--print", "require.resolve('@opentelemetry/sdk-node')"],
     cwd: NODE_DIR,
     env: childEnv(),
     clearEnv: true,
@@ -361,6 +319,12 @@ export async function checkTools(): Promise<void> {
   if (!await succeeds(node)) missing.push("Node.js 20.6+ with bench/node's packages (npm ci)");
   if (!await succeeds(new Deno.Command(VEGETA, { args: ["-version"], stdout: "null", stderr: "null" }))) {
     missing.push("vegeta in bench/.bin");
+  }
+  // `wrk -v` exits with 1 after printing its version: only a missing wrk throws.
+  try {
+    await new Deno.Command("wrk", { args: ["-v"], stdout: "null", stderr: "null" }).output();
+  } catch {
+    missing.push("wrk on PATH (Debian/Ubuntu: apt-get install wrk)");
   }
   if (missing.length > 0) {
     throw new Error(

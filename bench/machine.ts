@@ -5,6 +5,7 @@
  * @module
  */
 import { commandOutput, procInfo } from "./children.ts";
+import { wrkVersion } from "./wrk.ts";
 
 /** The machine, its load, and the software versions of a benchmark run. */
 export interface Machine {
@@ -30,7 +31,6 @@ async function nodePackageVersions(): Promise<Record<string, string>> {
   const versions: Record<string, string> = {};
   for (
     const name of [
-      "autocannon",
       "@opentelemetry/sdk-node",
       "@opentelemetry/instrumentation-http",
       "@opentelemetry/exporter-trace-otlp-proto",
@@ -59,6 +59,7 @@ export async function describeMachine(): Promise<Machine> {
       ...await nodePackageVersions(),
       // Pinned in install.sh (`go install` leaves the binary without a version of its own to print).
       vegeta: "12.13.0",
+      wrk: await wrkVersion() ?? "not installed",
     },
   };
 }

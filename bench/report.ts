@@ -5,9 +5,9 @@
  */
 import type { Machine } from "./machine.ts";
 
-/** Spans a run should have produced, and how many the receiver got. */
+/** Spans (or log records) a run should have produced, and how many the receiver got. */
 export interface SpanCount {
-  /** Requests that reached the server times spans per request (times the sampling ratio, if any). */
+  /** Requests that reached the server times spans (or log records) per request (times the sampling ratio). */
   expected: number;
   received: number;
   /** `true` when `expected` is a statistical expectation (ratio sampling), not an exact count. */
@@ -17,7 +17,7 @@ export interface SpanCount {
    * difference within it is no evidence of loss.
    */
   tolerance?: number;
-  /** Percentage of expected spans that did not arrive (0 when more arrived). */
+  /** Percentage of expected spans (or log records) that did not arrive (0 when more arrived). */
   lossPercent: number;
 }
 
@@ -62,8 +62,12 @@ export interface ServerRun {
   id: string;
   label: string;
   runtime: "deno" | "node";
+  /** The round this run belongs to (0 for runs outside the rounds). */
+  round: number;
   /** The id of the run this one is compared with (its untraced baseline), if any. */
   baseline?: string;
+  /** The id of the tutorial's server in the same tracing setting, to compare with, if any. */
+  yardstick?: string;
   /** The OTEL_* settings of the server. */
   settings: Record<string, string>;
   /** Requests per second the load generator was limited to, if any. */
@@ -80,8 +84,10 @@ export interface ServerRun {
   cpuUsPerRequest: number;
   cpu: CpuShares;
   spans?: SpanCount;
-  /** Log records received (Deno exports `console.log` output as log records by default). */
-  logsReceived: number;
+  /** Log records: Deno exports each `console.log` as one unless `OTEL_DENO_CONSOLE=ignore`. */
+  logs?: SpanCount;
+  /** Export requests the sink could not keep (it holds at most 1 GiB per run); should be 0. */
+  sinkOverflowed?: number;
   /** The end of the server's standard error, when it printed anything. */
   stderr?: string;
 }
@@ -123,7 +129,10 @@ export interface BenchResults {
     durationSeconds: number;
     warmupSeconds: number;
     clientConcurrency: number;
+    /** Rounds of the server table: every configuration once per round, in rotated order. */
+    rounds: number;
   };
+  /** Every run of the server table's rounds, in the order they ran. */
   servers: ServerRun[];
   clients: ClientRun[];
   /** Rate-limited runs with the default batch settings, with a sink that answers at once and a slow one. */
@@ -164,6 +173,9 @@ function mib(kib: number): string {
 
 function loss(spans: SpanCount | undefined): string {
   if (spans === undefined) return "–";
+  if (spans.expected === 0) {
+    return spans.received === 0 ? "0 %" : `${integer.format(spans.received)} unexpected`;
+  }
   if (spans.tolerance !== undefined && Math.abs(spans.expected - spans.received) <= spans.tolerance) {
     return `0 ± ${(spans.tolerance / spans.expected * 100).toFixed(1)} %`;
   }
@@ -212,34 +224,157 @@ function table(header: string[], rows: string[][]): string {
   return [header, align, ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
 }
 
-/** The main table: one row per server configuration, compared with its untraced baseline. */
-export function serverTable(runs: ServerRun[]): string {
-  const byId = new Map(runs.map((run) => [run.id, run]));
+/** The median of a set of values and their range. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** The median, minimum and maximum of `values` (all `NaN` when there are none). */
+export function spread(values: number[]): Spread {
+  if (values.length === 0) return { median: NaN, min: NaN, max: NaN };
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** One server configuration over all the rounds it ran in. */
+export interface ServerSummary {
+  id: string;
+  label: string;
+  runtime: "deno" | "node";
+  /** Whether it exported telemetry. */
+  traced: boolean;
+  rounds: number;
+  requestsPerSecond: Spread;
+  /** Server CPU time per request, in microseconds. */
+  cpuUsPerRequest: Spread;
+  p99Us: Spread;
+  peakRssKiB: Spread;
+  /** Requests per second over the untraced baseline's, each ratio taken within one round. */
+  vsUntraced?: Spread;
+  /** Requests per second over the tutorial's server's (same tracing setting), each within one round. */
+  vsTutorial?: Spread;
+  /** Spans and log records over all rounds (loss = not received of expected). */
+  spans?: SpanCount;
+  logs?: SpanCount;
+  /** Requests that failed (non-2xx or errors), over all rounds. */
+  failed: number;
+}
+
+function sumCounts(counts: (SpanCount | undefined)[]): SpanCount | undefined {
+  const present = counts.filter((count): count is SpanCount => count !== undefined);
+  if (present.length === 0) return undefined;
+  const expected = present.reduce((sum, count) => sum + count.expected, 0);
+  const received = present.reduce((sum, count) => sum + count.received, 0);
+  const approximate = present.some((count) => count.approximate);
+  const tolerance = approximate
+    ? Math.round(Math.sqrt(present.reduce((sum, count) => sum + (count.tolerance ?? 0) ** 2, 0)))
+    : undefined;
+  return {
+    expected,
+    received,
+    approximate,
+    ...(tolerance === undefined ? {} : { tolerance }),
+    lossPercent: lossPercent(expected, received),
+  };
+}
+
+/** Ratios of `run`'s req/s to those of the run `otherId` of the same round. */
+function ratiosWithin(runs: ServerRun[], all: ServerRun[], otherId: string | undefined): Spread | undefined {
+  if (otherId === undefined) return undefined;
+  const ratios = runs.flatMap((run) => {
+    const other = all.find((candidate) => candidate.id === otherId && candidate.round === run.round);
+    return other && other.requestsPerSecond > 0 ? [run.requestsPerSecond / other.requestsPerSecond] : [];
+  });
+  return ratios.length === 0 ? undefined : spread(ratios);
+}
+
+/** Groups the runs by configuration (in first-seen order) and summarises each over its rounds. */
+export function summarizeServers(runs: ServerRun[]): ServerSummary[] {
+  const ids = [...new Set(runs.map((run) => run.id))];
+  return ids.map((id) => {
+    const mine = runs.filter((run) => run.id === id);
+    const first = mine[0];
+    return {
+      id,
+      label: first.label,
+      runtime: first.runtime,
+      traced: first.spans !== undefined,
+      rounds: mine.length,
+      requestsPerSecond: spread(mine.map((run) => run.requestsPerSecond)),
+      cpuUsPerRequest: spread(mine.map((run) => run.cpuUsPerRequest)),
+      p99Us: spread(mine.map((run) => run.latencyUs.p99)),
+      peakRssKiB: spread(mine.map((run) => run.peakRssKiB)),
+      vsUntraced: ratiosWithin(mine, runs, first.baseline),
+      vsTutorial: ratiosWithin(mine, runs, first.yardstick),
+      spans: sumCounts(mine.map((run) => run.spans)),
+      logs: sumCounts(mine.map((run) => run.logs)),
+      failed: mine.reduce((sum, run) => sum + run.failed, 0),
+    };
+  });
+}
+
+function spreadText(value: Spread | undefined, format: (value: number) => string): string {
+  if (value === undefined) return "–";
+  return value.min === value.max
+    ? format(value.median)
+    : `${format(value.median)} (${format(value.min)}–${format(value.max)})`;
+}
+
+const twoDigits = (value: number) => value.toFixed(2);
+
+/**
+ * The main table: one row per server configuration, the median over the rounds with the range in
+ * parentheses; ratios are taken within each round, then their median and range reported.
+ */
+export function serverTable(summaries: ServerSummary[]): string {
   return table(
     [
       "Configuration",
       "req/s",
-      "p50 ms",
+      "vs tutorial",
+      "vs untraced",
+      "server CPU µs/req",
       "p99 ms",
       "peak RSS MiB",
+      "spans lost",
+      "log records lost",
+    ],
+    summaries.map((summary) => [
+      summary.label,
+      spreadText(summary.requestsPerSecond, (value) => integer.format(value)),
+      spreadText(summary.vsTutorial, twoDigits),
+      spreadText(summary.vsUntraced, twoDigits),
+      spreadText(summary.cpuUsPerRequest, (value) => integer.format(value)),
+      ms(summary.p99Us.median),
+      mib(summary.peakRssKiB.median),
+      summary.spans ? `${loss(summary.spans)} of ${expected(summary.spans)}` : "–",
+      summary.logs ? `${loss(summary.logs)} of ${expected(summary.logs)}` : "–",
+    ]),
+  );
+}
+
+/** Every run of the rounds, in the order they ran: the raw numbers behind the main table. */
+export function roundsTable(runs: ServerRun[]): string {
+  return table(
+    [
+      "Round",
+      "Configuration",
+      "req/s",
       "server CPU µs/req",
-      "spans expected",
-      "spans received",
-      "loss",
-      "req/s vs untraced",
+      "p99 ms",
+      "spans lost",
+      "log records lost",
       "other load, cores",
     ],
     runs.map((run) => [
+      String(run.round + 1),
       run.label,
       integer.format(run.requestsPerSecond),
-      ms(run.latencyUs.p50),
-      ms(run.latencyUs.p99),
-      mib(run.peakRssKiB),
       integer.format(run.cpuUsPerRequest),
-      expected(run.spans),
-      run.spans === undefined ? "–" : integer.format(run.spans.received),
+      ms(run.latencyUs.p99),
       loss(run.spans),
-      ratio(run.requestsPerSecond, run.baseline ? byId.get(run.baseline)?.requestsPerSecond : undefined),
+      loss(run.logs),
       others(run.cpu),
     ]),
   );
@@ -340,10 +475,11 @@ export function machineSection(results: BenchResults): string {
     };` +
     ` at the end: ${loadAtEnd.builds.length === 0 ? "none" : loadAtEnd.builds.join(", ")}.`,
     `- Versions: ${versions}.`,
-    `- Load: autocannon, ${results.parameters.connections} connections, ${results.parameters.warmupSeconds} s ` +
-    `warm-up then ${results.parameters.durationSeconds} s per configuration (vegeta for the constant-rate runs); ` +
-    "the load generator, the server and the receiving sink (the example's OTLP receiver, in the benchmark's " +
-    "process) share the machine's cores.",
+    `- Load: wrk (one thread), ${results.parameters.connections} connections, ${results.parameters.warmupSeconds} s ` +
+    `warm-up then ${results.parameters.durationSeconds} s per configuration and round, ` +
+    `${results.parameters.rounds} rounds in rotated order (vegeta for the constant-rate runs). The load ` +
+    "generator, the server and the sink share the machine's cores; the sink only stores the raw export " +
+    "requests during a run and decodes them after it.",
   ].join("\n");
 }
 
@@ -361,13 +497,22 @@ export function renderMarkdown(results: BenchResults, chartFile = "chart.svg"): 
     parts.push(
       "## Server throughput, latency and memory",
       "",
-      `GET / of the example server (SIMULATED_WORK_MS=0), ${results.parameters.connections} connections. ` +
-        "Spans expected = requests sent × 2 (the HTTP SERVER span and `process-request`), × the ratio when " +
-        "sampling.",
+      `GET / with no simulated work, ${results.parameters.connections} connections, ` +
+        `${results.parameters.rounds} rounds. Each cell is the median over the rounds, with the lowest and ` +
+        "highest round in parentheses. Ratios are taken within a round (against the run of the same round), " +
+        "then summarised the same way. Spans expected = requests answered × 2 (the HTTP SERVER span and the " +
+        "handler's own), × the ratio when sampling; log records expected = requests answered × 1 where the " +
+        "runtime exports `console.log` (Deno's default), else none.",
       "",
-      serverTable(results.servers),
+      serverTable(summarizeServers(results.servers)),
       "",
-      `![Requests per second and p99 latency per configuration](${chartFile})`,
+      `![Requests per second and server CPU per request, median and range](${chartFile})`,
+      "",
+      "<details><summary>Every run, in the order they ran</summary>",
+      "",
+      roundsTable(results.servers),
+      "",
+      "</details>",
       "",
     );
   }
@@ -444,42 +589,64 @@ function escape(text: string): string {
 }
 
 /**
- * A horizontal bar chart of requests per second and p99 latency per server configuration, as SVG. Deno runs
+ * A horizontal bar chart, as SVG, of each server configuration's requests per second and server CPU time per
+ * request: the bar is the median over the rounds, the whisker the range (lowest to highest round). Deno runs
  * are blue and Node.js runs green; untraced runs are darker.
  */
-export function renderChart(runs: ServerRun[], caption = ""): string {
+export function renderChart(summaries: ServerSummary[], caption = ""): string {
   const rowHeight = 26;
   const labelWidth = 330;
   const barWidth = 300;
-  const gap = 100;
+  const gap = 110;
   const top = 50;
-  const width = labelWidth + 2 * barWidth + gap + 60;
-  const height = top + runs.length * rowHeight + 30;
-  const maxRps = Math.max(1, ...runs.map((run) => run.requestsPerSecond));
-  const maxP99 = Math.max(1, ...runs.map((run) => run.latencyUs.p99));
-  const colour = (run: ServerRun) =>
-    run.runtime === "deno" ? (run.spans ? "#6fa8dc" : "#1c4587") : (run.spans ? "#93c47d" : "#274e13");
-  const byId = new Map(runs.map((run) => [run.id, run]));
+  const width = labelWidth + 2 * barWidth + gap + 90;
+  const height = top + summaries.length * rowHeight + 30;
+  const maxRps = Math.max(1, ...summaries.map((summary) => summary.requestsPerSecond.max));
+  const maxCpu = Math.max(1, ...summaries.map((summary) => summary.cpuUsPerRequest.max));
+  const colour = (summary: ServerSummary) =>
+    summary.runtime === "deno"
+      ? (summary.traced ? "#6fa8dc" : "#1c4587")
+      : (summary.traced ? "#93c47d" : "#274e13");
   const lines = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${labelWidth}" y="20" font-weight="bold">Requests per second (ratio to untraced)</text>`,
-    `<text x="${labelWidth + barWidth + gap}" y="20" font-weight="bold">p99 latency, ms</text>`,
+    `<text x="${labelWidth}" y="20" font-weight="bold">Requests per second (median, range)</text>`,
+    `<text x="${labelWidth + barWidth + gap}" y="20" font-weight="bold">Server CPU µs per request</text>`,
   ];
-  runs.forEach((run, index) => {
+  const bar = (x: number, y: number, value: Spread, max: number, fill: string, text: string) => {
+    const scale = (number: number) => (number / max * barWidth).toFixed(1);
+    const [lo, hi] = [x + Number(scale(value.min)), x + Number(scale(value.max))];
+    return [
+      `<rect x="${x}" y="${y}" width="${scale(value.median)}" height="18" fill="${fill}"/>`,
+      `<line x1="${lo.toFixed(1)}" x2="${hi.toFixed(1)}" y1="${y + 9}" y2="${y + 9}" stroke="#333"/>`,
+      `<line x1="${lo.toFixed(1)}" x2="${lo.toFixed(1)}" y1="${y + 4}" y2="${y + 14}" stroke="#333"/>`,
+      `<line x1="${hi.toFixed(1)}" x2="${hi.toFixed(1)}" y1="${y + 4}" y2="${y + 14}" stroke="#333"/>`,
+      `<text x="${(hi + 4).toFixed(1)}" y="${y + 14}">${text}</text>`,
+    ];
+  };
+  summaries.forEach((summary, index) => {
     const y = top + index * rowHeight;
-    const rpsWidth = run.requestsPerSecond / maxRps * barWidth;
-    const p99Width = run.latencyUs.p99 / maxP99 * barWidth;
-    const baseline = run.baseline ? byId.get(run.baseline)?.requestsPerSecond : undefined;
-    const x2 = labelWidth + barWidth + gap;
+    const ratio = summary.vsTutorial ?? summary.vsUntraced;
     lines.push(
-      `<text x="${labelWidth - 8}" y="${y + 14}" text-anchor="end">${escape(run.label)}</text>`,
-      `<rect x="${labelWidth}" y="${y}" width="${rpsWidth.toFixed(1)}" height="18" fill="${colour(run)}"/>`,
-      `<text x="${(labelWidth + rpsWidth + 4).toFixed(1)}" y="${y + 14}">${
-        integer.format(run.requestsPerSecond)
-      }${baseline ? ` (${ratio(run.requestsPerSecond, baseline)})` : ""}</text>`,
-      `<rect x="${x2}" y="${y}" width="${p99Width.toFixed(1)}" height="18" fill="${colour(run)}"/>`,
-      `<text x="${(x2 + p99Width + 4).toFixed(1)}" y="${y + 14}">${ms(run.latencyUs.p99)}</text>`,
+      `<text x="${labelWidth - 8}" y="${y + 14}" text-anchor="end">${escape(summary.label)}</text>`,
+      ...bar(
+        labelWidth,
+        y,
+        summary.requestsPerSecond,
+        maxRps,
+        colour(summary),
+        `${integer.format(summary.requestsPerSecond.median)}${
+          ratio ? ` (${summary.vsTutorial ? "×tutorial" : "×untraced"} ${twoDigits(ratio.median)})` : ""
+        }`,
+      ),
+      ...bar(
+        labelWidth + barWidth + gap,
+        y,
+        summary.cpuUsPerRequest,
+        maxCpu,
+        colour(summary),
+        integer.format(summary.cpuUsPerRequest.median),
+      ),
     );
   });
   if (caption !== "") {

@@ -1,7 +1,7 @@
 // The benchmark's arithmetic and rendering, without running anything: span expectations, loss, the tables and
 // the chart. `deno task bench:smoke` runs the harness itself.
 import assert from "node:assert/strict";
-import { countTempoSpans } from "./bench.ts";
+import { countTempoSpans, rotated } from "./bench.ts";
 import { CountingStore } from "./counting_store.ts";
 import {
   lossPercent,
@@ -11,13 +11,17 @@ import {
   type ServerRun,
   serverTable,
   spanCount,
+  spread,
+  summarizeServers,
 } from "./report.ts";
+import { parseWrkOutput } from "./wrk.ts";
 
 function run(overrides: Partial<ServerRun>): ServerRun {
   return {
     id: "deno-off",
     label: "Deno, tracing off",
     runtime: "deno",
+    round: 0,
     settings: {},
     sinkDelayMs: 0,
     requestsPerSecond: 50_000,
@@ -27,7 +31,6 @@ function run(overrides: Partial<ServerRun>): ServerRun {
     peakRssKiB: 90 * 1024,
     cpuUsPerRequest: 16,
     cpu: { server: 1, sink: 0, generator: 0.8, machine: 1.85, others: 0.05 },
-    logsReceived: 0,
     ...overrides,
   };
 }
@@ -65,34 +68,82 @@ Deno.test("the median of an even and an odd number of values", () => {
   assert.equal(median([4, 1, 3, 2]), 2.5);
 });
 
-Deno.test("the server table compares each run with its untraced baseline", () => {
-  const table = serverTable([
-    run({}),
-    run({
-      id: "deno-protobuf",
-      label: "Deno, OTLP http/protobuf",
-      baseline: "deno-off",
-      requestsPerSecond: 10_000,
-      spans: spanCount(120_000, 2, 240_000),
-    }),
-  ]);
-  const rows = table.split("\n");
-  assert.equal(rows.length, 4);
-  assert.match(
-    rows[3],
-    /^\| Deno, OTLP http\/protobuf \| 10,000 \| 0\.50 \| 2\.00 \| 90 \| 16 \| 240,000 \| 240,000 \| 0 % \| 0\.20 \| 0\.05 \|$/,
-  );
+Deno.test("rotation puts each configuration first once over as many rounds", () => {
+  assert.deepEqual(rotated(["a", "b", "c"], 0), ["a", "b", "c"]);
+  assert.deepEqual(rotated(["a", "b", "c"], 1), ["b", "c", "a"]);
+  assert.deepEqual(rotated(["a", "b", "c"], 5), ["c", "a", "b"]);
+  assert.deepEqual(rotated([], 3), []);
 });
 
-Deno.test("the chart is SVG with one labelled bar pair per run", () => {
-  const svg = renderChart([
-    run({}),
+Deno.test("a spread is the median and the range", () => {
+  assert.deepEqual(spread([3, 9, 1, 4]), { median: 3.5, min: 1, max: 9 });
+});
+
+// Two rounds: the machine was twice as fast in the second, and the ratio within each round is still 0.5.
+const rounds = [
+  run({ round: 0, requestsPerSecond: 20_000 }),
+  run({
+    round: 0,
+    id: "deno-protobuf",
+    label: "server.ts, traced",
+    baseline: "deno-off",
+    requestsPerSecond: 10_000,
+    spans: spanCount(100_000, 2, 200_000),
+    logs: spanCount(100_000, 1, 90_000),
+  }),
+  run({ round: 1, requestsPerSecond: 40_000 }),
+  run({
+    round: 1,
+    id: "deno-protobuf",
+    label: "server.ts, traced",
+    baseline: "deno-off",
+    requestsPerSecond: 20_000,
+    spans: spanCount(200_000, 2, 400_000),
+    logs: spanCount(200_000, 1, 200_000),
+  }),
+];
+
+Deno.test("ratios are taken within each round, and losses summed over the rounds", () => {
+  const [off, traced] = summarizeServers(rounds);
+  assert.equal(off.rounds, 2);
+  assert.deepEqual(off.requestsPerSecond, { median: 30_000, min: 20_000, max: 40_000 });
+  assert.equal(off.vsUntraced, undefined);
+  assert.deepEqual(traced.vsUntraced, { median: 0.5, min: 0.5, max: 0.5 });
+  assert.equal(traced.spans?.lossPercent, 0);
+  assert.equal(traced.logs?.expected, 300_000);
+  assert.equal(traced.logs?.received, 290_000);
+});
+
+Deno.test("the server table shows medians with ranges, ratios and log loss", () => {
+  const rows = serverTable(summarizeServers(rounds)).split("\n");
+  assert.equal(rows.length, 4);
+  assert.match(rows[2], /^\| Deno, tracing off \| 30,000 \(20,000–40,000\) \| – \| – \| 16 \|/);
+  assert.match(rows[3], /^\| server\.ts, traced \| 15,000 \(10,000–20,000\) \| – \| 0\.50 \| 16 \|/);
+  assert.match(rows[3], /\| 0 % of 600,000 \| 3\.3 % of 300,000 \|$/);
+});
+
+Deno.test("the chart is SVG with a bar and a whisker per configuration and measure", () => {
+  const svg = renderChart(summarizeServers([
+    ...rounds,
     run({ id: "x", label: "A <b>", baseline: "deno-off", requestsPerSecond: 25_000 }),
-  ]);
+  ]));
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
-  assert.equal(svg.match(/<rect x=/g)?.length, 4);
+  assert.equal(svg.match(/<rect x=/g)?.length, 6);
+  assert.equal(svg.match(/<line /g)?.length, 18);
   assert.match(svg, /A &lt;b&gt;/);
-  assert.match(svg, />25,000 \(0\.50\)</);
+  assert.match(svg, />25,000 \(×untraced 1\.25\)</);
+});
+
+Deno.test("wrk's report line becomes requests per second of answers below 400", () => {
+  const result = parseWrkOutput(
+    "Running 5s test @ http://127.0.0.1:1/\n" +
+      '{"requests":10000,"durationUs":5000000,"connectErrors":0,"readErrors":1,"writeErrors":0,' +
+      '"timeouts":2,"non2xx":500,"p50":900,"p99":4000,"max":9000,"mean":1000.4}\n',
+  );
+  assert.equal(result.requestsPerSecond, 1900);
+  assert.equal(result.errors, 3);
+  assert.deepEqual(result.latencyUs, { p50: 900, p99: 4000, max: 9000, mean: 1000 });
+  assert.throws(() => parseWrkOutput("nothing"), /wrk printed no report/);
 });
 
 Deno.test("Tempo answers are counted whatever their nesting", () => {
