@@ -24,19 +24,21 @@ import { createReceiverHandler, startReceiver, TelemetryStore } from "../viewer/
 import { CountingStore } from "./counting_store.ts";
 import {
   checkTools,
-  childEnv,
-  type Env,
   type MachineCpu,
   machineCpu,
   type ProcessUsage,
   processUsage,
-  runClient,
   runClientLoad,
   runLoad,
   runRateLoad,
+} from "./children.ts";
+import {
+  type ChildEnv as Env,
+  childEnv,
+  runClient,
   type Runtime,
   startServer,
-} from "./children.ts";
+} from "../harness/processes.ts";
 import { describeMachine, machineLoad } from "./machine.ts";
 import {
   type BenchResults,
@@ -238,6 +240,7 @@ export async function runServerCase(
   const server = await startServer({
     runtime: serverCase.runtime,
     nodeSdk: serverCase.runtime === "node" && serverCase.traced,
+    workMs: 0,
     env,
   });
   let measured;
@@ -305,7 +308,7 @@ async function runClients(
   receiverUrl: string,
   store: CountingStore,
 ): Promise<ClientRun[]> {
-  const server = await startServer({ runtime: "deno" });
+  const server = await startServer({ runtime: "deno", workMs: 0 });
   const runs: ClientRun[] = [];
   try {
     for (const traced of [false, true]) {
@@ -421,14 +424,14 @@ async function runVisible(options: BenchOptions, sink: TraceSink): Promise<Visib
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
       OTEL_BSP_SCHEDULE_DELAY: String(delay),
     });
-    const server = await startServer({ runtime: "deno", env: otel("server") });
+    const server = await startServer({ runtime: "deno", workMs: 0, env: otel("server") });
     const trialsMs: number[] = [];
     try {
       for (let trial = 0; trial < options.visibleTrials; trial++) {
         // A random moment of the server's batch cycle, as for a client that runs whenever it likes: trials
         // run back to back would all start just after the previous batch left.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * delay));
-        const client = await runClient(server.url, otel("client"));
+        const client = await runClient(server.url, { env: otel("client") });
         const exited = performance.now();
         if (client.code !== 0 || client.traceId === undefined) {
           throw new Error(`client.ts failed (exit code ${client.code}) in the time-to-visible run`);
