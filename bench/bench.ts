@@ -29,18 +29,20 @@ import { type RawSink, startRawSink } from "./raw_sink.ts";
 import { runWrk } from "./wrk.ts";
 import {
   checkTools,
-  childEnv,
-  type Env,
   type MachineCpu,
   machineCpu,
   type ProcessUsage,
   processUsage,
-  runClient,
   runClientLoad,
   runRateLoad,
+} from "./children.ts";
+import {
+  type ChildEnv as Env,
+  childEnv,
+  runClient,
   type Runtime,
   startServer,
-} from "./children.ts";
+} from "../harness/processes.ts";
 import { describeMachine, machineLoad } from "./machine.ts";
 import {
   type BenchResults,
@@ -265,6 +267,7 @@ export async function runServerCase(
     runtime: serverCase.runtime,
     script: serverCase.script,
     nodeSdk: serverCase.runtime === "node" && serverCase.traced,
+    workMs: 0,
     env,
   });
   let measured;
@@ -343,7 +346,7 @@ function describe(run: ServerRun): string {
 
 /** Measures the example client's call path with tracing off and on, against an untraced Deno server. */
 async function runClients(options: BenchOptions, sink: RawSink): Promise<ClientRun[]> {
-  const server = await startServer({ runtime: "deno" });
+  const server = await startServer({ runtime: "deno", workMs: 0 });
   const runs: ClientRun[] = [];
   try {
     for (const traced of [false, true]) {
@@ -461,14 +464,14 @@ async function runVisible(options: BenchOptions, sink: TraceSink): Promise<Visib
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
       OTEL_BSP_SCHEDULE_DELAY: String(delay),
     });
-    const server = await startServer({ runtime: "deno", env: otel("server") });
+    const server = await startServer({ runtime: "deno", workMs: 0, env: otel("server") });
     const trialsMs: number[] = [];
     try {
       for (let trial = 0; trial < options.visibleTrials; trial++) {
         // A random moment of the server's batch cycle, as for a client that runs whenever it likes: trials
         // run back to back would all start just after the previous batch left.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * delay));
-        const client = await runClient(server.url, otel("client"));
+        const client = await runClient(server.url, { env: otel("client") });
         const exited = performance.now();
         if (client.code !== 0 || client.traceId === undefined) {
           throw new Error(`client.ts failed (exit code ${client.code}) in the time-to-visible run`);

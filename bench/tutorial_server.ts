@@ -2,9 +2,9 @@
  * The server of Deno's tutorial "Distributed Tracing with Context Propagation in Deno"
  * (https://docs.deno.com/examples/otel_span_propagation_tutorial/), the yardstick of the benchmark: its
  * handler exactly, log line included, without the simulated work (the tutorial waits 50 ms, as `server.ts`
- * does with `SIMULATED_WORK_MS=50`; the benchmark runs both with none). Around the handler, two things differ:
- * it listens on `127.0.0.1` at `PORT`, as the benchmark's other servers, and it stops gracefully on SIGTERM,
- * so that its last spans leave and the benchmark can count them.
+ * does with `SIMULATED_WORK_MS=50`; the benchmark runs both with none). Around the handler, three things differ:
+ * it listens on `127.0.0.1` at `PORT`, says so as `server.ts` does (the harness waits for that line), and
+ * stops gracefully on SIGTERM, so that its last spans leave and the benchmark can count them.
  *
  * ```sh
  * PORT=8000 OTEL_DENO=true deno run --allow-net=127.0.0.1 --allow-env=PORT bench/tutorial_server.ts
@@ -17,7 +17,11 @@ import { trace } from "@opentelemetry/api";
 const tracer = trace.getTracer("api-server", "1.0.0");
 
 if (import.meta.main) {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: Number(Deno.env.get("PORT") ?? 8000) }, (_req) => {
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: Number(Deno.env.get("PORT") ?? 8000),
+    onListen: ({ hostname, port }) => console.log(`Server listening on http://${hostname}:${port}/`),
+  }, (_req) => {
     // The tutorial's callback is async because it awaits its simulated work, which is left out here.
     // deno-lint-ignore require-await
     return tracer.startActiveSpan("process-api-request", async (span) => {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { childEnv } from "./children.ts";
+import { childEnv } from "../harness/processes.ts";
 
 /** What one wrk run measured. */
 export interface WrkResult {

@@ -16,7 +16,7 @@
  * @module
  */
 import { grafanaTraceUrl } from "./grafana_link.ts";
-import { runClient, startServer } from "../viewer/processes.ts";
+import { runClient, startServer } from "../harness/processes.ts";
 
 /** A span as Tempo's `GET /api/v2/traces/<id>` returns it (OTLP JSON with base64 ids). */
 export interface TempoSpan {

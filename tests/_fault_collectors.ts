@@ -225,14 +225,6 @@ export function startSilentListener(): SilentListener {
   return silent;
 }
 
-/** A port on 127.0.0.1 where nothing listens right now (it was free a moment ago). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
-
 /** Latency figures of a burst, in milliseconds. */
 export interface BurstResult {
   statuses: Map<number, number>;

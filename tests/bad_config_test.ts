@@ -3,7 +3,7 @@
 // lost. The README's reliability section lists both.
 import assert from "node:assert/strict";
 import { startReceiver } from "../viewer/receiver.ts";
-import { runClient, startServer } from "../viewer/processes.ts";
+import { runClient, startServer } from "../harness/processes.ts";
 import { startFaultCollector } from "./_fault_collectors.ts";
 
 const wait = (what: string) => ({ signal: AbortSignal.timeout(15_000), what });

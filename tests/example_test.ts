@@ -2,7 +2,7 @@
 // real child processes with Deno's OpenTelemetry on, exporting to it. Assertions are on what arrived.
 import assert from "node:assert/strict";
 import { startReceiver } from "../viewer/receiver.ts";
-import { runClient, startServer } from "../viewer/processes.ts";
+import { runClient, startServer } from "../harness/processes.ts";
 import type { Span } from "../viewer/otlp.ts";
 
 function only(spans: Span[], predicate: (span: Span) => boolean, what: string): Span {

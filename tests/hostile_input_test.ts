@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { startReceiver } from "../viewer/receiver.ts";
-import { startServer } from "../viewer/processes.ts";
+import { closedPort, startServer } from "../harness/processes.ts";
 import {
   buildRequest,
   fromLatin1,
@@ -14,8 +14,7 @@ import {
   readResponse,
   stalledConnection,
 } from "./_raw_http.ts";
-import { denoRunOf } from "./_tasks.ts";
-import { freePort } from "./_fault_collectors.ts";
+import { denoRunOf } from "../harness/tasks.ts";
 
 const encoder = new TextEncoder();
 
@@ -331,7 +330,7 @@ Deno.test("Deno 2.9.6 defect: a malformed percent-escape in baggage leaves the r
   for (const propagators of ["tracecontext,baggage", "tracecontext"]) {
     const server = await startServer({
       script: "tests/_server_drain.ts",
-      otlpEndpoint: `http://127.0.0.1:${freePort()}`,
+      otlpEndpoint: `http://127.0.0.1:${closedPort()}`,
       env: { OTEL_PROPAGATORS: propagators },
     });
     const stuck = await stalledConnection(server.port, buildRequest("GET", "/", [["baggage", "a=%E0%A4%A"]]));

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { TelemetryStore } from "./receiver.ts";
 import { watchTraces } from "./viewer.ts";
 import { replay } from "./testdata/replay.ts";
+import { runDeno } from "../harness/processes.ts";
 
 Deno.test("the viewer waits for the server's spans before it prints a trace, and reprints late ones", async () => {
   const [trace] = (await replay("json")).traces();
@@ -36,14 +37,13 @@ Deno.test("the viewer waits for the server's spans before it prints a trace, and
 
 Deno.test("deno task viewer says clearly when its port is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const output = await new Deno.Command("deno", {
-    args: ["run", "--allow-net=127.0.0.1", "viewer/viewer.ts", "--port", String(taken.addr.port)],
-    cwd: new URL("..", import.meta.url),
-    stdin: "null",
-  }).output();
+  const output = await runDeno("viewer/viewer.ts", {
+    permissions: ["--allow-net=127.0.0.1"],
+    args: ["--port", String(taken.addr.port)],
+  });
   assert.equal(output.code, 1);
   assert.match(
-    new TextDecoder().decode(output.stderr),
+    output.stderr,
     new RegExp(`^viewer: 127\\.0\\.0\\.1:${taken.addr.port} is already in use\\. Is the Collector from`),
   );
 });

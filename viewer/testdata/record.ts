@@ -12,7 +12,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createReceiverHandler, TelemetryStore } from "../receiver.ts";
-import { runClient, startServer } from "../processes.ts";
+import { runClient, startServer } from "../../harness/processes.ts";
 
 /** One recorded request. */
 export interface RecordedRequest {
