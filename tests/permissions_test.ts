@@ -212,7 +212,7 @@ Deno.test("propagation: Deno sends traceparent and baggage to every host the cli
   });
   const run = async (propagators?: string) => {
     seen.clear();
-    const output = await runDeno("tests/_baggage_demo.ts", {
+    const output = await runDeno("tests/testdata/baggage_demo.ts", {
       permissions: ["--allow-net=127.0.0.1"],
       args: [`http://127.0.0.1:${thirdParty.addr.port}/`],
       env: {
