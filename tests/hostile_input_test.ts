@@ -1,7 +1,7 @@
 // Bad input from the network, on one real server with tracing on: hostile propagation headers (a generated
 // set, sent byte for byte over TCP), unknown routes, wrong methods, huge bodies and headers, slow clients.
 import assert from "node:assert/strict";
-import fc from "npm:fast-check@4.10.2";
+import fc from "fast-check";
 import { startReceiver } from "../viewer/receiver.ts";
 import { closedPort, startServer } from "../harness/processes.ts";
 import {
