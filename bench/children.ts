@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type ChildEnv, childEnv, NODE_PEER_DIR, ROOT } from "../harness/processes.ts";
+import { childEnv, NODE_PEER_DIR, ROOT } from "../harness/processes.ts";
 
 /** CPU time and memory of a process, read from `/proc`. */
 export interface ProcessUsage {
@@ -39,7 +39,9 @@ export async function procInfo<T>(...args: string[]): Promise<T> {
 
 /** CPU time of all cores since boot: busy and in total (busy + idle), in seconds. */
 export interface MachineCpu {
+  /** Busy CPU time (user, nice, system, interrupts, steal) of all cores since boot, in seconds. */
   busySeconds: number;
+  /** Busy plus idle (and I/O wait) CPU time of all cores since boot, in seconds. */
   totalSeconds: number;
 }
 
@@ -55,9 +57,13 @@ export function processUsage(pid: number): Promise<ProcessUsage> {
 
 /** Options of {@linkcode runLoad}. */
 export interface LoadOptions {
+  /** The URL to load. */
   url: string;
+  /** Connections kept open, each with one request at a time. */
   connections: number;
+  /** Seconds of the measurement. */
   durationSeconds: number;
+  /** Seconds of load before the measurement, not counted (default 0). */
   warmupSeconds?: number;
   /** Requests per second over all connections; omit for as fast as the server answers. */
   rate?: number;
@@ -73,11 +79,17 @@ export interface LoadResult {
   ok: number;
   /** Requests sent during the measurement (answered or still in flight at its end). */
   sent: number;
+  /** Answers other than 2xx during the measurement. */
   non2xx: number;
+  /** Requests that failed without an answer (connection errors). */
   errors: number;
+  /** Requests that timed out. */
   timeouts: number;
+  /** The measurement's length, in seconds. */
   seconds: number;
+  /** 2xx answers per second of the measurement. */
   requestsPerSecond: number;
+  /** Latency percentiles, the maximum and the mean, in microseconds. */
   latencyUs: { p50: number; p99: number; max: number; mean: number };
   /** The load generator's own CPU time, when it reports it (autocannon does, vegeta does not). */
   cpuSeconds?: number;
@@ -239,12 +251,19 @@ export async function checkTools(): Promise<void> {
 
 /** What `client_load.ts` measured. */
 export interface ClientLoadResult {
+  /** Calls completed during the warm-up. */
   warmupCalls: number;
+  /** Calls completed in the measurement. */
   calls: number;
+  /** Calls that failed. */
   errors: number;
+  /** The measurement's length, in seconds. */
   seconds: number;
+  /** Calls per second of the measurement. */
   callsPerSecond: number;
+  /** Latency percentiles, in microseconds. */
   latencyUs: { p50: number; p99: number };
+  /** Peak resident set size of the client process, in KiB. */
   peakRssKiB: number;
   /** The client process's own CPU time. */
   cpuSeconds: number;
@@ -257,7 +276,7 @@ export async function runClientLoad(
     concurrency: number;
     durationSeconds: number;
     warmupSeconds?: number;
-    env?: ChildEnv;
+    env?: Record<string, string>;
   },
 ): Promise<ClientLoadResult> {
   const { port } = new URL(url);
