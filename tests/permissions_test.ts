@@ -37,7 +37,7 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-read=.",
     "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "check": [[], [], []],
+  "check": [[], [], [], []],
   "bench": [[
     "--allow-net=127.0.0.1",
     "--allow-run=deno,node,bench/.bin/vegeta",
