@@ -1,6 +1,6 @@
 // Faults around the service, on real processes: a collector that is absent, hangs, fails or comes back; a
 // server stopped in the middle of a request; a burst of requests; a server that never answers the client.
-// Latencies and exit times are measured and printed (see "Reliability" in README.md), never asserted.
+// Latencies and exit times are measured and printed (see docs/reliability.md), never asserted.
 import assert from "node:assert/strict";
 import { startReceiver } from "../viewer/receiver.ts";
 import { closedPort, runClient, serverPermissions, startServer } from "../harness/processes.ts";
