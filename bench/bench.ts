@@ -58,8 +58,11 @@ import {
 
 /** One server configuration to put under load. */
 export interface ServerCase {
+  /** A short name, used in the results and on the command line (`--cases`). */
   id: string;
+  /** The name in the report. */
   label: string;
+  /** What it runs on. */
   runtime: Runtime;
   /** Deno only: the server's script (default `server.ts`; the tutorial's is `bench/tutorial_server.ts`). */
   script?: string;
@@ -183,14 +186,19 @@ export const TUNED_SETTINGS: Env[] = [
 export interface BenchOptions {
   /** Rounds of the server table: every configuration once per round, in rotated order. */
   rounds: number;
+  /** Connections of the closed-loop load generator. */
   connections: number;
+  /** Seconds per measured run. */
   durationSeconds: number;
+  /** Seconds of load before each measured run. */
   warmupSeconds: number;
+  /** Concurrent calls of the client runs. */
   clientConcurrency: number;
   /** Rates (requests per second) of the span-loss search with the default settings. */
   rates: number[];
   /** Rates of the span-loss search against a sink that holds each answer `sinkDelayMs`. */
   slowRates: number[];
+  /** How long the slow sink holds each answer, in milliseconds. */
   sinkDelayMs: number;
   /** Seconds per rate-limited run. */
   rateSeconds: number;
@@ -200,10 +208,13 @@ export interface BenchOptions {
   tunedFlatOut: boolean;
   /** Batch delays (ms) of the time-to-visible runs, and trials per delay. */
   visibleDelays: number[];
+  /** Trials per batch delay. */
   visibleTrials: number;
   /** Also time a Tempo behind a Collector, when its API answers (`--tempo`). */
   tempo?: { api: string; otlpEndpoint: string };
+  /** The server configurations to put under load. */
   cases: ServerCase[];
+  /** Which parts of the benchmark to run. */
   sections: Set<"servers" | "clients" | "loss" | "visible">;
   /** Called with one line of progress at a time. */
   log: (line: string) => void;
@@ -405,6 +416,7 @@ async function runClients(options: BenchOptions, sink: RawSink): Promise<ClientR
 
 /** Where the time-to-visible runs export to, and how they learn that a trace has arrived whole. */
 export interface TraceSink {
+  /** The name in the report. */
   name: string;
   /** The OTLP/HTTP base URL for OTEL_EXPORTER_OTLP_ENDPOINT. */
   otlpEndpoint: string;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { type ChildEnv, childEnv, NODE_PEER_DIR, ROOT } from "../harness/processes.ts";
+import { childEnv, NODE_PEER_DIR, ROOT } from "../harness/processes.ts";
 
 /** CPU time and memory of a process, read from `/proc`. */
 export interface ProcessUsage {
@@ -39,7 +39,9 @@ export async function procInfo<T>(...args: string[]): Promise<T> {
 
 /** CPU time of all cores since boot: busy and in total (busy + idle), in seconds. */
 export interface MachineCpu {
+  /** Busy CPU time (user, nice, system, interrupts, steal) of all cores since boot, in seconds. */
   busySeconds: number;
+  /** Busy plus idle (and I/O wait) CPU time of all cores since boot, in seconds. */
   totalSeconds: number;
 }
 
@@ -59,10 +61,15 @@ export interface LoadResult {
   ok: number;
   /** Requests sent (answered or still in flight at the end). */
   sent: number;
+  /** Answers other than 2xx during the measurement. */
   non2xx: number;
+  /** Requests that failed without an answer (connection errors). */
   errors: number;
+  /** The measurement's length, in seconds. */
   seconds: number;
+  /** 2xx answers per second of the measurement. */
   requestsPerSecond: number;
+  /** Latency percentiles, the maximum and the mean, in microseconds. */
   latencyUs: { p50: number; p99: number; max: number; mean: number };
   /** The load generator. */
   tool: string;
@@ -195,12 +202,19 @@ export async function checkTools(): Promise<void> {
 
 /** What `client_load.ts` measured. */
 export interface ClientLoadResult {
+  /** Calls completed during the warm-up. */
   warmupCalls: number;
+  /** Calls completed in the measurement. */
   calls: number;
+  /** Calls that failed. */
   errors: number;
+  /** The measurement's length, in seconds. */
   seconds: number;
+  /** Calls per second of the measurement. */
   callsPerSecond: number;
+  /** Latency percentiles, in microseconds. */
   latencyUs: { p50: number; p99: number };
+  /** Peak resident set size of the client process, in KiB. */
   peakRssKiB: number;
   /** The client process's own CPU time. */
   cpuSeconds: number;
@@ -213,7 +227,7 @@ export async function runClientLoad(
     concurrency: number;
     durationSeconds: number;
     warmupSeconds?: number;
-    env?: ChildEnv;
+    env?: Record<string, string>;
   },
 ): Promise<ClientLoadResult> {
   const { port } = new URL(url);

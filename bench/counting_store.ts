@@ -15,7 +15,9 @@ import type { LogRecord, Span } from "../viewer/otlp.ts";
 
 /** Spans and log records received from one service. */
 export interface Received {
+  /** Spans received. */
   spans: number;
+  /** Log records received. */
   logs: number;
 }
 

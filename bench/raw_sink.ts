@@ -29,6 +29,7 @@ interface StoredRequest {
 export interface SinkTotals {
   /** Export requests stored. */
   requests: number;
+  /** Body bytes stored. */
   bytes: number;
   /** Export requests answered but not stored, because the sink already held `maxBytes`. */
   overflowed: number;

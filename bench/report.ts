@@ -9,6 +9,7 @@ import type { Machine } from "./machine.ts";
 export interface SpanCount {
   /** Requests that reached the server times spans (or log records) per request (times the sampling ratio). */
   expected: number;
+  /** Spans the receiver got. */
   received: number;
   /** `true` when `expected` is a statistical expectation (ratio sampling), not an exact count. */
   approximate: boolean;
@@ -59,8 +60,11 @@ export function cpuShares(
 
 /** One run of load against one server configuration. */
 export interface ServerRun {
+  /** The server configuration's id. */
   id: string;
+  /** The name in the report. */
   label: string;
+  /** What the server ran on. */
   runtime: "deno" | "node";
   /** The round this run belongs to (0 for runs outside the rounds). */
   round: number;
@@ -74,15 +78,21 @@ export interface ServerRun {
   targetRate?: number;
   /** How long the sink held each export request before answering, in milliseconds (0: at once). */
   sinkDelayMs: number;
+  /** 2xx answers per second of the measurement. */
   requestsPerSecond: number;
+  /** Latency percentiles, in microseconds. */
   latencyUs: { p50: number; p99: number };
   /** Requests answered with 2xx (warm-up and measurement). */
   ok: number;
+  /** Requests that failed: other statuses, errors and timeouts. */
   failed: number;
+  /** The server's peak resident set size, in KiB. */
   peakRssKiB: number;
   /** Server CPU time (user + system) per request during the load, in microseconds. */
   cpuUsPerRequest: number;
+  /** How the machine's CPU time was shared during the load. */
   cpu: CpuShares;
+  /** Spans expected and received, when the server was traced. */
   spans?: SpanCount;
   /** Log records: Deno exports each `console.log` as one unless `OTEL_DENO_CONSOLE=ignore`. */
   logs?: SpanCount;
@@ -94,17 +104,27 @@ export interface ServerRun {
 
 /** The example client's call path, with tracing off or on. */
 export interface ClientRun {
+  /** The client configuration's id. */
   id: string;
+  /** The name in the report. */
   label: string;
+  /** The id of the run this one is compared with (tracing off), if any. */
   baseline?: string;
+  /** Calls per second of the measurement. */
   callsPerSecond: number;
+  /** Latency percentiles, in microseconds. */
   latencyUs: { p50: number; p99: number };
+  /** Calls completed. */
   calls: number;
+  /** Calls that failed. */
   errors: number;
+  /** The client's peak resident set size, in KiB. */
   peakRssKiB: number;
   /** The client's CPU time per call, in microseconds. */
   cpuUsPerCall: number;
+  /** How the machine's CPU time was shared during the load. */
   cpu: CpuShares;
+  /** Spans expected and received, when the client was traced. */
   spans?: SpanCount;
 }
 
@@ -112,6 +132,7 @@ export interface ClientRun {
 export interface VisibleRun {
   /** Where the trace was awaited: the built-in receiver, or Tempo. */
   sink: string;
+  /** `OTEL_BSP_SCHEDULE_DELAY` of the run, in milliseconds. */
   scheduleDelayMs: number;
   /** Milliseconds, one per trial, in trial order. */
   trialsMs: number[];
@@ -119,11 +140,15 @@ export interface VisibleRun {
 
 /** Everything one `deno task bench` measured. */
 export interface BenchResults {
+  /** When the run started (ISO 8601). */
   startedAt: string;
+  /** When the run ended (ISO 8601). */
   finishedAt: string;
   /** The machine at the start, and its load average and build processes at the end. */
   machine: Machine;
+  /** The load average and build processes at the end. */
   loadAtEnd: { loadAverage: [number, number, number]; builds: string[] };
+  /** The load parameters of the server and client runs. */
   parameters: {
     connections: number;
     durationSeconds: number;
@@ -134,6 +159,7 @@ export interface BenchResults {
   };
   /** Every run of the server table's rounds, in the order they ran. */
   servers: ServerRun[];
+  /** The client's call path, tracing off and on. */
   clients: ClientRun[];
   /** Rate-limited runs with the default batch settings, with a sink that answers at once and a slow one. */
   lossByRate: ServerRun[];
@@ -142,6 +168,7 @@ export interface BenchResults {
    * and flat out (no `targetRate`) with the sink that answers at once.
    */
   tuned: ServerRun[];
+  /** Time-to-visible runs, one per sink and batch delay. */
   visible: VisibleRun[];
   /** What could not be run, and why. */
   skipped: string[];
@@ -226,8 +253,11 @@ function table(header: string[], rows: string[][]): string {
 
 /** The median of a set of values and their range. */
 export interface Spread {
+  /** The median. */
   median: number;
+  /** The lowest value. */
   min: number;
+  /** The highest value. */
   max: number;
 }
 
@@ -239,23 +269,31 @@ export function spread(values: number[]): Spread {
 
 /** One server configuration over all the rounds it ran in. */
 export interface ServerSummary {
+  /** The configuration's id (`ServerCase.id`). */
   id: string;
+  /** Its name in the table. */
   label: string;
+  /** What the server ran on. */
   runtime: "deno" | "node";
   /** Whether it exported telemetry. */
   traced: boolean;
+  /** How many rounds it ran in. */
   rounds: number;
+  /** Answered requests per second. */
   requestsPerSecond: Spread;
   /** Server CPU time per request, in microseconds. */
   cpuUsPerRequest: Spread;
+  /** 99th percentile latency, in microseconds. */
   p99Us: Spread;
+  /** Peak resident memory of the server, in KiB. */
   peakRssKiB: Spread;
   /** Requests per second over the untraced baseline's, each ratio taken within one round. */
   vsUntraced?: Spread;
   /** Requests per second over the tutorial's server's (same tracing setting), each within one round. */
   vsTutorial?: Spread;
-  /** Spans and log records over all rounds (loss = not received of expected). */
+  /** Spans over all rounds (loss = not received of expected). */
   spans?: SpanCount;
+  /** Log records over all rounds, where the runtime exports them. */
   logs?: SpanCount;
   /** Requests that failed (non-2xx or errors), over all rounds. */
   failed: number;

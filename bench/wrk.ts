@@ -12,6 +12,7 @@ import { childEnv } from "../harness/processes.ts";
 export interface WrkResult {
   /** Responses received (any status). */
   requests: number;
+  /** The run's length, in seconds. */
   seconds: number;
   /** Responses with a status of 400 or above. */
   non2xx: number;

@@ -14,6 +14,7 @@ export type CollectorMode = "ok" | "hang" | "503" | "500" | "partial";
 
 /** One export request as the collector saw it. */
 export interface ExportAttempt {
+  /** The request's path, such as `/v1/traces`. */
   path: string;
   /** The mode when it arrived. */
   mode: CollectorMode;
@@ -27,6 +28,7 @@ export interface ExportAttempt {
 export interface FaultCollector extends AsyncDisposable {
   /** The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   url: string;
+  /** The port it listens on. */
   port: number;
   /** What it accepted (in `ok` and `partial` mode). */
   store: TelemetryStore;
@@ -44,11 +46,14 @@ export interface FaultCollector extends AsyncDisposable {
     condition: (collector: FaultCollector) => T | undefined | false | null,
     options: { signal: AbortSignal; what: string },
   ): Promise<T>;
+  /** Stops listening and lets go of the requests it holds. */
   close(): Promise<void>;
 }
 
 /** Starts a collector on 127.0.0.1 (a free port unless `port` is given), answering as `mode` says. */
-export function startFaultCollector({ mode = "ok", port = 0 }: { mode?: CollectorMode; port?: number } = {}) {
+export function startFaultCollector(
+  { mode = "ok", port = 0 }: { mode?: CollectorMode; port?: number } = {},
+): FaultCollector {
   const store = new TelemetryStore();
   const receive = createReceiverHandler(store);
   const checks = new Set<() => void>();
@@ -162,10 +167,13 @@ export function startFaultCollector({ mode = "ok", port = 0 }: { mode?: Collecto
 
 /** A TCP listener that accepts connections, reads what comes, and never answers. */
 export interface SilentListener extends AsyncDisposable {
+  /** The port it listens on. */
   port: number;
+  /** `http://127.0.0.1:<port>/`. */
   url: string;
   /** How many connections it accepted. */
   accepted: number;
+  /** Stops listening and closes the connections it accepted. */
   close(): Promise<void>;
 }
 
@@ -227,9 +235,11 @@ export function startSilentListener(): SilentListener {
 
 /** Latency figures of a burst, in milliseconds. */
 export interface BurstResult {
+  /** How many requests got each status code. */
   statuses: Map<number, number>;
   /** Sorted. */
   latencies: number[];
+  /** What went wrong with the requests that got no answer. */
   failures: string[];
 }
 

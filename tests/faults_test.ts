@@ -1,6 +1,6 @@
 // Faults around the service, on real processes: a collector that is absent, hangs, fails or comes back; a
 // server stopped in the middle of a request; a burst of requests; a server that never answers the client.
-// Latencies and exit times are measured and printed (see tests/README_reliability.md), never asserted.
+// Latencies and exit times are measured and printed (see docs/reliability.md), never asserted.
 import assert from "node:assert/strict";
 import { startReceiver } from "../viewer/receiver.ts";
 import { closedPort, runClient, serverPermissions, startServer } from "../harness/processes.ts";
@@ -317,7 +317,7 @@ Deno.test({
     for (const mode of ["ok", "hang"] as const) {
       await using collector = startFaultCollector({ mode });
       await using server = await startServer({
-        script: "tests/_memory_server.ts",
+        script: "tests/testdata/memory_server.ts",
         otlpEndpoint: collector.url,
         env: { SIMULATED_WORK_MS: "0", OTEL_EXPORTER_OTLP_TIMEOUT: "1000" },
         permissions: ["--v8-flags=--expose-gc", ...serverPermissions()],

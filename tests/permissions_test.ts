@@ -37,7 +37,7 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-read=.",
     "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "check": [[], [], []],
+  "check": [[], [], [], []],
   "bench": [[
     "--allow-net=127.0.0.1",
     "--allow-run=deno,node,bench/.bin/vegeta",
@@ -212,7 +212,7 @@ Deno.test("propagation: Deno sends traceparent and baggage to every host the cli
   });
   const run = async (propagators?: string) => {
     seen.clear();
-    const output = await runDeno("tests/_baggage_demo.ts", {
+    const output = await runDeno("tests/testdata/baggage_demo.ts", {
       permissions: ["--allow-net=127.0.0.1"],
       args: [`http://127.0.0.1:${thirdParty.addr.port}/`],
       env: {

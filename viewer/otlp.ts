@@ -30,28 +30,41 @@ export type Attributes = Record<string, AttributeValue>;
 
 /** An event recorded on a span. */
 export interface SpanEvent {
+  /** The event's name, such as `exception`. */
   name: string;
+  /** When it happened, in nanoseconds since the Unix epoch. */
   timeUnixNano: bigint;
+  /** Its attributes. */
   attributes: Attributes;
 }
 
 /** One span as received, with the service and instrumentation scope it came from. */
 export interface Span {
+  /** The trace id, 32 lower-case hex digits. */
   traceId: string;
+  /** The span id, 16 lower-case hex digits. */
   spanId: string;
   /** The parent's span id, or `undefined` for a root span. */
   parentSpanId?: string;
+  /** The span's name, such as `GET /`. */
   name: string;
+  /** `SERVER`, `CLIENT`, `INTERNAL`, `PRODUCER` or `CONSUMER`. */
   kind: SpanKind;
+  /** Its start, in nanoseconds since the Unix epoch. */
   startTimeUnixNano: bigint;
+  /** Its end, in nanoseconds since the Unix epoch. */
   endTimeUnixNano: bigint;
+  /** Its attributes. */
   attributes: Attributes;
+  /** Its events, in the order recorded. */
   events: SpanEvent[];
   /** `UNSET`, `OK` or `ERROR`, with the message that came with it. */
   status: { code: "UNSET" | "OK" | "ERROR"; message?: string };
   /** The resource's `service.name`. */
   service: string;
+  /** The attributes of the resource that sent it. */
   resource: Attributes;
+  /** The instrumentation scope (tracer) that created it. */
   scope: { name: string; version?: string };
 }
 
@@ -59,18 +72,27 @@ export interface Span {
 export interface LogRecord {
   /** The trace and span the record was written in, when there was an active span. */
   traceId?: string;
+  /** The span id of the span it was written in. */
   spanId?: string;
+  /** When it was written, in nanoseconds since the Unix epoch. */
   timeUnixNano: bigint;
+  /** The severity as the program named it, such as `INFO`. */
   severityText?: string;
+  /** The logged value. */
   body: AttributeValue;
+  /** Its attributes. */
   attributes: Attributes;
+  /** The resource's `service.name`. */
   service: string;
+  /** The instrumentation scope that wrote it. */
   scope: { name: string; version?: string };
 }
 
 /** What a decoded request held, and what it had to reject (OTLP partial success). */
 export interface Decoded<T> {
+  /** The items that were valid. */
   accepted: T[];
+  /** How many items were rejected. */
   rejected: number;
   /** Why items were rejected, for the partial-success message. */
   errors: string[];
@@ -81,6 +103,7 @@ export type Encoding = "json" | "protobuf";
 
 /** A request body that is not a valid OTLP message. */
 export class OtlpDecodeError extends Error {
+  /** The error's name. */
   override name = "OtlpDecodeError";
 }
 

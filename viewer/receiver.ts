@@ -29,8 +29,11 @@ import {
 
 /** The spans and log records of one trace. */
 export interface Trace {
+  /** The trace id, 32 lower-case hex digits. */
   traceId: string;
+  /** Its spans, in arrival order. */
   spans: Span[];
+  /** Its log records, in arrival order. */
   logs: LogRecord[];
 }
 
@@ -121,7 +124,10 @@ export class TelemetryStore {
    * Waits until the trace `traceId` is complete (see {@linkcode isComplete}) and holds at least `spans`
    * spans, then returns it. Rejects when `signal` aborts.
    */
-  waitForTrace(traceId: string, { spans = 1, signal }: { spans?: number; signal?: AbortSignal } = {}) {
+  waitForTrace(
+    traceId: string,
+    { spans = 1, signal }: { spans?: number; signal?: AbortSignal } = {},
+  ): Promise<Trace> {
     return this.waitFor((store) => {
       const trace = store.trace(traceId);
       return trace !== undefined && trace.spans.length >= spans && isComplete(trace) && trace;
@@ -271,7 +277,9 @@ function status(code: number, message: string, headers: Record<string, string> =
 export interface Receiver extends AsyncDisposable {
   /** The base URL to give the exporters as `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   url: string;
+  /** The port it listens on. */
   port: number;
+  /** What it received. */
   store: TelemetryStore;
   /** Stops listening; what the store holds stays. */
   close(): Promise<void>;
@@ -283,6 +291,7 @@ export interface StartReceiverOptions extends ReceiverOptions {
   hostname?: string;
   /** Default 4318, OTLP/HTTP's port; 0 picks a free one. */
   port?: number;
+  /** Where to keep what it receives (default: a new one). */
   store?: TelemetryStore;
 }
 

@@ -14,7 +14,9 @@ import { renderWaterfall } from "./waterfall.ts";
 
 /** Options of {@linkcode watchTraces}. */
 export interface WatchOptions {
+  /** How long a trace must stay unchanged before it is printed, in ms (default 1000). */
   settleMs?: number;
+  /** How long to wait at most for a trace's server spans before printing it anyway, in ms (default 10 000). */
   waitMs?: number;
   /** Called with each trace that is ready, and whether it was printed before. */
   onTrace: (trace: Trace, updated: boolean) => void;

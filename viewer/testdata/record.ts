@@ -16,7 +16,9 @@ import { runClient, startServer } from "../../harness/processes.ts";
 
 /** One recorded request. */
 export interface RecordedRequest {
+  /** The request's path, such as `/v1/traces`. */
   path: string;
+  /** Its `content-type`. */
   contentType: string;
   /** The body, base64. */
   body: string;
