@@ -124,6 +124,17 @@ export const SERVER_CASES: ServerCase[] = [
     logsPerRequest: 1,
   },
   {
+    id: "deno-no-traceresponse",
+    label: "server.ts, traced, no traceresponse header",
+    runtime: "deno",
+    script: "bench/server_no_traceresponse.ts",
+    traced: true,
+    settings: {},
+    baseline: "deno-off",
+    yardstick: "tutorial-traced",
+    logsPerRequest: 1,
+  },
+  {
     id: "deno-json",
     label: "server.ts, traced, http/json",
     runtime: "deno",

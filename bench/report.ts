@@ -403,7 +403,8 @@ export function roundsTable(runs: ServerRun[]): string {
       "p99 ms",
       "spans lost",
       "log records lost",
-      "other load, cores",
+      "server, cores",
+      "machine busy, cores",
     ],
     runs.map((run) => [
       String(run.round + 1),
@@ -413,7 +414,8 @@ export function roundsTable(runs: ServerRun[]): string {
       ms(run.latencyUs.p99),
       loss(run.spans),
       loss(run.logs),
-      others(run.cpu),
+      run.cpu.server.toFixed(2),
+      run.cpu.machine.toFixed(2),
     ]),
   );
 }
