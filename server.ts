@@ -31,8 +31,8 @@ export interface HandlerOptions {
   traceResponse?: boolean;
 }
 
-/** A route's handler: its response carries `headers` (the `traceresponse` header, when set). */
-type Route = (workMs: number, headers: Record<string, string>) => Promise<Response> | Response;
+/** A route's handler: its response carries `headers` (the `traceresponse` header), when there are any. */
+type Route = (workMs: number, headers?: Record<string, string>) => Promise<Response> | Response;
 
 const routes: Record<string, Route> = {
   "/": (workMs, headers) =>
@@ -79,11 +79,11 @@ export function createHandler({ workMs = 50, traceResponse = true }: HandlerOpti
   return (request) => {
     // Deno's SERVER span for this request; undefined-safe when tracing is off.
     const httpSpan = trace.getActiveSpan();
-    const headers: Record<string, string> = {};
+    let headers: Record<string, string> | undefined;
     const context = traceResponse ? httpSpan?.spanContext() : undefined;
     if (context && trace.isSpanContextValid(context)) {
       const flags = context.traceFlags.toString(16).padStart(2, "0");
-      headers.traceresponse = `00-${context.traceId}-${context.spanId}-${flags}`;
+      headers = { traceresponse: `00-${context.traceId}-${context.spanId}-${flags}` };
     }
     const { pathname } = new URL(request.url);
     const route = Object.hasOwn(routes, pathname) ? routes[pathname] : undefined;
@@ -97,8 +97,9 @@ export function createHandler({ workMs = 50, traceResponse = true }: HandlerOpti
   };
 }
 
-function json(status: number, body: unknown, headers: Record<string, string>): Response {
-  return Response.json(body, { status, headers });
+function json(status: number, body: unknown, headers?: Record<string, string>): Response {
+  // No headers object at all when there are none: an empty one still costs its copying.
+  return Response.json(body, headers === undefined ? { status } : { status, headers });
 }
 
 function fail(span: Span, error: Error): void {
@@ -158,7 +159,7 @@ export async function serve(
       onListen: ({ hostname, port }) => console.log(`Server listening on http://${hostname}:${port}/`),
       onError: (error) => {
         console.error("Server: unexpected error:", error);
-        return json(500, { error: "internal server error" }, {});
+        return json(500, { error: "internal server error" });
       },
     }, createHandler({ workMs, traceResponse }));
     // shutdown() lets in-flight requests finish (ServeOptions.signal would cut them off), within a deadline.

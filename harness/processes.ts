@@ -149,6 +149,11 @@ export interface ServerOptions extends ChildOptions {
   runtime?: Runtime;
   /** Node.js only: load the OpenTelemetry SDK with HTTP auto-instrumentation (`--require ./tracing.cjs`). */
   nodeSdk?: boolean;
+  /**
+   * Read the server's output at most every this many milliseconds (default 0: as it comes). For load tests,
+   * where the server prints a line per request and reading each line at once would take CPU from it.
+   */
+  outputReadIntervalMs?: number;
 }
 
 /**
@@ -202,7 +207,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   const process = runtime === "deno"
     ? spawn("deno", ["run", ...(options.permissions ?? serverPermissions()), script], ROOT, env)
     : spawn("node", [...(options.nodeSdk ? ["--require", "./tracing.cjs"] : []), script], NODE_PEER_DIR, env);
-  const stdout = collectOutput(process.stdout);
+  const stdout = collectOutput(process.stdout, undefined, { readIntervalMs: options.outputReadIntervalMs });
   const stderr = collectOutput(process.stderr);
   let killed = false;
   const exit: Promise<ExitResult> = (async () => {
