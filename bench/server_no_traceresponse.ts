@@ -1,11 +1,7 @@
 /**
  * `server.ts` without the `traceresponse` header (`traceResponse: false`), for the benchmark's row that
- * measures what the header costs. Everything else is `server.ts`'s: its configuration, handler and shutdown.
- *
- * ```sh
- * OTEL_DENO=true deno run --allow-net=127.0.0.1 --allow-env=HOST,PORT,SIMULATED_WORK_MS \
- *   bench/server_no_traceresponse.ts
- * ```
+ * measures what the header costs. Everything else is `server.ts`'s: its configuration, handler and shutdown,
+ * and it runs with the `server` task's permissions (the harness starts it with `script`).
  *
  * @module
  */
