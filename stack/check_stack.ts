@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { grafanaTraceUrl } from "./grafana_link.ts";
+import { grafanaTraceUrl } from "../config/grafana_link.ts";
 import { runClient, startServer } from "../viewer/processes.ts";
 
 /** A span as Tempo's `GET /api/v2/traces/<id>` returns it (OTLP JSON with base64 ids). */
