@@ -142,6 +142,28 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
+Deno.test("a second stop signal while draining (Ctrl-C through deno task): one shutting-down line, a clean exit", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  const server = await startServer({ otlpEndpoint: receiver.url, workMs: 1500 });
+  const logged = (text: string) =>
+    receiver.store.waitFor(
+      (s) => s.logs.some((log) => String(log.body).includes(text)),
+      { signal: AbortSignal.timeout(15_000) },
+    );
+  const inFlight = fetch(server.url).then((response) => response.json());
+  await logged("Processing request");
+  server.process.kill("SIGTERM");
+  await logged("Server: shutting down"); // the first signal is being handled: the request is still open
+  const exit = await server.stop("SIGTERM");
+  assert.deepEqual(await inFlight, { message: "Hello from server!" });
+  assert.equal(exit.code, 0, exit.stderr);
+  assert.equal(
+    exit.stdout.split("\n").filter((line) => line === "Server: shutting down").length,
+    1,
+    exit.stdout,
+  );
+});
+
 for (const [port, shown] of [["abc", '"abc"'], ["70000", '"70000"']]) {
   Deno.test(`PORT=${port} stops the server with a one-line error`, async () => {
     await assert.rejects(startServer({ env: { PORT: port } }), (error: Error) => {
