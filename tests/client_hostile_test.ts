@@ -4,7 +4,7 @@
 // within the same timeout and under MAX_RESPONSE_BYTES, so memory stays bounded.
 import assert from "node:assert/strict";
 import { startReceiver } from "../viewer/receiver.ts";
-import { runClient } from "../viewer/processes.ts";
+import { CLIENT_PERMISSIONS, runClient } from "../viewer/processes.ts";
 import type { Span } from "../viewer/otlp.ts";
 import { freePort } from "./_fault_collectors.ts";
 
@@ -173,4 +173,60 @@ Deno.test("MAX_RESPONSE_BYTES that is no whole number stops the client in one li
     client.stderr,
     'Client: MAX_RESPONSE_BYTES must be a whole number from 1 to 1073741824, got "1MB"\n',
   );
+});
+
+// Opt-in (about 20 s, compresses 1 GiB): CLIENT_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 \
+//   --allow-read=. --allow-env=CLIENT_MEMORY tests/client_hostile_test.ts --filter memory
+const memoryOptIn =
+  Deno.permissions.querySync({ name: "env", variable: "CLIENT_MEMORY" }).state === "granted" &&
+  Deno.env.get("CLIENT_MEMORY") === "1";
+Deno.test({
+  name:
+    "memory (opt-in, CLIENT_MEMORY=1): the client's peak RSS stays small against full-size hostile bodies",
+  ignore: !memoryOptIn,
+  async fn() {
+    /** Runs callApi in a child (tests/_client_memory.ts) against `url`: its outcome and peak RSS in MiB. */
+    const peakOf = async (url: string) => {
+      const output = await new Deno.Command("deno", {
+        args: ["run", ...CLIENT_PERMISSIONS, "tests/_client_memory.ts"],
+        cwd: new URL("../", import.meta.url),
+        env: { NO_COLOR: "1", OTEL_DENO: "false", SERVER_URL: url },
+        stdin: "null",
+      }).output();
+      return JSON.parse(new TextDecoder().decode(output.stdout)) as { outcome: string; peakMiB: number };
+    };
+    const chunk = new Uint8Array(65_536).fill(0x20);
+    const endless = () =>
+      new ReadableStream<Uint8Array>({ pull: (controller) => controller.enqueue(chunk) }, {
+        highWaterMark: 0,
+      });
+    const GiB = 1024 * MiB;
+    const gzipped = new Uint8Array(
+      await new Response(
+        body({ chunks: 1024, size: MiB }).pipeThrough(
+          new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+        ),
+      ).arrayBuffer(),
+    );
+    const results: Record<string, { outcome: string; peakMiB: number }> = {};
+    await withServer((request) => {
+      const { pathname } = new URL(request.url);
+      if (pathname === "/endless") return new Response(endless());
+      if (pathname === "/bomb") return new Response(gzipped, { headers: { "content-encoding": "gzip" } });
+      return new Response(endless().pipeThrough(new TransformStream()), {
+        headers: { "content-length": String(2 * GiB) },
+      });
+    }, async (url) => {
+      for (const path of ["endless", "bomb", "huge"]) results[path] = await peakOf(`${url}${path}`);
+    });
+    console.log(
+      `client peak RSS (MiB), MAX_RESPONSE_BYTES default: ${
+        Object.entries(results).map(([what, { peakMiB }]) => `${what} ${peakMiB}`).join(", ")
+      } (1 GiB gzip bomb of ${Math.round(gzipped.byteLength / 1024)} KiB)`,
+    );
+    for (const [what, { outcome, peakMiB }] of Object.entries(results)) {
+      assert.equal(outcome, "CallError", what);
+      assert.ok(peakMiB < 200, `${what}: ${peakMiB} MiB`);
+    }
+  },
 });

@@ -169,7 +169,7 @@ Deno.test("PORT and SERVER_URL move the tasks to another port; a user's OTEL_* w
     assert.equal(client.code, 0, client.stderr);
     assert.equal(client.stderr, "", "no notice, no warning");
     const traceId = client.stdout.match(/^trace id: ([0-9a-f]{32})$/m)![1];
-    // The server still runs: only its batch delay (the task's default, 500 ms) brings its spans.
+    // The server still runs: only its batch delay (the task's default, 200 ms) brings its spans.
     const { spans } = await receiver.store.waitForTrace(traceId, {
       spans: 4,
       signal: AbortSignal.timeout(15_000),
