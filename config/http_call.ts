@@ -8,10 +8,13 @@
 
 /** A failed call: the server could not be reached, did not answer in time, or answered badly. */
 export class CallError extends Error {
+  /** Always `"CallError"`: the span's `exception.type`. */
   override name = "CallError";
   /** The trace id of the failed call (all zeros when tracing is off). */
   traceId: string;
   /**
+   * Creates the error of a failed call.
+   *
    * @param message one line that says what happened.
    * @param traceId the trace id of the failed call.
    */

@@ -225,6 +225,15 @@ export function startSilentListener(): SilentListener {
   return silent;
 }
 
+/**
+ * Whether the opt-in variable `name` is `1` (and readable: the test runs with `--allow-env=<name>`), for
+ * slow or memory-hungry tests that `deno task test` skips.
+ */
+export function optedIn(name: string): boolean {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted" &&
+    Deno.env.get(name) === "1";
+}
+
 /** A port on 127.0.0.1 where nothing listens right now (it was free a moment ago). */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

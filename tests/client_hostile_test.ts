@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { startReceiver } from "../viewer/receiver.ts";
 import { CLIENT_PERMISSIONS, runClient } from "../viewer/processes.ts";
 import type { Span } from "../viewer/otlp.ts";
-import { freePort } from "./_fault_collectors.ts";
+import { freePort, optedIn } from "./_fault_collectors.ts";
 
 const MiB = 1_048_576;
 
@@ -177,9 +177,7 @@ Deno.test("MAX_RESPONSE_BYTES that is no whole number stops the client in one li
 
 // Opt-in (about 20 s, compresses 1 GiB): CLIENT_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 \
 //   --allow-read=. --allow-env=CLIENT_MEMORY tests/client_hostile_test.ts --filter memory
-const memoryOptIn =
-  Deno.permissions.querySync({ name: "env", variable: "CLIENT_MEMORY" }).state === "granted" &&
-  Deno.env.get("CLIENT_MEMORY") === "1";
+const memoryOptIn = optedIn("CLIENT_MEMORY");
 Deno.test({
   name:
     "memory (opt-in, CLIENT_MEMORY=1): the client's peak RSS stays small against full-size hostile bodies",

@@ -8,6 +8,7 @@ import {
   burst,
   type CollectorMode,
   freePort,
+  optedIn,
   startFaultCollector,
   startSilentListener,
   summarize,
@@ -304,9 +305,7 @@ Deno.test("client against a server that never answers: the timeout fires, the sp
 
 // Opt-in (about 30 s): FAULTS_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
 //   --allow-env=FAULTS_MEMORY tests/faults_test.ts --filter memory
-const memoryOptIn =
-  Deno.permissions.querySync({ name: "env", variable: "FAULTS_MEMORY" }).state === "granted" &&
-  Deno.env.get("FAULTS_MEMORY") === "1";
+const memoryOptIn = optedIn("FAULTS_MEMORY");
 Deno.test({
   name:
     "memory (opt-in, FAULTS_MEMORY=1): with a hanging collector the server's memory levels off as with a working one",
@@ -389,9 +388,7 @@ Deno.test("requests still open at the drain deadline leave no span at all; those
 
 // Opt-in (about 20 s): FAULTS_OUTAGE=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
 //   --allow-env=FAULTS_OUTAGE tests/faults_test.ts --filter outage
-const outageOptIn =
-  Deno.permissions.querySync({ name: "env", variable: "FAULTS_OUTAGE" }).state === "granted" &&
-  Deno.env.get("FAULTS_OUTAGE") === "1";
+const outageOptIn = optedIn("FAULTS_OUTAGE");
 Deno.test({
   name:
     "collector outage (opt-in, FAULTS_OUTAGE=1): the batch pending when it begins is lost with what comes during it",
