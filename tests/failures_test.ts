@@ -1,9 +1,9 @@
 // What goes wrong, on real processes: each failure is visible in the trace, the output says what happened
 // in one line, the exit code says it failed, and no telemetry is lost.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import { runClient, startServer } from "../viewer/processes.ts";
-import type { Span } from "../viewer/otlp.ts";
+import type { Span } from "../otlp/decode.ts";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -2,7 +2,7 @@
 // server stopped in the middle of a request; a burst of requests; a server that never answers the client.
 // Latencies and exit times are measured and printed (see tests/README_reliability.md), never asserted.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import { runClient, SERVER_PERMISSIONS, startServer } from "../viewer/processes.ts";
 import {
   burst,

@@ -1,7 +1,7 @@
 // Least privilege: the permission flags of every task in deno.json, the programs under exactly their tasks'
 // flags, and what Deno's propagation sends to every host the client calls (and how to keep secrets out).
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import { denoRunOf, parseTask, permissionFlags, readTasks, type TaskCommand } from "./_tasks.ts";
 import { freePort } from "./_fault_collectors.ts";
 

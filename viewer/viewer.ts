@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { startReceiver, type TelemetryStore, type Trace } from "./receiver.ts";
+import { startReceiver, type TelemetryStore, type Trace } from "../otlp/receiver.ts";
 import { renderWaterfall } from "./waterfall.ts";
 
 /** Options of {@linkcode watchTraces}. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { TelemetryStore } from "./receiver.ts";
+import { TelemetryStore } from "../otlp/receiver.ts";
 import { watchTraces } from "./viewer.ts";
-import { replay } from "./testdata/replay.ts";
+import { replay } from "../otlp/testdata/replay.ts";
 
 Deno.test("the viewer waits for the server's spans before it prints a trace, and reprints late ones", async () => {
   const [trace] = (await replay("json")).traces();

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { AttributeValue, LogRecord, Span } from "./otlp.ts";
-import type { Trace } from "./receiver.ts";
+import type { AttributeValue, LogRecord, Span } from "../otlp/decode.ts";
+import type { Trace } from "../otlp/receiver.ts";
 
 /** Options of {@linkcode renderWaterfall}. */
 export interface WaterfallOptions {

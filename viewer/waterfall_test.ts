@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { renderWaterfall } from "./waterfall.ts";
-import { replay } from "./testdata/replay.ts";
+import { replay } from "../otlp/testdata/replay.ts";
 
 // Ids come from DENO_UNSTABLE_OTEL_DETERMINISTIC (see testdata/record.ts); times are real, so rows are
 // matched by what they say, not by their timings.

@@ -25,7 +25,7 @@ import {
   type LogRecord,
   OtlpDecodeError,
   type Span,
-} from "./otlp.ts";
+} from "./decode.ts";
 
 /** The spans and log records of one trace. */
 export interface Trace {

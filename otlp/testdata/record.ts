@@ -5,14 +5,14 @@
  * them. Run it again after a Deno upgrade:
  *
  * ```sh
- * deno run --allow-run=deno --allow-net=127.0.0.1 --allow-write=viewer/testdata viewer/testdata/record.ts
+ * deno run --allow-run=deno --allow-net=127.0.0.1 --allow-write=otlp/testdata otlp/testdata/record.ts
  * ```
  *
  * @module
  */
 import { Buffer } from "node:buffer";
 import { createReceiverHandler, TelemetryStore } from "../receiver.ts";
-import { runClient, startServer } from "../processes.ts";
+import { runClient, startServer } from "../../viewer/processes.ts";
 
 /** One recorded request. */
 export interface RecordedRequest {
