@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { createReceiverHandler, TelemetryStore } from "../receiver.ts";
 import { runClient, startServer } from "../../viewer/processes.ts";
 
@@ -34,7 +33,7 @@ if (import.meta.main) {
       requests.push({
         path,
         contentType: request.headers.get("content-type") ?? "",
-        body: Buffer.from(body).toString("base64"),
+        body: body.toBase64(),
       });
     }
     return handle(request);
