@@ -19,6 +19,7 @@ import {
   decodeLogs,
   decodeMetrics,
   decodeTraces,
+  DEFAULT_MAX_ITEMS,
   encodePartialSuccess,
   encodeSuccess,
   type Encoding,
@@ -26,159 +27,45 @@ import {
   OtlpDecodeError,
   type Span,
 } from "./decode.ts";
+import { TelemetryStore } from "./store.ts";
 
-/** The spans and log records of one trace. */
-export interface Trace {
-  traceId: string;
-  spans: Span[];
-  logs: LogRecord[];
-}
-
-/** Everything the receiver has accepted, grouped by trace. */
-export class TelemetryStore {
-  /** Every span accepted, in arrival order. */
-  readonly spans: Span[] = [];
-  /** Every log record accepted, in arrival order. */
-  readonly logs: LogRecord[] = [];
-  /** How many metric export requests arrived, and how many metrics they held. */
-  metrics = { requests: 0, metrics: 0 };
-  #byTrace = new Map<string, Trace>();
-  #waiters = new Set<() => void>();
-  #listeners = new Set<(traceId: string) => void>();
-
-  /** Adds spans, filing each under its trace. */
-  addSpans(spans: Span[]): void {
-    for (const span of spans) {
-      this.spans.push(span);
-      this.#trace(span.traceId).spans.push(span);
-    }
-    this.#changed(new Set(spans.map((span) => span.traceId)));
-  }
-
-  /** Adds log records, filing those written inside a span under its trace. */
-  addLogs(logs: LogRecord[]): void {
-    for (const log of logs) {
-      this.logs.push(log);
-      if (log.traceId !== undefined) this.#trace(log.traceId).logs.push(log);
-    }
-    this.#changed(new Set(logs.flatMap((log) => log.traceId ?? [])));
-  }
-
-  /** The trace with this id, or `undefined` when nothing of it arrived. */
-  trace(traceId: string): Trace | undefined {
-    return this.#byTrace.get(traceId.toLowerCase());
-  }
-
-  /** All traces, in the order their first span or log record arrived. */
-  traces(): Trace[] {
-    return [...this.#byTrace.values()];
-  }
-
-  /** Calls `listener` with a trace id each time something of that trace arrives; returns an unsubscribe. */
-  onChange(listener: (traceId: string) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  /**
-   * Resolves with the first truthy value `condition` returns, checked now and after each arrival. Rejects
-   * when `signal` aborts (for example `AbortSignal.timeout(10_000)`), saying what was awaited.
-   */
-  waitFor<T>(condition: (store: TelemetryStore) => T | undefined | false | null, {
-    signal,
-    what = "the awaited telemetry",
-  }: { signal?: AbortSignal; what?: string } = {}): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        let value: T | undefined | false | null;
-        try {
-          value = condition(this);
-        } catch (error) {
-          finish();
-          return reject(error);
-        }
-        if (value) {
-          finish();
-          resolve(value);
-        }
-      };
-      const abort = () => {
-        finish();
-        reject(new Error(`${what} did not arrive: ${signal?.reason?.message ?? signal?.reason}`));
-      };
-      const finish = () => {
-        this.#waiters.delete(check);
-        signal?.removeEventListener("abort", abort);
-      };
-      if (signal?.aborted) return abort();
-      this.#waiters.add(check);
-      signal?.addEventListener("abort", abort);
-      check();
-    });
-  }
-
-  /**
-   * Waits until the trace `traceId` is complete (see {@linkcode isComplete}) and holds at least `spans`
-   * spans, then returns it. Rejects when `signal` aborts.
-   */
-  waitForTrace(traceId: string, { spans = 1, signal }: { spans?: number; signal?: AbortSignal } = {}) {
-    return this.waitFor((store) => {
-      const trace = store.trace(traceId);
-      return trace !== undefined && trace.spans.length >= spans && isComplete(trace) && trace;
-    }, { signal, what: `${spans} spans of trace ${traceId}` });
-  }
-
-  #trace(traceId: string): Trace {
-    let trace = this.#byTrace.get(traceId);
-    if (trace === undefined) {
-      trace = { traceId, spans: [], logs: [] };
-      this.#byTrace.set(traceId, trace);
-    }
-    return trace;
-  }
-
-  #changed(traceIds: Set<string>): void {
-    for (const check of [...this.#waiters]) check();
-    for (const traceId of traceIds) for (const listener of this.#listeners) listener(traceId);
-  }
-}
-
-/**
- * Whether a trace is whole: it has exactly one root span, and the parent of every other span arrived.
- */
-export function isComplete(trace: Trace): boolean {
-  const ids = new Set(trace.spans.map((span) => span.spanId));
-  const roots = trace.spans.filter((span) => span.parentSpanId === undefined);
-  return roots.length === 1 &&
-    trace.spans.every((span) => span.parentSpanId === undefined || ids.has(span.parentSpanId));
-}
+export { type Dropped, isComplete, type StoreOptions, TelemetryStore, type Trace } from "./store.ts";
 
 /** Options of {@linkcode createReceiverHandler}. */
 export interface ReceiverOptions {
-  /** The largest request body accepted, before and after gzip decompression (default 16 MiB). */
+  /**
+   * The largest request body accepted, before and after gzip decompression (default
+   * {@linkcode DEFAULT_MAX_BODY_BYTES}).
+   */
   maxBodyBytes?: number;
+  /** The most spans, log records or metrics one request may hold (default 10,000). */
+  maxItems?: number;
+  /** How long reading one request's body may take, in milliseconds (default 10,000), before a 408. */
+  bodyTimeoutMs?: number;
+  /** How many requests are read and decoded at once (default 16); more are answered 503, to retry. */
+  maxConcurrentRequests?: number;
 }
 
+/**
+ * The default body limit: 4 MiB, about five times the largest batch Deno sends by default (512 HTTP spans:
+ * 0.85 MB as OTLP/JSON, 0.12 MB as protobuf).
+ */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 const SIGNALS = { "/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics" } as const;
-const MIB = 1024 * 1024;
 
 /** Creates the HTTP handler of an OTLP/HTTP receiver that files what it accepts in `store`. */
 export function createReceiverHandler(
   store: TelemetryStore,
-  { maxBodyBytes = 16 * MIB }: ReceiverOptions = {},
+  {
+    maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+    maxItems = DEFAULT_MAX_ITEMS,
+    bodyTimeoutMs = 10_000,
+    maxConcurrentRequests = 16,
+  }: ReceiverOptions = {},
 ): (request: Request) => Promise<Response> {
-  return async (request) => {
-    const path = new URL(request.url).pathname;
-    const signal = Object.hasOwn(SIGNALS, path) ? SIGNALS[path as keyof typeof SIGNALS] : undefined;
-    if (signal === undefined) {
-      return status(
-        404,
-        "not found: this OTLP/HTTP receiver serves POST /v1/traces, /v1/logs and /v1/metrics",
-      );
-    }
-    if (request.method !== "POST") {
-      return status(405, `method ${request.method} not allowed on ${path}: use POST`, { allow: "POST" });
-    }
+  let inFlight = 0;
+  const receive = async (request: Request, signal: "traces" | "logs" | "metrics"): Promise<Response> => {
     const contentType = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
     const encoding: Encoding | undefined = contentType === "application/json"
       ? "json"
@@ -198,23 +85,28 @@ export function createReceiverHandler(
     }
     const declared = Number(request.headers.get("content-length") ?? 0);
     if (declared > maxBodyBytes) return tooLarge(maxBodyBytes);
-    let body: Uint8Array | undefined;
+    let body: Uint8Array | "too large" | "too slow";
     try {
       let stream = request.body ?? new Blob().stream();
       if (contentEncoding === "gzip") stream = stream.pipeThrough(new DecompressionStream("gzip"));
-      body = await readAtMost(stream, maxBodyBytes);
+      body = await readAtMost(stream, maxBodyBytes, bodyTimeoutMs);
     } catch (error) {
       return status(400, `the body could not be read: ${(error as Error).message}`);
     }
-    if (body === undefined) return tooLarge(maxBodyBytes);
+    if (body === "too large") return tooLarge(maxBodyBytes);
+    if (body === "too slow") {
+      return status(408, `the body did not arrive within ${bodyTimeoutMs} ms`, { connection: "close" });
+    }
     try {
       if (signal === "metrics") {
-        const { accepted } = decodeMetrics(body, encoding);
+        const { accepted } = decodeMetrics(body, encoding, { maxItems });
         store.metrics.requests++;
         store.metrics.metrics += accepted.length;
         return success(encoding, encodeSuccess(encoding));
       }
-      const decoded = signal === "traces" ? decodeTraces(body, encoding) : decodeLogs(body, encoding);
+      const decoded = signal === "traces"
+        ? decodeTraces(body, encoding, { maxItems })
+        : decodeLogs(body, encoding, { maxItems });
       if (signal === "traces") store.addSpans(decoded.accepted as Span[]);
       else store.addLogs(decoded.accepted as LogRecord[]);
       return success(
@@ -224,23 +116,64 @@ export function createReceiverHandler(
           : encodePartialSuccess(signal, encoding, decoded.rejected, decoded.errors.slice(0, 3).join("; ")),
       );
     } catch (error) {
-      if (error instanceof OtlpDecodeError) return status(400, error.message);
+      if (error instanceof OtlpDecodeError) return status(error.status, error.message);
       throw error;
+    }
+  };
+  return async (request) => {
+    const path = new URL(request.url).pathname;
+    const signal = Object.hasOwn(SIGNALS, path) ? SIGNALS[path as keyof typeof SIGNALS] : undefined;
+    if (signal === undefined) {
+      return status(
+        404,
+        "not found: this OTLP/HTTP receiver serves POST /v1/traces, /v1/logs and /v1/metrics",
+      );
+    }
+    if (request.method !== "POST") {
+      return status(405, `method ${request.method} not allowed on ${path}: use POST`, { allow: "POST" });
+    }
+    if (inFlight >= maxConcurrentRequests) {
+      // OTLP/HTTP: 503 is retryable, after Retry-After seconds.
+      return status(503, `busy: ${maxConcurrentRequests} requests are being received; retry`, {
+        "retry-after": "1",
+        connection: "close",
+      });
+    }
+    inFlight++;
+    try {
+      return await receive(request, signal);
+    } finally {
+      inFlight--;
     }
   };
 }
 
-/** Reads a stream whole, or returns `undefined` as soon as it holds more than `limit` bytes. */
+/**
+ * Reads a stream whole; says `"too large"` as soon as it holds more than `limit` bytes, and `"too slow"`
+ * when it has not ended `timeoutMs` after the start. Either way the rest is not read.
+ */
 async function readAtMost(
   stream: ReadableStream<Uint8Array>,
   limit: number,
-): Promise<Uint8Array | undefined> {
+  timeoutMs: number,
+): Promise<Uint8Array | "too large" | "too slow"> {
+  const reader = stream.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"too slow">((resolve) => timer = setTimeout(() => resolve("too slow"), timeoutMs));
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.byteLength;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
+  try {
+    while (true) {
+      const next = await Promise.race([reader.read(), late]);
+      if (next === "too slow") return next;
+      if (next.done) break;
+      size += next.value.byteLength;
+      if (size > limit) return "too large";
+      chunks.push(next.value);
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
   }
   const body = new Uint8Array(size);
   let offset = 0;
@@ -262,8 +195,9 @@ function tooLarge(limit: number): Response {
 
 /** An error answer shaped like `google.rpc.Status`, as OTLP/HTTP asks, in JSON. */
 function status(code: number, message: string, headers: Record<string, string> = {}): Response {
-  // gRPC status codes: 3 INVALID_ARGUMENT, 5 NOT_FOUND, 12 UNIMPLEMENTED, 8 RESOURCE_EXHAUSTED.
-  const rpcCode = { 400: 3, 404: 5, 405: 12, 413: 8, 415: 3 }[code] ?? 2;
+  // gRPC status codes: 3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 5 NOT_FOUND, 8 RESOURCE_EXHAUSTED,
+  // 12 UNIMPLEMENTED, 14 UNAVAILABLE.
+  const rpcCode = { 400: 3, 404: 5, 405: 12, 408: 4, 413: 8, 415: 3, 503: 14 }[code] ?? 2;
   return Response.json({ code: rpcCode, message }, { status: code, headers });
 }
 
@@ -271,7 +205,9 @@ function status(code: number, message: string, headers: Record<string, string> =
 export interface Receiver extends AsyncDisposable {
   /** The base URL to give the exporters as `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   url: string;
+  /** The port it listens on. */
   port: number;
+  /** Where what it accepts is kept. */
   store: TelemetryStore;
   /** Stops listening; what the store holds stays. */
   close(): Promise<void>;
@@ -283,6 +219,7 @@ export interface StartReceiverOptions extends ReceiverOptions {
   hostname?: string;
   /** Default 4318, OTLP/HTTP's port; 0 picks a free one. */
   port?: number;
+  /** Where to keep what arrives (default a new {@linkcode TelemetryStore} with its default budget). */
   store?: TelemetryStore;
 }
 
