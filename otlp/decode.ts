@@ -382,6 +382,7 @@ function parse<T>(decode: () => T): T {
   try {
     return decode();
   } catch (error) {
+    if (error instanceof OtlpDecodeError) throw error;
     throw new OtlpDecodeError(`the body is not a valid protobuf message: ${(error as Error).message}`);
   }
 }
@@ -495,7 +496,11 @@ function jsonObject(body: Uint8Array | string): JsonObject {
 }
 
 function wrongType(field: string, expected: string, value: unknown): OtlpDecodeError {
-  const got = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
+  const got = value === null
+    ? "null"
+    : Array.isArray(value)
+    ? "an array"
+    : `${typeof value === "object" ? "an" : "a"} ${typeof value}`;
   return new OtlpDecodeError(`${field} must be ${expected}, not ${got}`);
 }
 
