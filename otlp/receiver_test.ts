@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createReceiverHandler, isComplete, startReceiver, TelemetryStore } from "./receiver.ts";
 import { replay } from "./testdata/replay.ts";
 import {
+  chain,
   emptySpansProtobuf,
   jsonSpan,
   jsonTraces,
@@ -251,4 +252,59 @@ Deno.test("past the cap on requests being received, a request is a 503 to retry,
   assert.equal(after.status, 200, "the slots are free again");
   await after.body?.cancel();
   await Promise.all(slow.map(async (response) => (await response).body?.cancel()));
+});
+
+// Opt-in (about a minute): RECEIVER_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
+//   --allow-env=RECEIVER_MEMORY otlp/receiver_test.ts --filter memory
+const memoryOptIn =
+  Deno.permissions.querySync({ name: "env", variable: "RECEIVER_MEMORY" }).state === "granted" &&
+  Deno.env.get("RECEIVER_MEMORY") === "1";
+Deno.test({
+  name: "memory (opt-in, RECEIVER_MEMORY=1): 800,000 spans over time, and the receiver's memory levels off",
+  ignore: !memoryOptIn,
+  async fn() {
+    const child = new Deno.Command("deno", {
+      args: ["run", "--v8-flags=--expose-gc", "--allow-net=127.0.0.1", "otlp/testdata/memory_receiver.ts"],
+      cwd: new URL("..", import.meta.url),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
+    try {
+      const url = ((await lines.next()).value as string).trim();
+      const rss: number[] = [], heap: number[] = [];
+      const batch = 5000, perTrace = 100;
+      for (let sent = 0; sent < 800_000; sent += batch) {
+        const spans = chain(batch).map((span, i) => ({
+          ...span,
+          traceId: (sent + i - (i % perTrace) + 1).toString(16).padStart(32, "0"),
+          attributes: [{ key: "http.route", value: { stringValue: "/" } }],
+        }));
+        const response = await fetch(`${url}/v1/traces`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: jsonTraces(spans),
+        });
+        assert.equal(response.status, 200);
+        await response.body?.cancel();
+        if ((sent + batch) % 100_000 === 0) {
+          const usage = await (await fetch(`${url}/__memory`)).json();
+          assert.ok(usage.spans <= 50_000);
+          rss.push(Math.round(usage.rss / 2 ** 20));
+          heap.push(Math.round(usage.heapUsed / 2 ** 20));
+        }
+      }
+      console.log(
+        `after each 100,000 spans (budget 50,000 records), in MiB: RSS ${rss.join(" ")}; heap used ${
+          heap.join(" ")
+        }`,
+      );
+      assert.ok(rss.at(-1)! <= rss[1] + 64, "memory levels off once the budget is full");
+    } finally {
+      child.kill();
+      await child.status;
+      await lines.return?.();
+    }
+  },
 });

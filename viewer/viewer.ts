@@ -94,7 +94,7 @@ export function watchTraces(
 
 if (import.meta.main) {
   const usage =
-    "usage: deno task viewer [--port 4318] [--settle-ms 1000] [--wait-ms 10000] [--max-records 100000]";
+    "usage: deno task viewer [--port 4318] [--settle-ms 1000] [--wait-ms 10000] [--max-records 50000]";
   let port: number, settleMs: number, waitMs: number, maxRecords: number;
   try {
     const { values } = parseArgs({
