@@ -254,7 +254,7 @@ Deno.test("past the cap on requests being received, a request is a 503 to retry,
   await Promise.all(slow.map(async (response) => (await response).body?.cancel()));
 });
 
-// Opt-in (about a minute): RECEIVER_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
+// Opt-in (about 10 s): RECEIVER_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
 //   --allow-env=RECEIVER_MEMORY otlp/receiver_test.ts --filter memory
 const memoryOptIn =
   Deno.permissions.querySync({ name: "env", variable: "RECEIVER_MEMORY" }).state === "granted" &&
