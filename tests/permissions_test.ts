@@ -43,6 +43,7 @@ const EXPECTED: Record<string, string[][]> = {
   "bench:install": [],
   "demo": [["--allow-run=deno", "--allow-net=127.0.0.1"]],
   "viewer": [["--allow-net=127.0.0.1"]],
+  "otlp:generate": [],
 };
 
 const LOOPBACK = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
