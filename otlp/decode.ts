@@ -157,85 +157,67 @@ export function decodeTraces(
       const bytes = binary(body);
       countItems(bytes, maxItems, "spans");
       const request = parse(() => fromBinary(pb.ExportTraceServiceRequestSchema, bytes, BINARY));
-      for (const resourceSpans of request.resourceSpans) {
-        const resource = fromKeyValues(resourceSpans.resource?.attributes ?? [], 0);
-        const service = serviceOf(resource);
-        for (const scopeSpans of resourceSpans.scopeSpans) {
-          const scope = scopeFrom(scopeSpans.scope?.name ?? "", scopeSpans.scope?.version ?? "");
-          for (const raw of scopeSpans.spans) {
-            const traceId = binaryId(raw.traceId, 16);
-            const spanId = binaryId(raw.spanId, 8);
-            if (traceId === undefined || spanId === undefined) {
-              reject(raw.name);
-              continue;
-            }
-            result.accepted.push({
-              traceId,
-              spanId,
-              parentSpanId: binaryId(raw.parentSpanId, 8),
-              name: raw.name,
-              kind: SPAN_KINDS[raw.kind] ?? "UNSPECIFIED",
-              startTimeUnixNano: raw.startTimeUnixNano,
-              endTimeUnixNano: raw.endTimeUnixNano,
-              attributes: fromKeyValues(raw.attributes, 0),
-              events: raw.events.map((event) => ({
-                name: event.name,
-                timeUnixNano: event.timeUnixNano,
-                attributes: fromKeyValues(event.attributes, 0),
-              })),
-              status: statusFrom(raw.status?.code ?? 0, raw.status?.message ?? ""),
-              service,
-              resource,
-              scope,
-            });
-          }
-        }
-      }
-      return result;
-    }
-    const request = jsonObject(body);
-    let items = 0;
-    for (const resourceSpans of array(request.resourceSpans, "resourceSpans")) {
-      const resource = jsonResource(resourceSpans, "resourceSpans[]");
-      const service = serviceOf(resource);
-      for (const scopeSpans of array(object(resourceSpans).scopeSpans, "scopeSpans")) {
-        const scope = jsonScope(object(scopeSpans).scope);
-        for (const raw of array(object(scopeSpans).spans, "spans")) {
-          if (++items > maxItems) throw tooMany(maxItems, "spans");
-          const span = object(raw, "span");
-          const name = string(span.name, "span.name");
-          const traceId = jsonId(span.traceId, 16, "span.traceId");
-          const spanId = jsonId(span.spanId, 8, "span.spanId");
-          if (traceId === undefined || spanId === undefined) {
-            reject(name);
-            continue;
-          }
-          const status = object(span.status, "span.status");
+      eachBinaryItem(
+        request.resourceSpans,
+        (r) => r.scopeSpans,
+        (s) => s.spans,
+        (raw, service, resource, scope) => {
+          const traceId = binaryId(raw.traceId, 16);
+          const spanId = binaryId(raw.spanId, 8);
+          if (traceId === undefined || spanId === undefined) return reject(raw.name);
           result.accepted.push({
             traceId,
             spanId,
-            parentSpanId: jsonId(span.parentSpanId, 8, "span.parentSpanId"),
-            name,
-            kind: SPAN_KINDS[integer(span.kind, "span.kind")] ?? "UNSPECIFIED",
-            startTimeUnixNano: nanos(span.startTimeUnixNano, "span.startTimeUnixNano"),
-            endTimeUnixNano: nanos(span.endTimeUnixNano, "span.endTimeUnixNano"),
-            attributes: jsonKeyValues(span.attributes, 0),
-            events: array(span.events, "span.events").map((raw) => {
-              const event = object(raw, "event");
-              return {
-                name: string(event.name, "event.name"),
-                timeUnixNano: nanos(event.timeUnixNano, "event.timeUnixNano"),
-                attributes: jsonKeyValues(event.attributes, 0),
-              };
-            }),
-            status: statusFrom(integer(status.code, "status.code"), string(status.message, "status.message")),
+            parentSpanId: binaryId(raw.parentSpanId, 8),
+            name: raw.name,
+            kind: SPAN_KINDS[raw.kind] ?? "UNSPECIFIED",
+            startTimeUnixNano: raw.startTimeUnixNano,
+            endTimeUnixNano: raw.endTimeUnixNano,
+            attributes: fromKeyValues(raw.attributes, 0),
+            events: raw.events.map((event) => ({
+              name: event.name,
+              timeUnixNano: event.timeUnixNano,
+              attributes: fromKeyValues(event.attributes, 0),
+            })),
+            status: statusFrom(raw.status?.code ?? 0, raw.status?.message ?? ""),
             service,
             resource,
             scope,
           });
-        }
-      }
+        },
+      );
+      return result;
     }
+    const path = ["resourceSpans", "scopeSpans", "spans", "span"] as const;
+    eachJsonItem(jsonObject(body), path, maxItems, (span, service, resource, scope) => {
+      const name = string(span.name, "span.name");
+      const traceId = jsonId(span.traceId, 16, "span.traceId");
+      const spanId = jsonId(span.spanId, 8, "span.spanId");
+      if (traceId === undefined || spanId === undefined) return reject(name);
+      const status = object(span.status, "span.status");
+      result.accepted.push({
+        traceId,
+        spanId,
+        parentSpanId: jsonId(span.parentSpanId, 8, "span.parentSpanId"),
+        name,
+        kind: SPAN_KINDS[integer(span.kind, "span.kind")] ?? "UNSPECIFIED",
+        startTimeUnixNano: nanos(span.startTimeUnixNano, "span.startTimeUnixNano"),
+        endTimeUnixNano: nanos(span.endTimeUnixNano, "span.endTimeUnixNano"),
+        attributes: jsonKeyValues(span.attributes, 0),
+        events: array(span.events, "span.events").map((raw) => {
+          const event = object(raw, "event");
+          return {
+            name: string(event.name, "event.name"),
+            timeUnixNano: nanos(event.timeUnixNano, "event.timeUnixNano"),
+            attributes: jsonKeyValues(event.attributes, 0),
+          };
+        }),
+        status: statusFrom(integer(status.code, "status.code"), string(status.message, "status.message")),
+        service,
+        resource,
+        scope,
+      });
+    });
     return result;
   });
 }
@@ -252,52 +234,40 @@ export function decodeLogs(
       const bytes = binary(body);
       countItems(bytes, maxItems, "log records");
       const request = parse(() => fromBinary(pb.ExportLogsServiceRequestSchema, bytes, BINARY));
-      for (const resourceLogs of request.resourceLogs) {
-        const resource = fromKeyValues(resourceLogs.resource?.attributes ?? [], 0);
-        const service = serviceOf(resource);
-        for (const scopeLogs of resourceLogs.scopeLogs) {
-          const scope = scopeFrom(scopeLogs.scope?.name ?? "", scopeLogs.scope?.version ?? "");
-          for (const raw of scopeLogs.logRecords) {
-            result.accepted.push({
-              traceId: binaryId(raw.traceId, 16),
-              spanId: binaryId(raw.spanId, 8),
-              timeUnixNano: raw.timeUnixNano || raw.observedTimeUnixNano,
-              ...(raw.severityText ? { severityText: raw.severityText } : {}),
-              body: fromAnyValue(raw.body, 0),
-              attributes: fromKeyValues(raw.attributes, 0),
-              service,
-              scope,
-            });
-          }
-        }
-      }
-      return result;
-    }
-    const request = jsonObject(body);
-    let items = 0;
-    for (const resourceLogs of array(request.resourceLogs, "resourceLogs")) {
-      const resource = jsonResource(resourceLogs, "resourceLogs[]");
-      const service = serviceOf(resource);
-      for (const scopeLogs of array(object(resourceLogs).scopeLogs, "scopeLogs")) {
-        const scope = jsonScope(object(scopeLogs).scope);
-        for (const raw of array(object(scopeLogs).logRecords, "logRecords")) {
-          if (++items > maxItems) throw tooMany(maxItems, "log records");
-          const log = object(raw, "logRecord");
-          const time = nanos(log.timeUnixNano, "logRecord.timeUnixNano");
-          const severityText = string(log.severityText, "logRecord.severityText");
+      eachBinaryItem(
+        request.resourceLogs,
+        (r) => r.scopeLogs,
+        (s) => s.logRecords,
+        (raw, service, _, scope) => {
           result.accepted.push({
-            traceId: jsonId(log.traceId, 16, "logRecord.traceId"),
-            spanId: jsonId(log.spanId, 8, "logRecord.spanId"),
-            timeUnixNano: time || nanos(log.observedTimeUnixNano, "logRecord.observedTimeUnixNano"),
-            ...(severityText ? { severityText } : {}),
-            body: jsonAnyValue(log.body, 0),
-            attributes: jsonKeyValues(log.attributes, 0),
+            traceId: binaryId(raw.traceId, 16),
+            spanId: binaryId(raw.spanId, 8),
+            timeUnixNano: raw.timeUnixNano || raw.observedTimeUnixNano,
+            ...(raw.severityText ? { severityText: raw.severityText } : {}),
+            body: fromAnyValue(raw.body, 0),
+            attributes: fromKeyValues(raw.attributes, 0),
             service,
             scope,
           });
-        }
-      }
+        },
+      );
+      return result;
     }
+    const path = ["resourceLogs", "scopeLogs", "logRecords", "logRecord"] as const;
+    eachJsonItem(jsonObject(body), path, maxItems, (log, service, _resource, scope) => {
+      const time = nanos(log.timeUnixNano, "logRecord.timeUnixNano");
+      const severityText = string(log.severityText, "logRecord.severityText");
+      result.accepted.push({
+        traceId: jsonId(log.traceId, 16, "logRecord.traceId"),
+        spanId: jsonId(log.spanId, 8, "logRecord.spanId"),
+        timeUnixNano: time || nanos(log.observedTimeUnixNano, "logRecord.observedTimeUnixNano"),
+        ...(severityText ? { severityText } : {}),
+        body: jsonAnyValue(log.body, 0),
+        attributes: jsonKeyValues(log.attributes, 0),
+        service,
+        scope,
+      });
+    });
     return result;
   });
 }
@@ -320,15 +290,13 @@ export function decodeMetrics(
         }
       }
     } else {
-      const request = jsonObject(body);
-      for (const resourceMetrics of array(request.resourceMetrics, "resourceMetrics")) {
-        for (const scopeMetrics of array(object(resourceMetrics).scopeMetrics, "scopeMetrics")) {
-          for (const metric of array(object(scopeMetrics).metrics, "metrics")) {
-            if (names.length >= maxItems) throw tooMany(maxItems, "metrics");
-            names.push(string(object(metric, "metric").name, "metric.name"));
-          }
-        }
-      }
+      const path = ["resourceMetrics", "scopeMetrics", "metrics", "metric"] as const;
+      eachJsonItem(
+        jsonObject(body),
+        path,
+        maxItems,
+        (metric) => names.push(string(metric.name, "metric.name")),
+      );
     }
     return { accepted: names, rejected: 0, errors: [] };
   });
@@ -417,6 +385,30 @@ function countItems(bytes: Uint8Array, max: number, what: string): void {
           if (++count > max) throw tooMany(max, what);
         })))
   );
+}
+
+/**
+ * Calls `visit` with each item (span, log record) of a decoded protobuf export request, with the service,
+ * resource and scope it came from.
+ */
+function eachBinaryItem<
+  R extends { resource?: pb.Resource },
+  S extends { scope?: pb.InstrumentationScope },
+  I,
+>(
+  resources: R[],
+  scopesOf: (resource: R) => S[],
+  itemsOf: (scope: S) => I[],
+  visit: (item: I, service: string, resource: Attributes, scope: Scope) => void,
+): void {
+  for (const resourceItems of resources) {
+    const resource = fromKeyValues(resourceItems.resource?.attributes ?? [], 0);
+    const service = serviceOf(resource);
+    for (const scopeItems of scopesOf(resourceItems)) {
+      const scope = scopeFrom(scopeItems.scope?.name ?? "", scopeItems.scope?.version ?? "");
+      for (const item of itemsOf(scopeItems)) visit(item, service, resource, scope);
+    }
+  }
 }
 
 function serviceOf(resource: Attributes): string {
@@ -550,8 +542,30 @@ function jsonId(value: unknown, bytes: number, field: string): string | undefine
   return hex;
 }
 
-function jsonResource(value: unknown, field: string): Attributes {
-  return jsonKeyValues(object(object(value, field).resource, "resource").attributes, 0);
+/**
+ * Calls `visit` with each item (span, log record, metric) of an OTLP/JSON export request, found at
+ * `resources[].scopes[].items[]`, with the service, resource and scope it came from. Throws past `maxItems`.
+ */
+function eachJsonItem(
+  request: JsonObject,
+  [resources, scopes, items, item]: readonly [string, string, string, string],
+  maxItems: number,
+  visit: (item: JsonObject, service: string, resource: Attributes, scope: Scope) => void,
+): void {
+  let count = 0;
+  for (const rawResource of array(request[resources], resources)) {
+    const resourceItems = object(rawResource, resources);
+    const resource = jsonKeyValues(object(resourceItems.resource, "resource").attributes, 0);
+    const service = serviceOf(resource);
+    for (const rawScope of array(resourceItems[scopes], scopes)) {
+      const scopeItems = object(rawScope, scopes);
+      const scope = jsonScope(scopeItems.scope);
+      for (const raw of array(scopeItems[items], items)) {
+        if (++count > maxItems) throw tooMany(maxItems, `${item.replace(/R/, " r")}s`);
+        visit(object(raw, item), service, resource, scope);
+      }
+    }
+  }
 }
 
 function jsonScope(value: unknown): Scope {

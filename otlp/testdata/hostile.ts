@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 
 /** The trace id the spans made here share. */
 export const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -57,21 +58,22 @@ export function withDeepValue(json: string, value: string): string {
 
 /**
  * A protobuf `ExportTraceServiceRequest` of one span whose attribute `deep` is key-value lists nested
- * `depth` deep, written byte by byte: the library's own encoder, rightly, refuses such depths.
+ * `depth` deep, written field by field: the library's own encoder, rightly, refuses such depths.
  */
 export function nestedKvlistProtobuf(depth: number): Uint8Array<ArrayBuffer> {
-  const text = (field: number, value: string) => wrap(field, new TextEncoder().encode(value));
-  let value = text(1, "bottom"); // AnyValue.string_value
+  let value = new BinaryWriter().tag(1, LEN).string("bottom").finish(); // AnyValue.string_value
   for (let i = 0; i < depth; i++) {
     // AnyValue.kvlist_value (6) > KeyValueList.values (1) > KeyValue { key (1), value (2) }
-    value = wrap(6, wrap(1, concat(text(1, "k"), wrap(2, value))));
+    const pair = new BinaryWriter().tag(1, LEN).string("k").tag(2, LEN).bytes(value).finish();
+    value = wrap(6, wrap(1, pair));
   }
-  const span = concat(
-    wrap(1, Uint8Array.fromHex(TRACE_ID)),
-    wrap(2, Uint8Array.fromHex(spanId(0))),
-    text(5, "deep"),
-    wrap(9, concat(text(1, "deep"), wrap(2, value))),
-  );
+  const attribute = new BinaryWriter().tag(1, LEN).string("deep").tag(2, LEN).bytes(value).finish();
+  const span = new BinaryWriter()
+    .tag(1, LEN).bytes(Uint8Array.fromHex(TRACE_ID))
+    .tag(2, LEN).bytes(Uint8Array.fromHex(spanId(0)))
+    .tag(5, LEN).string("deep")
+    .tag(9, LEN).bytes(attribute)
+    .finish();
   return wrap(1, wrap(2, wrap(2, span)));
 }
 
@@ -79,31 +81,15 @@ export function nestedKvlistProtobuf(depth: number): Uint8Array<ArrayBuffer> {
 export function emptySpansProtobuf(count: number): Uint8Array<ArrayBuffer> {
   // Span (empty) as ScopeSpans.spans (2), repeated, in ResourceSpans.scope_spans (2), in the request (1).
   const scope = new Uint8Array(count * 2);
-  for (let i = 0; i < scope.length; i += 2) scope[i] = (2 << 3) | 2;
+  for (let i = 0; i < scope.length; i += 2) scope[i] = (2 << 3) | LEN;
   return wrap(1, wrap(2, scope));
 }
 
+const LEN = WireType.LengthDelimited;
+
 /** A length-delimited protobuf field. */
 function wrap(field: number, inner: Uint8Array): Uint8Array<ArrayBuffer> {
-  const length: number[] = [];
-  for (let n = inner.length;; n = Math.floor(n / 128)) {
-    if (n < 128) {
-      length.push(n);
-      break;
-    }
-    length.push((n % 128) | 0x80);
-  }
-  return concat(new Uint8Array([(field << 3) | 2, ...length]), inner);
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return new BinaryWriter().tag(field, LEN).bytes(inner).finish();
 }
 
 /**
