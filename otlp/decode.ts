@@ -128,6 +128,7 @@ export interface DecodeOptions {
 
 /** A request body that is not a valid OTLP message, or one too large to accept. */
 export class OtlpDecodeError extends Error {
+  /** `"OtlpDecodeError"`. */
   override name = "OtlpDecodeError";
   /** The HTTP status to answer with: 400 for a malformed body, 413 for one that holds too much. */
   readonly status: 400 | 413;
