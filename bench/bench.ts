@@ -6,7 +6,7 @@
  * lose none; and times how long a trace takes to become visible. Writes `results.md`, `results.json` and
  * `chart.svg` to `--out` (default `bench/results`).
  *
- * Exported spans go to the example's own OTLP receiver (viewer/receiver.ts), run in this process with a
+ * Exported spans go to the example's own OTLP receiver (otlp/receiver.ts), run in this process with a
  * {@linkcode CountingStore}; the time-to-visible runs use a receiver that keeps the traces.
  *
  * ```sh
@@ -20,7 +20,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { createReceiverHandler, startReceiver, TelemetryStore } from "../viewer/receiver.ts";
+import { createReceiverHandler, startReceiver, TelemetryStore } from "../otlp/receiver.ts";
 import { CountingStore } from "./counting_store.ts";
 import {
   checkTools,

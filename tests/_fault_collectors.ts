@@ -1,13 +1,13 @@
 /**
  * OTLP/HTTP collectors that misbehave on demand, for the fault tests: one that works (the receiver of
- * `viewer/receiver.ts`), hangs (reads the request, never answers), fails (503 or 500), or answers with a
+ * `otlp/receiver.ts`), hangs (reads the request, never answers), fails (503 or 500), or answers with a
  * partial success; the mode can change while the programs under test keep running. Also a TCP listener that
  * accepts connections and never answers, and a way to find a port where nothing listens.
  *
  * @module
  */
-import { createReceiverHandler, TelemetryStore } from "../viewer/receiver.ts";
-import { decodeTraces, encodePartialSuccess, type Encoding } from "../viewer/otlp.ts";
+import { createReceiverHandler, TelemetryStore } from "../otlp/receiver.ts";
+import { decodeTraces, encodePartialSuccess, type Encoding } from "../otlp/decode.ts";
 
 /** How a {@linkcode FaultCollector} answers export requests. */
 export type CollectorMode = "ok" | "hang" | "503" | "500" | "partial";

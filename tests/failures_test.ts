@@ -1,9 +1,9 @@
 // What goes wrong, on real processes: each failure is visible in the trace, the output says what happened
 // in one line, the exit code says it failed, and no telemetry is lost.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import { closedPort, runClient, startServer } from "../harness/processes.ts";
-import type { Span } from "../viewer/otlp.ts";
+import type { Span } from "../otlp/decode.ts";
 
 function exceptionOf(span: Span) {
   return span.events.find((event) => event.name === "exception")?.attributes;

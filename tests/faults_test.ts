@@ -2,7 +2,7 @@
 // server stopped in the middle of a request; a burst of requests; a server that never answers the client.
 // Latencies and exit times are measured and printed (see docs/reliability.md), never asserted.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import { closedPort, runClient, serverPermissions, startServer } from "../harness/processes.ts";
 import {
   burst,

@@ -1,7 +1,7 @@
 // Least privilege: the permission flags of every task in deno.json, the programs under exactly their tasks'
 // flags, and what Deno's propagation sends to every host the client calls (and how to keep secrets out).
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import {
   denoRunOf,
   parseTask,
@@ -49,6 +49,7 @@ const EXPECTED: Record<string, string[][]> = {
   "bench:install": [],
   "demo": [["--allow-run=deno", "--allow-net=127.0.0.1", "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME"]],
   "viewer": [["--allow-net=127.0.0.1"]],
+  "otlp:generate": [],
 };
 
 const LOOPBACK = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { startReceiver, type Trace } from "./receiver.ts";
+import { startReceiver, type Trace } from "../otlp/receiver.ts";
 import { runClient, startServer } from "../harness/processes.ts";
 import { renderWaterfall } from "./waterfall.ts";
 
