@@ -26,7 +26,7 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-env=TEMPO_URL,PROMETHEUS_URL,OTELCOL_HEALTH_URL,GRAFANA_URL,STACK_CHECK_TIMEOUT_S,OTEL_EXPORTER_OTLP_ENDPOINT",
   ]],
   "test": [[
-    "--allow-run=deno",
+    "--allow-run=deno,/usr/bin/chromium",
     "--allow-net=127.0.0.1",
     "--allow-read=.",
     "--allow-env=LOG_TOKENS,LOG_STREAM",
