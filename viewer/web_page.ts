@@ -7,7 +7,7 @@
  */
 
 /** The page: a trace list, a waterfall and a span's details, filled in by the script. */
-export const PAGE_HTML = `<!doctype html>
+export const PAGE_HTML: string = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -53,13 +53,13 @@ export const PAGE_HTML = `<!doctype html>
 `;
 
 /** The page's icon: a small waterfall. */
-export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">
+export const FAVICON_SVG: string = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">
 <rect x="1" y="2" width="12" height="3" fill="#0969da"/><rect x="4" y="7" width="9" height="3" fill="#0969da"/>
 <rect x="6" y="12" width="6" height="3" fill="#1a7f37"/></svg>
 `;
 
 /** The page's style. */
-export const PAGE_CSS = `
+export const PAGE_CSS: string = `
 :root { font: 13px/1.4 system-ui, sans-serif; color: #1f2328; background: #f6f8fa; }
 * { box-sizing: border-box; }
 body { margin: 0; height: 100vh; display: flex; flex-direction: column; }
@@ -95,7 +95,7 @@ h2 { font-size: 15px; margin: 4px 0; overflow-wrap: anywhere; }
 #legend { margin: 6px 0; }
 #legend .chip.error { background: repeating-linear-gradient(135deg, #cf222e 0 5px, #a40e26 5px 10px); }
 #legend .note { margin-left: 8px; }
-.span-row, #ruler { display: grid; grid-template-columns: minmax(240px, 40%) 64px 1fr; }
+.span-row, #ruler { display: grid; grid-template-columns: minmax(240px, 45%) 64px 1fr; }
 #ruler { font-size: 11px; color: #57606a; border-bottom: 1px solid #d0d7de; }
 #ruler .track { height: 16px; }
 #ruler .tick { position: absolute; transform: translateX(-50%); white-space: nowrap; }
@@ -111,7 +111,10 @@ h2 { font-size: 15px; margin: 4px 0; overflow-wrap: anywhere; }
 .label .svc { color: #fff; background: var(--c); border-radius: 3px; padding: 0 5px; font-size: 11px; }
 .label .kind { font: 10px ui-monospace, monospace; color: #57606a; border: 1px solid #d0d7de; border-radius: 3px;
   padding: 0 3px; }
-.label .name { overflow: hidden; text-overflow: ellipsis; }
+.label > * { flex: none; }
+.label .name { flex: 0 1 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
+.label .hop, .label .err, .label .missing { flex: 0 1000 auto; min-width: 1.5em; overflow: hidden;
+  text-overflow: ellipsis; }
 .label .hop { font-size: 11px; color: #0550ae; background: #ddf4ff; border-radius: 3px; padding: 0 4px; }
 .label .err, .label .missing { font-size: 11px; color: #fff; background: #cf222e; border-radius: 3px; padding: 0 4px; }
 .label .missing { background: #9a6700; }
@@ -136,7 +139,7 @@ h2 { font-size: 15px; margin: 4px 0; overflow-wrap: anywhere; }
 `;
 
 /** The page's script: fetches `/api/traces` and `/api/traces/{id}`, listens to `/api/events`. */
-export const PAGE_SCRIPT = String.raw`"use strict";
+export const PAGE_SCRIPT: string = String.raw`"use strict";
 (() => {
   // Sender data reaches the page only through textContent and the title property: never as HTML.
   const PALETTE = ["#0969da", "#1a7f37", "#8250df", "#bc4c00", "#bf3989", "#0a7b83", "#4d2d00", "#57606a"];
@@ -340,8 +343,9 @@ export const PAGE_SCRIPT = String.raw`"use strict";
     const errors = spans.filter((span) => span.status.code === "ERROR").length;
     const root = rows[0]?.span;
     $("trace-title").textContent = root ? root.name + " (" + root.service + ")" : "Trace without spans";
-    $("trace-facts").textContent = "trace " + trace.traceId + " · " + spans.length + " spans · " +
-      state.colors.size + " services · " + ms(total) + " · " + trace.logs.length + " log records" +
+    const count = (n, noun) => n + " " + noun + (n === 1 ? "" : "s");
+    $("trace-facts").textContent = "trace " + trace.traceId + " · " + count(spans.length, "span") + " · " +
+      count(state.colors.size, "service") + " · " + ms(total) + " · " + count(trace.logs.length, "log record") +
       (errors > 0 ? " · " + errors + " with errors" : "") + (trace.complete ? "" : " · incomplete");
     const legend = [];
     for (const [service, color] of state.colors) {
