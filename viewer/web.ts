@@ -169,11 +169,11 @@ export function createWebHandler(
       return _json(200, { ...trace, complete: isComplete(trace) });
     }
     if (path === "/api/events") {
+      const headers = { ...SECURITY_HEADERS, "content-type": "text/event-stream; charset=utf-8" };
+      if (request.method === "HEAD") return new Response(null, { headers });
       const page = new _Page(pushDelayMs, () => pages.delete(page));
       pages.add(page);
-      return new Response(page.stream, {
-        headers: { ...SECURITY_HEADERS, "content-type": "text/event-stream; charset=utf-8" },
-      });
+      return new Response(page.stream, { headers });
     }
     return _text(404, `not found: ${path}; the web view serves /, /api/traces, /api/traces/{traceId}`);
   };

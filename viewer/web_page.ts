@@ -101,7 +101,8 @@ h2 { font-size: 15px; margin: 4px 0; overflow-wrap: anywhere; }
 #ruler .tick { position: absolute; transform: translateX(-50%); white-space: nowrap; }
 #ruler .tick:first-child { transform: none; }
 #ruler .tick:last-child { transform: translateX(-100%); }
-.span-row { border-bottom: 1px solid #eaeef2; cursor: pointer; min-height: 24px; }
+.span-row { border-bottom: 1px solid #eaeef2; cursor: pointer; height: 25px;
+  content-visibility: auto; contain-intrinsic-size: auto 25px; }
 .span-row:hover { background: #f3f7fd; }
 .span-row.selected { background: #ddf4ff; outline: 1px solid #54aeff; }
 .span-row.error { background: #ffebe9; }
@@ -256,6 +257,16 @@ export const PAGE_SCRIPT: string = String.raw`"use strict";
     const traceId = state.traceId;
     const trace = traceId === null ? null : await getJson("/api/traces/" + traceId);
     if (traceId !== state.traceId) return;
+    // Times parsed once: the waterfall, the sort and the details use these.
+    if (trace !== null) {
+      trace._start = null;
+      for (const span of trace.spans) {
+        span._start = nanos(span.startTimeUnixNano);
+        span._end = nanos(span.endTimeUnixNano);
+        if (trace._start === null || span._start < trace._start) trace._start = span._start;
+      }
+      trace._start ??= 0n;
+    }
     state.trace = trace;
     renderWaterfall();
     renderDetails();
@@ -291,8 +302,7 @@ export const PAGE_SCRIPT: string = String.raw`"use strict";
       }
     }
     const byStart = (a, b) => {
-      const [x, y] = [nanos(a.startTimeUnixNano), nanos(b.startTimeUnixNano)];
-      return x < y ? -1 : x > y ? 1 : 0;
+      return a._start < b._start ? -1 : a._start > b._start ? 1 : 0;
     };
     roots.sort(byStart);
     for (const list of children.values()) list.sort(byStart);
@@ -331,13 +341,9 @@ export const PAGE_SCRIPT: string = String.raw`"use strict";
       return;
     }
     const spans = trace.spans;
-    let start = null, end = null;
-    for (const span of spans) {
-      const [s, e] = [nanos(span.startTimeUnixNano), nanos(span.endTimeUnixNano)];
-      if (start === null || s < start) start = s;
-      if (end === null || e > end) end = e;
-    }
-    const total = start !== null && end > start ? Number(end - start) : 1;
+    const start = trace._start;
+    const end = spans.reduce((max, span) => span._end > max ? span._end : max, start);
+    const total = end > start ? Number(end - start) : 1;
     const { rows, byId } = order(spans);
     for (const { span } of rows) colorOf(span.service);
     const errors = spans.filter((span) => span.status.code === "ERROR").length;
@@ -389,19 +395,19 @@ export const PAGE_SCRIPT: string = String.raw`"use strict";
       }
       if (failed) label.append(el("span", "err", "✗ " + (span.status.message || "ERROR")));
       const track = el("div", "track");
-      const offset = Number(nanos(span.startTimeUnixNano) - (start ?? 0n)) / total * 100;
-      const width = Math.max(0, Number(nanos(span.endTimeUnixNano) - nanos(span.startTimeUnixNano))) / total * 100;
+      const offset = Number(span._start - start) / total * 100;
+      const width = Math.max(0, Number(span._end - span._start)) / total * 100;
       const bar = el("div", "bar");
       bar.style.left = offset + "%";
       bar.style.width = width + "%";
       track.append(bar);
       for (const event of span.events) {
         const mark = el("div", "mark");
-        mark.style.left = Number(nanos(event.timeUnixNano) - (start ?? 0n)) / total * 100 + "%";
+        mark.style.left = Number(nanos(event.timeUnixNano) - start) / total * 100 + "%";
         mark.title = event.name;
         track.append(mark);
       }
-      const duration = el("div", "dur", ms(nanos(span.endTimeUnixNano) - nanos(span.startTimeUnixNano)));
+      const duration = el("div", "dur", ms(span._end - span._start));
       row.append(label, duration, track);
       fragment.append(row);
     }
@@ -445,11 +451,7 @@ export const PAGE_SCRIPT: string = String.raw`"use strict";
       details.replaceChildren(el("p", "muted", trace ? "Select a span in the waterfall." : ""));
       return;
     }
-    const start = trace.spans.reduce((min, s) => {
-      const value = nanos(s.startTimeUnixNano);
-      return value < min ? value : min;
-    }, nanos(span.startTimeUnixNano));
-    const at = (time) => "+" + ms(nanos(time) - start);
+    const at = (time) => "+" + ms(nanos(time) - trace._start);
     const parts = [el("h3", "", span.name)];
     const status = el("span", "status-" + span.status.code, span.status.code);
     const facts = table([
@@ -459,7 +461,7 @@ export const PAGE_SCRIPT: string = String.raw`"use strict";
       ["span id", span.spanId],
       ["parent", span.parentSpanId ?? "(root)"],
       ["start", at(span.startTimeUnixNano)],
-      ["duration", ms(nanos(span.endTimeUnixNano) - nanos(span.startTimeUnixNano))],
+      ["duration", ms(span._end - span._start)],
       ["status", ""],
     ]);
     const statusCell = facts.querySelector("tr:last-child .value");
