@@ -18,11 +18,19 @@ const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = new URL("web_view.png", import.meta.url);
 const HOSTILE = `<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">`;
 
-const chromium = await new Deno.Command(CHROMIUM, { args: ["--version"], clearEnv: true, stderr: "null" })
-  .output().then((output) => new TextDecoder().decode(output.stdout).trim(), (error) => {
+/** Chromium's version, or `undefined` where it is not installed. */
+async function chromiumVersion(): Promise<string | undefined> {
+  try {
+    const output = await new Deno.Command(CHROMIUM, { args: ["--version"], clearEnv: true, stderr: "null" })
+      .output();
+    return new TextDecoder().decode(output.stdout).trim();
+  } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
-  });
+  }
+}
+
+const chromium = await chromiumVersion();
 if (chromium === undefined) {
   console.warn(
     `viewer/web_browser_test.ts: skipped, no browser at ${CHROMIUM} (Debian: apt-get install chromium)`,
