@@ -25,7 +25,7 @@ for (const protocol of ["http/json", "http/protobuf"] as const) {
       assert.equal(client.code, 0, client.stderr);
       assert.match(client.stdout, /^Client: received \{"message":"Hello from server!"\}$/m);
       assert.ok(client.traceId, `the client printed no trace id:\n${client.stdout}`);
-      const link = client.stdout.match(/^Grafana: +(\S+)$/m)?.[1];
+      const link = client.stdout.match(/^Grafana: +(\S+)$/m)?.[1] ?? "";
       assert.ok(link?.startsWith("http://localhost:3000/explore?") && link.includes(client.traceId), link);
 
       // The traceresponse header names the same trace: the client test checks it on the wire; here the

@@ -32,7 +32,7 @@ const EXPECTED: Record<string, string[][]> = {
     "PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "test": [[
-    "--allow-run=deno",
+    "--allow-run=deno,/usr/bin/chromium",
     "--allow-net=127.0.0.1",
     "--allow-read=.",
     "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",

@@ -6,12 +6,15 @@
  * waits for the server side, or, failing that, after `--wait-ms` (default 10000: longer than Deno's default
  * 5 s batch delay). Spans that arrive after a trace was printed print it again, marked as updated.
  *
+ * It also serves a web page of the traces on 127.0.0.1:4320 (`--web-port`; see `web.ts`).
+ *
  * @module
  */
 import { parseArgs } from "node:util";
 import { startReceiver, TelemetryStore, type Trace } from "../otlp/receiver.ts";
 import { DEFAULT_MAX_RECORDS } from "../otlp/store.ts";
 import { renderWaterfall } from "./waterfall.ts";
+import { DEFAULT_WEB_PORT, startWebView } from "./web.ts";
 
 /** Options of {@linkcode watchTraces}. */
 export interface WatchOptions {
@@ -94,27 +97,26 @@ export function watchTraces(
 
 if (import.meta.main) {
   const usage =
-    "usage: deno task viewer [--port 4318] [--settle-ms 1000] [--wait-ms 10000] [--max-records 50000]";
-  let port: number, settleMs: number, waitMs: number, maxRecords: number;
+    `usage: deno task viewer [--port 4318] [--web-port ${DEFAULT_WEB_PORT}] [--settle-ms 1000] [--wait-ms 10000] [--max-records ${DEFAULT_MAX_RECORDS}]`;
+  let port: number, settleMs: number, waitMs: number, webPort: number, maxRecords: number;
   try {
     const { values } = parseArgs({
       options: {
         port: { type: "string", default: "4318" },
         "settle-ms": { type: "string", default: "1000" },
         "wait-ms": { type: "string", default: "10000" },
+        "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
         "max-records": { type: "string", default: String(DEFAULT_MAX_RECORDS) },
       },
     });
-    const flags = ["--port", "--settle-ms", "--wait-ms", "--max-records"];
-    [port, settleMs, waitMs, maxRecords] = [
-      values.port,
-      values["settle-ms"],
-      values["wait-ms"],
-      values["max-records"],
-    ].map((value, i) => {
+    const flags = ["port", "settle-ms", "wait-ms", "web-port", "max-records"] as const;
+    [port, settleMs, waitMs, webPort, maxRecords] = flags.map((flag) => values[flag]).map((value, i) => {
       const number = Number(value);
-      if (!/^\d+$/.test(value) || (i === 0 && number > 65535) || (i === 3 && number < 1)) {
-        throw new Error(`${flags[i]} takes a whole number, got ${JSON.stringify(value)}`);
+      if (
+        !/^\d+$/.test(value) || (flags[i].endsWith("port") && number > 65535) ||
+        (flags[i] === "max-records" && number < 1)
+      ) {
+        throw new Error(`--${flags[i]} takes a whole number, got ${JSON.stringify(value)}`);
       }
       return number;
     });
@@ -135,9 +137,20 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   const store = receiver.store;
+  let web;
+  try {
+    web = startWebView({ store: receiver.store, port: webPort });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    console.error(
+      `viewer: 127.0.0.1:${webPort} (the web page) is already in use: choose another with --web-port.`,
+    );
+    Deno.exit(1);
+  }
   const color = Deno.stdout.isTerminal() && !Deno.noColor;
   let droppedShown = "";
   console.log(`Viewer: receiving OTLP/HTTP (JSON or protobuf) on ${receiver.url}; Ctrl-C stops it.`);
+  console.log(`Viewer: the traces in a browser: ${web.url}`);
   console.log("Run the server and the client with OTEL_DENO=true, and each trace is drawn here.\n");
   watchTraces(receiver.store, {
     settleMs,
