@@ -78,12 +78,17 @@ export function renderWaterfall(
 
   let start = spans[0].startTimeUnixNano;
   let end = spans[0].endTimeUnixNano;
-  const services = new Set<string>();
+  // Each service with the start of its earliest span: the heading names them in that order, whatever order
+  // their exports arrived in.
+  const firstStart = new Map<string, bigint>();
   let errors = 0;
   for (const span of spans) {
     if (span.startTimeUnixNano < start) start = span.startTimeUnixNano;
     if (span.endTimeUnixNano > end) end = span.endTimeUnixNano;
-    services.add(span.service);
+    const first = firstStart.get(span.service);
+    if (first === undefined || span.startTimeUnixNano < first) {
+      firstStart.set(span.service, span.startTimeUnixNano);
+    }
     if (span.status.code === "ERROR") errors++;
   }
   const total = end > start ? end - start : 1n;
@@ -128,14 +133,15 @@ export function renderWaterfall(
     nameWidth = Math.max(nameWidth, label(row).length);
   }
   const missing = roots.filter((root) => root.missingParent !== undefined);
+  const services = [...firstStart].sort(([, a], [, b]) => a < b ? -1 : a > b ? 1 : 0).map(([name]) => name);
   const named = [...services.values().take(MAX_SERVICES_NAMED)].map((service) =>
     cut(service, MAX_SERVICE_WIDTH)
   );
-  if (services.size > named.length) named.push(`${services.size - named.length} more`);
+  if (services.length > named.length) named.push(`${services.length - named.length} more`);
 
   const lines = [
     paint("1", `Trace ${traceId}`) +
-    `  ${spans.length} spans, ${services.size} services (${named.join(", ")}), ${ms(total)}` +
+    `  ${spans.length} spans, ${services.length} services (${named.join(", ")}), ${ms(total)}` +
     (errors > 0 ? paint("31;1", `, ${errors} with errors`) : ""),
     paint(
       "2",
