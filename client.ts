@@ -17,7 +17,9 @@ const tracer = trace.getTracer("api-client", "1.0.0");
 
 /** What the server answered, and the trace the call belongs to. */
 export interface CallResult {
+  /** The HTTP status code. */
   status: number;
+  /** The body, parsed as JSON. */
   body: unknown;
   /** The trace id of the call, 32 hex digits (all zeros when tracing is off). */
   traceId: string;
@@ -25,9 +27,11 @@ export interface CallResult {
 
 /** A failed call: the server could not be reached, did not answer in time, or answered badly. */
 export class CallError extends Error {
+  /** The error's name. */
   override name = "CallError";
   /** The trace id of the failed call. */
   traceId: string;
+  /** A failed call with its message and the trace id of the call. */
   constructor(message: string, traceId: string, options?: ErrorOptions) {
     super(message, options);
     this.traceId = traceId;
@@ -78,7 +82,9 @@ export function callApi(url: URL | string, { timeoutMs = 5000 } = {}): Promise<C
 
 /** Where the client calls and how long it waits, read from the environment. */
 export interface ClientConfig {
+  /** The server's URL (`SERVER_URL`, default `http://localhost:8000/`). */
   url: URL;
+  /** How long to wait for the answer, in ms (`REQUEST_TIMEOUT_MS`, default 5000). */
   timeoutMs: number;
   /** Where the Grafana of `docker compose up` is, for the link to the trace. */
   grafanaUrl: URL;

@@ -104,8 +104,11 @@ function fail(span: Span, error: Error): void {
 
 /** Where the server listens and how long its simulated work takes, read from the environment. */
 export interface ServerConfig {
+  /** The address to listen on (`HOST`, default `127.0.0.1`). */
   hostname: string;
+  /** The port to listen on (`PORT`, default 8000; 0 picks a free one). */
   port: number;
+  /** How long `GET /` works before it answers, in ms (`SIMULATED_WORK_MS`, default 50). */
   workMs: number;
 }
 

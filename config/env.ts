@@ -8,6 +8,7 @@
 
 /** A configuration value that cannot be used; its message is meant to be printed as it is. */
 export class ConfigError extends Error {
+  /** The error's name. */
   override name = "ConfigError";
 }
 

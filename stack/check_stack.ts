@@ -20,36 +20,53 @@
  * @module
  */
 import { grafanaTraceUrl } from "./grafana_link.ts";
-import { runClient, startServer } from "../viewer/processes.ts";
+import { runClient, startServer } from "../harness/processes.ts";
 
 /** A span as Tempo's `GET /api/v2/traces/<id>` returns it (OTLP JSON with base64 ids). */
 export interface TempoSpan {
+  /** The trace id, base64. */
   traceId: string;
+  /** The span id, base64. */
   spanId: string;
+  /** The parent's span id, base64; absent for a root span. */
   parentSpanId?: string;
+  /** The span's name. */
   name: string;
+  /** The span kind, such as `SPAN_KIND_SERVER`. */
   kind: string;
 }
 
 /** A flattened span: its service, its instrumentation scope, hex ids. */
 export interface FlatSpan {
+  /** The resource's `service.name`. */
   service: string;
+  /** The name of the instrumentation scope. */
   scope: string;
+  /** The span's name. */
   name: string;
+  /** The span kind, as Tempo names it. */
   kind: string;
+  /** The trace id, hex. */
   traceId: string;
+  /** The span id, hex. */
   spanId: string;
+  /** The parent's span id, hex; empty for a root span. */
   parentSpanId: string;
 }
 
-interface KeyValue {
+/** An attribute as Tempo's JSON gives it (only string values are read). */
+export interface KeyValue {
+  /** The attribute's name. */
   key: string;
+  /** Its value. */
   value: { stringValue?: string };
 }
 
 /** The body of Tempo's `GET /api/v2/traces/<id>`. */
 export interface TempoTraceResponse {
+  /** Tempo's status, when it has one to report. */
   status?: string;
+  /** The trace, grouped by resource and scope. */
   trace?: {
     resourceSpans?: {
       resource?: { attributes?: KeyValue[] };
@@ -90,6 +107,7 @@ export function flattenTrace(body: TempoTraceResponse): FlatSpan[] {
 
 /** A failed expectation of the end-to-end check. */
 export class CheckError extends Error {
+  /** The error's name. */
   override name = "CheckError";
 }
 

@@ -13,6 +13,7 @@ import {
   type StackEndpoints,
   type TempoTraceResponse,
 } from "./check_stack.ts";
+import { closedPort } from "../harness/processes.ts";
 
 const TRACE = "0af7651916cd43dd8448eb211c80319c";
 
@@ -144,14 +145,6 @@ Deno.test("exemplarsName looks for the trace id under Tempo's exemplar label", (
   );
   assert.ok(!exemplarsName({}, TRACE));
 });
-
-/** A port nothing listens on (bound, then released). */
-function closedPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 Deno.test("a missing backend fails the check with one line that names it and says how to start the stack", async () => {
   // Something healthy answers for the backends that are there; each case leaves one of them out.

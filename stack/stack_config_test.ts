@@ -1,7 +1,7 @@
 // Static checks of the Grafana stack's configuration: every YAML parses, and the cross-references that
 // would break `docker compose up` (or the native run of stack/run_native.sh) hold. Needs --allow-read.
 import assert from "node:assert/strict";
-import { parse } from "npm:yaml@2.9.1";
+import { parse } from "yaml";
 import { TEMPO_DATASOURCE_UID } from "./grafana_link.ts";
 import {
   EXEMPLAR_TRACE_ID_LABEL,

@@ -1,11 +1,16 @@
 // Least privilege: the permission flags of every task in deno.json, the programs under exactly their tasks'
 // flags, and what Deno's propagation sends to every host the client calls (and how to keep secrets out).
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
-import { denoRunOf, parseTask, permissionFlags, readTasks, type TaskCommand } from "./_tasks.ts";
-import { freePort } from "./_fault_collectors.ts";
-
-const ROOT = new URL("../", import.meta.url);
+import { startReceiver } from "../otlp/receiver.ts";
+import {
+  denoRunOf,
+  parseTask,
+  permissionFlags,
+  readTasks,
+  scriptOf,
+  type TaskCommand,
+} from "../harness/tasks.ts";
+import { childEnv, closedPort, ROOT, runDeno } from "../harness/processes.ts";
 
 /**
  * The permission flags of every `deno` command of every task, in order. A change of permissions must be a
@@ -23,15 +28,16 @@ const EXPECTED: Record<string, string[][]> = {
   "test:stack": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
-    "--allow-env=TEMPO_URL,LOKI_URL,PROMETHEUS_URL,OTELCOL_HEALTH_URL,GRAFANA_URL,STACK_CHECK_TIMEOUT_S,OTEL_EXPORTER_OTLP_ENDPOINT",
+    "--allow-env=TEMPO_URL,LOKI_URL,PROMETHEUS_URL,OTELCOL_HEALTH_URL,GRAFANA_URL,STACK_CHECK_TIMEOUT_S,OTEL_EXPORTER_OTLP_ENDPOINT," +
+    "PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "test": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
     "--allow-read=.",
-    "--allow-env=LOG_TOKENS,LOG_STREAM",
+    "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "check": [[], [], []],
+  "check": [[], [], [], []],
   "bench": [[
     "--allow-net=127.0.0.1",
     "--allow-run=deno,node,bench/.bin/vegeta",
@@ -41,8 +47,9 @@ const EXPECTED: Record<string, string[][]> = {
   ]],
   "bench:smoke": [[]],
   "bench:install": [],
-  "demo": [["--allow-run=deno", "--allow-net=127.0.0.1"]],
+  "demo": [["--allow-run=deno", "--allow-net=127.0.0.1", "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME"]],
   "viewer": [["--allow-net=127.0.0.1"]],
+  "otlp:generate": [],
 };
 
 const LOOPBACK = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
@@ -88,20 +95,15 @@ Deno.test("every task: no -A, every permission scoped, the network only on loopb
 /** Runs `deno run <the task's flags> <script>` with the task's variables, plus `env`. */
 async function runAsTask(task: string, env: Record<string, string>) {
   const command = denoRunOf(task);
-  const [script] = command.argv.slice(2).filter((word) => !word.startsWith("-"));
-  const output = await new Deno.Command("deno", {
-    args: ["run", ...permissionFlags(command), script],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...command.env, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", ...env },
-    stdin: "null",
-  }).output();
-  const text = new TextDecoder();
-  return { code: output.code, stdout: text.decode(output.stdout), stderr: text.decode(output.stderr) };
+  return await runDeno(scriptOf(command), {
+    permissions: permissionFlags(command),
+    env: { ...command.env, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", ...env },
+  });
 }
 
 Deno.test("under exactly its task's flags, the server may listen only on 127.0.0.1:8000 and the client call only localhost:8000; telemetry still leaves", async () => {
   await using receiver = startReceiver({ port: 0 });
-  const port = freePort();
+  const port = closedPort();
   const server = await runAsTask("server", { PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
   assert.equal(server.code, 2);
   assert.equal(
@@ -145,16 +147,16 @@ Deno.test({
   ignore: !free,
   async fn() {
     await using receiver = startReceiver({ port: 0 });
-    const env = {
-      NO_COLOR: "1",
+    const env = childEnv({
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_BSP_SCHEDULE_DELAY: "200",
       OTEL_BLRP_SCHEDULE_DELAY: "200",
-    };
+    });
     const server = new Deno.Command("deno", {
       args: ["task", "server"],
       cwd: ROOT,
       env,
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -177,6 +179,7 @@ Deno.test({
         args: ["task", "client"],
         cwd: ROOT,
         env,
+        clearEnv: true,
         stdin: "null",
       })
         .output();
@@ -210,25 +213,18 @@ Deno.test("propagation: Deno sends traceparent and baggage to every host the cli
   });
   const run = async (propagators?: string) => {
     seen.clear();
-    const output = await new Deno.Command("deno", {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        "tests/_baggage_demo.ts",
-        `http://127.0.0.1:${thirdParty.addr.port}/`,
-      ],
-      cwd: ROOT,
+    const output = await runDeno("tests/testdata/baggage_demo.ts", {
+      permissions: ["--allow-net=127.0.0.1"],
+      args: [`http://127.0.0.1:${thirdParty.addr.port}/`],
       env: {
-        NO_COLOR: "1",
         OTEL_DENO: "true",
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
         ...(propagators === undefined ? {} : { OTEL_PROPAGATORS: propagators }),
       },
-      stdin: "null",
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    const traceId = new TextDecoder().decode(output.stdout).match(/^trace id: ([0-9a-f]{32})$/m)![1];
+    });
+    assert.equal(output.code, 0, output.stderr);
+    const traceId = output.stdout.match(/^trace id: ([0-9a-f]{32})$/m)![1];
     return { traceId, seen: Object.fromEntries(seen) };
   };
   try {

@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { startReceiver, type Trace } from "./receiver.ts";
-import { runClient, startServer } from "./processes.ts";
+import { startReceiver, type Trace } from "../otlp/receiver.ts";
+import { runClient, startServer } from "../harness/processes.ts";
 import { renderWaterfall } from "./waterfall.ts";
 
 /** What the demo found: the joined trace, or why there is none. */
