@@ -295,7 +295,8 @@ async function get(url: string, what: string): Promise<Response> {
     return await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch (error) {
     const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : "";
-    const reason = (cause || (error as Error).message).split("\n")[0];
+    // "error sending request for url (...): client error (Connect): tcp connect error: Connection refused"
+    const reason = (cause || (error as Error).message).split("\n")[0].split(": ").at(-1);
     throw new CheckError(`${what}: nothing answers at ${url} (${reason}); ${HINT}`);
   }
 }

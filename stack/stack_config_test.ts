@@ -172,7 +172,6 @@ Deno.test("compose: start order by depends_on, no healthcheck in shell-less imag
   // FROM scratch / distroless: no shell, no wget, so an in-container healthcheck could never pass.
   assert.equal(compose().services["otel-collector"].healthcheck, undefined);
   assert.equal(compose().services.tempo.healthcheck, undefined);
-  assert.equal(compose().services.loki.healthcheck, undefined);
 });
 
 Deno.test("compose: each service runs the repository's own config file, with the flags of the native run", () => {
