@@ -27,8 +27,14 @@ log() { printf '[build] %s\n' "$*" >&2; }
 scratch=()
 trap 'rm -rf "${scratch[@]}"' EXIT
 
-# install_binary FILE DIR NAME: moves FILE into DIR/NAME atomically (a half-written binary is never cached).
+# install_binary FILE DIR NAME VERSION: checks that FILE reports VERSION (`--version`), then moves it into
+# DIR/NAME atomically (a half-written or wrong binary is never cached).
 install_binary() {
+  if ! "$1" --version 2>&1 | grep -q "version $4\b"; then
+    echo "$3: the new binary does not report version $4:" >&2
+    "$1" --version >&2 || true
+    exit 1
+  fi
   mkdir -p "$2"
   install -m 0755 "$1" "$2/$3.new"
   mv "$2/$3.new" "$2/$3"
@@ -50,7 +56,7 @@ build_otelcol() {
   cp "$here/otelcol-builder.yaml" "$tmp/manifest.yaml"
   log "otelcol $ver: building (manifest stack/otelcol-builder.yaml)"
   (cd "$tmp" && "$tmp/bin/builder" --config=manifest.yaml)
-  install_binary "$tmp/otelcol-dist/otelcol" "$dir" otelcol
+  install_binary "$tmp/otelcol-dist/otelcol" "$dir" otelcol "$ver"
   log "otelcol $ver: built in $((SECONDS - start)) s"
 }
 
@@ -76,7 +82,7 @@ build_prometheus() {
   GOBIN="$tmp/bin" go install -trimpath \
     -ldflags "-s -w -X github.com/prometheus/common/version.Version=$ver" \
     "github.com/prometheus/prometheus/cmd/prometheus@$module"
-  install_binary "$tmp/bin/prometheus" "$dir" prometheus
+  install_binary "$tmp/bin/prometheus" "$dir" prometheus "$ver"
   log "prometheus $ver: built in $((SECONDS - start)) s"
 }
 
@@ -107,12 +113,7 @@ unpack_prebuilt() {
   scratch+=("$tmp")
   gunzip -c "$tools/$file" >"$tmp/$name"
   chmod +x "$tmp/$name"
-  if ! "$tmp/$name" -version 2>&1 | grep -q "version $ver\b"; then
-    echo "$name $ver: the unpacked binary does not report version $ver:" >&2
-    "$tmp/$name" -version >&2 || true
-    exit 1
-  fi
-  install_binary "$tmp/$name" "$dir" "$name"
+  install_binary "$tmp/$name" "$dir" "$name" "$ver"
   log "$name $ver: unpacked into $dir/$name (digest checked)"
 }
 
