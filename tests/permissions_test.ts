@@ -28,7 +28,7 @@ const EXPECTED: Record<string, string[][]> = {
   "test:stack": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
-    "--allow-env=TEMPO_URL,PROMETHEUS_URL,OTELCOL_HEALTH_URL,GRAFANA_URL,STACK_CHECK_TIMEOUT_S,OTEL_EXPORTER_OTLP_ENDPOINT," +
+    "--allow-env=TEMPO_URL,LOKI_URL,PROMETHEUS_URL,OTELCOL_HEALTH_URL,GRAFANA_URL,STACK_CHECK_TIMEOUT_S,OTEL_EXPORTER_OTLP_ENDPOINT," +
     "PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "test": [[
