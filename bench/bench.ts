@@ -6,7 +6,7 @@
  * lose none; and times how long a trace takes to become visible. Writes `results.md`, `results.json` and
  * `chart.svg` to `--out` (default `bench/results`).
  *
- * Exported spans go to the example's own OTLP receiver (viewer/receiver.ts), run in this process with a
+ * Exported spans go to the example's own OTLP receiver (otlp/receiver.ts), run in this process with a
  * {@linkcode CountingStore}; the time-to-visible runs use a receiver that keeps the traces.
  *
  * ```sh
@@ -20,23 +20,25 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { createReceiverHandler, startReceiver, TelemetryStore } from "../viewer/receiver.ts";
+import { createReceiverHandler, startReceiver, TelemetryStore } from "../otlp/receiver.ts";
 import { CountingStore } from "./counting_store.ts";
 import {
   checkTools,
-  childEnv,
-  type Env,
   type MachineCpu,
   machineCpu,
   type ProcessUsage,
   processUsage,
-  runClient,
   runClientLoad,
   runLoad,
   runRateLoad,
+} from "./children.ts";
+import {
+  type ChildEnv as Env,
+  childEnv,
+  runClient,
   type Runtime,
   startServer,
-} from "./children.ts";
+} from "../harness/processes.ts";
 import { describeMachine, machineLoad } from "./machine.ts";
 import {
   type BenchResults,
@@ -51,8 +53,11 @@ import {
 
 /** One server configuration to put under load. */
 export interface ServerCase {
+  /** A short name, used in the results and on the command line (`--cases`). */
   id: string;
+  /** The name in the report. */
   label: string;
+  /** What it runs on. */
   runtime: Runtime;
   /** Whether the server exports spans (to the receiver). */
   traced: boolean;
@@ -133,14 +138,19 @@ export const TUNED_SETTINGS: Env[] = [
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
+  /** Connections of the closed-loop load generator. */
   connections: number;
+  /** Seconds per measured run. */
   durationSeconds: number;
+  /** Seconds of load before each measured run. */
   warmupSeconds: number;
+  /** Concurrent calls of the client runs. */
   clientConcurrency: number;
   /** Rates (requests per second) of the span-loss search with the default settings. */
   rates: number[];
   /** Rates of the span-loss search against a sink that holds each answer `sinkDelayMs`. */
   slowRates: number[];
+  /** How long the slow sink holds each answer, in milliseconds. */
   sinkDelayMs: number;
   /** Seconds per rate-limited run. */
   rateSeconds: number;
@@ -150,10 +160,13 @@ export interface BenchOptions {
   tunedFlatOut: boolean;
   /** Batch delays (ms) of the time-to-visible runs, and trials per delay. */
   visibleDelays: number[];
+  /** Trials per batch delay. */
   visibleTrials: number;
   /** Also time a Tempo behind a Collector, when its API answers (`--tempo`). */
   tempo?: { api: string; otlpEndpoint: string };
+  /** The server configurations to put under load. */
   cases: ServerCase[];
+  /** Which parts of the benchmark to run. */
   sections: Set<"servers" | "clients" | "loss" | "visible">;
   /** Called with one line of progress at a time. */
   log: (line: string) => void;
@@ -238,6 +251,7 @@ export async function runServerCase(
   const server = await startServer({
     runtime: serverCase.runtime,
     nodeSdk: serverCase.runtime === "node" && serverCase.traced,
+    workMs: 0,
     env,
   });
   let measured;
@@ -305,7 +319,7 @@ async function runClients(
   receiverUrl: string,
   store: CountingStore,
 ): Promise<ClientRun[]> {
-  const server = await startServer({ runtime: "deno" });
+  const server = await startServer({ runtime: "deno", workMs: 0 });
   const runs: ClientRun[] = [];
   try {
     for (const traced of [false, true]) {
@@ -362,6 +376,7 @@ async function runClients(
 
 /** Where the time-to-visible runs export to, and how they learn that a trace has arrived whole. */
 export interface TraceSink {
+  /** The name in the report. */
   name: string;
   /** The OTLP/HTTP base URL for OTEL_EXPORTER_OTLP_ENDPOINT. */
   otlpEndpoint: string;
@@ -421,14 +436,14 @@ async function runVisible(options: BenchOptions, sink: TraceSink): Promise<Visib
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
       OTEL_BSP_SCHEDULE_DELAY: String(delay),
     });
-    const server = await startServer({ runtime: "deno", env: otel("server") });
+    const server = await startServer({ runtime: "deno", workMs: 0, env: otel("server") });
     const trialsMs: number[] = [];
     try {
       for (let trial = 0; trial < options.visibleTrials; trial++) {
         // A random moment of the server's batch cycle, as for a client that runs whenever it likes: trials
         // run back to back would all start just after the previous batch left.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * delay));
-        const client = await runClient(server.url, otel("client"));
+        const client = await runClient(server.url, { env: otel("client") });
         const exited = performance.now();
         if (client.code !== 0 || client.traceId === undefined) {
           throw new Error(`client.ts failed (exit code ${client.code}) in the time-to-visible run`);

@@ -1,52 +1,14 @@
 /**
- * The processes of the benchmark: the server under test (the example's `server.ts` in Deno, or the same
- * handler on Node.js, with or without the OpenTelemetry SDK), the load generator (autocannon, in Node.js),
- * the example client's call path (`client_load.ts`), and one run of `client.ts`.
+ * The benchmark's own processes: the load generators (autocannon in Node.js, vegeta), the example client's
+ * call path (`client_load.ts`), and the readers of CPU time and memory (`node/proc.cjs`). The servers under
+ * test and `client.ts` are started by the shared harness (`harness/processes.ts`).
  *
- * Every child gets a clean environment (`PATH`, `HOME` and Deno's cache location, plus what the run sets),
- * so that OpenTelemetry variables of the calling shell cannot change a measurement.
+ * Every child gets a clean environment ({@linkcode childEnv}), so that OpenTelemetry variables of the calling
+ * shell cannot change a measurement.
  *
  * @module
  */
-
-const ROOT = new URL("../", import.meta.url);
-const NODE_DIR = new URL("node/", import.meta.url);
-const PASSED_THROUGH = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"];
-
-/** Environment variables for a child, on top of the clean base. */
-export type Env = Record<string, string>;
-
-/** The clean base environment of every child, plus `extra`. */
-export function childEnv(extra: Env = {}): Env {
-  const env: Env = { NO_COLOR: "1" };
-  for (const name of PASSED_THROUGH) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return { ...env, ...extra };
-}
-
-/** A port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** What a server under test runs on. */
-export type Runtime = "deno" | "node";
-
-/** Options of {@linkcode startServer}. */
-export interface StartServerOptions {
-  runtime: Runtime;
-  /** Node.js only: load the OpenTelemetry SDK with HTTP auto-instrumentation (`--require tracing.cjs`). */
-  nodeSdk?: boolean;
-  /** OTEL_* and other variables of the server. */
-  env?: Env;
-  /** How long the server may take to listen (default 30 s). */
-  startTimeoutMs?: number;
-}
+import { childEnv, NODE_PEER_DIR, ROOT } from "../harness/processes.ts";
 
 /** CPU time and memory of a process, read from `/proc`. */
 export interface ProcessUsage {
@@ -64,7 +26,7 @@ export interface ProcessUsage {
 export async function procInfo<T>(...args: string[]): Promise<T> {
   const output = await new Deno.Command("node", {
     args: ["proc.cjs", ...args],
-    cwd: NODE_DIR,
+    cwd: NODE_PEER_DIR,
     env: childEnv(),
     clearEnv: true,
     stdin: "null",
@@ -77,7 +39,9 @@ export async function procInfo<T>(...args: string[]): Promise<T> {
 
 /** CPU time of all cores since boot: busy and in total (busy + idle), in seconds. */
 export interface MachineCpu {
+  /** Busy CPU time (user, nice, system, interrupts, steal) of all cores since boot, in seconds. */
   busySeconds: number;
+  /** Busy plus idle (and I/O wait) CPU time of all cores since boot, in seconds. */
   totalSeconds: number;
 }
 
@@ -91,105 +55,15 @@ export function processUsage(pid: number): Promise<ProcessUsage> {
   return procInfo<ProcessUsage>("usage", String(pid));
 }
 
-/** A running server under test. */
-export interface ServerProcess {
-  /** The URL of `GET /`. */
-  url: string;
-  pid: number;
-  /** Sends SIGTERM and waits for the exit (SIGKILL after `timeoutMs`, default 30 s). */
-  stop(timeoutMs?: number): Promise<{ code: number; killed: boolean; stderr: string }>;
-}
-
-/**
- * Starts a server under test on 127.0.0.1 at a free port, with `SIMULATED_WORK_MS=0`, and resolves once it
- * accepts connections. Its standard output (one line per request) is discarded; the end of its standard
- * error is kept for the report.
- *
- * @throws {Error} with the server's standard error when it exits or does not listen in time.
- */
-export async function startServer(options: StartServerOptions): Promise<ServerProcess> {
-  const port = freePort();
-  const env = childEnv({ HOST: "127.0.0.1", PORT: String(port), SIMULATED_WORK_MS: "0", ...options.env });
-  const command = options.runtime === "deno"
-    ? new Deno.Command("deno", {
-      // The `server` task's permissions, with this run's port.
-      args: ["run", `--allow-net=127.0.0.1:${port}`, "--allow-env=HOST,PORT,SIMULATED_WORK_MS", "server.ts"],
-      cwd: ROOT,
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    })
-    : new Deno.Command("node", {
-      args: [...(options.nodeSdk ? ["--require", "./tracing.cjs"] : []), "server.cjs"],
-      cwd: NODE_DIR,
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    });
-  const child = command.spawn();
-  const stderr = tail(child.stderr);
-  let exited = false;
-  const status = child.status.finally(() => exited = true);
-  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
-  while (true) {
-    if (exited) {
-      throw new Error(`the ${options.runtime} server exited before listening:\n${await stderr}`);
-    }
-    try {
-      const connection = await Deno.connect({ hostname: "127.0.0.1", port });
-      connection.close();
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill("SIGKILL");
-        throw new Error(`the ${options.runtime} server did not listen on port ${port} in time`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    pid: child.pid,
-    async stop(timeoutMs = 30_000) {
-      let killed = false;
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-      const timer = setTimeout(() => {
-        killed = true;
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Exited meanwhile.
-        }
-      }, timeoutMs);
-      const { code } = await status;
-      clearTimeout(timer);
-      return { code, killed, stderr: await stderr };
-    },
-  };
-}
-
-/** Keeps the last `limit` characters of a stream's text. */
-async function tail(stream: ReadableStream<Uint8Array>, limit = 4000): Promise<string> {
-  let text = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    text = (text + chunk).slice(-limit);
-  }
-  return text;
-}
-
 /** Options of {@linkcode runLoad}. */
 export interface LoadOptions {
+  /** The URL to load. */
   url: string;
+  /** Connections kept open, each with one request at a time. */
   connections: number;
+  /** Seconds of the measurement. */
   durationSeconds: number;
+  /** Seconds of load before the measurement, not counted (default 0). */
   warmupSeconds?: number;
   /** Requests per second over all connections; omit for as fast as the server answers. */
   rate?: number;
@@ -205,11 +79,17 @@ export interface LoadResult {
   ok: number;
   /** Requests sent during the measurement (answered or still in flight at its end). */
   sent: number;
+  /** Answers other than 2xx during the measurement. */
   non2xx: number;
+  /** Requests that failed without an answer (connection errors). */
   errors: number;
+  /** Requests that timed out. */
   timeouts: number;
+  /** The measurement's length, in seconds. */
   seconds: number;
+  /** 2xx answers per second of the measurement. */
   requestsPerSecond: number;
+  /** Latency percentiles, the maximum and the mean, in microseconds. */
   latencyUs: { p50: number; p99: number; max: number; mean: number };
   /** The load generator's own CPU time, when it reports it (autocannon does, vegeta does not). */
   cpuSeconds?: number;
@@ -233,7 +113,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   ];
   const output = await new Deno.Command("node", {
     args,
-    cwd: NODE_DIR,
+    cwd: NODE_PEER_DIR,
     env: childEnv(),
     clearEnv: true,
     stdin: "null",
@@ -352,7 +232,7 @@ export async function checkTools(): Promise<void> {
   const missing: string[] = [];
   const node = new Deno.Command("node", {
     args: ["--print", "require.resolve('autocannon') && require.resolve('@opentelemetry/sdk-node')"],
-    cwd: NODE_DIR,
+    cwd: NODE_PEER_DIR,
     env: childEnv(),
     clearEnv: true,
     stdout: "null",
@@ -371,12 +251,19 @@ export async function checkTools(): Promise<void> {
 
 /** What `client_load.ts` measured. */
 export interface ClientLoadResult {
+  /** Calls completed during the warm-up. */
   warmupCalls: number;
+  /** Calls completed in the measurement. */
   calls: number;
+  /** Calls that failed. */
   errors: number;
+  /** The measurement's length, in seconds. */
   seconds: number;
+  /** Calls per second of the measurement. */
   callsPerSecond: number;
+  /** Latency percentiles, in microseconds. */
   latencyUs: { p50: number; p99: number };
+  /** Peak resident set size of the client process, in KiB. */
   peakRssKiB: number;
   /** The client process's own CPU time. */
   cpuSeconds: number;
@@ -389,7 +276,7 @@ export async function runClientLoad(
     concurrency: number;
     durationSeconds: number;
     warmupSeconds?: number;
-    env?: Env;
+    env?: Record<string, string>;
   },
 ): Promise<ClientLoadResult> {
   const { port } = new URL(url);
@@ -412,20 +299,6 @@ export async function runClientLoad(
     throw new Error(`client_load.ts failed (${output.code}):\n${new TextDecoder().decode(output.stderr)}`);
   }
   return JSON.parse(new TextDecoder().decode(output.stdout).trim().split("\n").at(-1)!);
-}
-
-/** Runs `client.ts` once against `url` with `env`; resolves at its exit with the trace id it printed. */
-export async function runClient(url: string, env: Env): Promise<{ code: number; traceId?: string }> {
-  const { port } = new URL(url);
-  const output = await new Deno.Command("deno", {
-    args: ["run", `--allow-net=127.0.0.1:${port}`, "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS", "client.ts"],
-    cwd: ROOT,
-    env: childEnv({ SERVER_URL: url, ...env }),
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  return { code: output.code, traceId: stdout.match(/^trace id: ([0-9a-f]{32})$/m)?.[1] };
 }
 
 /** Runs a command to its end and returns its standard output, trimmed (empty when it cannot run). */

@@ -20,8 +20,11 @@ import { callApi } from "../client.ts";
 
 /** What {@linkcode measureCalls} measured. */
 export interface CallStats {
+  /** Calls completed in the measurement. */
   calls: number;
+  /** Calls that failed. */
   errors: number;
+  /** The measurement's length, in seconds. */
   seconds: number;
   /** Latency of each successful call, in milliseconds, sorted. */
   latenciesMs: number[];

@@ -8,13 +8,17 @@ import { commandOutput, procInfo } from "./children.ts";
 
 /** The machine, its load, and the software versions of a benchmark run. */
 export interface Machine {
+  /** The CPU's model name. */
   cpuModel: string;
+  /** Logical CPU cores. */
   cores: number;
+  /** Memory, in GiB. */
   memoryGiB: number;
   /** `/proc/loadavg`'s 1, 5 and 15 minute load averages. */
   loadAverage: [number, number, number];
   /** Other processes that were using CPU for builds (Go, Rust, C compilers) when this was read. */
   builds: string[];
+  /** Versions of the programs involved, by name (`deno`, `node`, …). */
   versions: Record<string, string>;
 }
 

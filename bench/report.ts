@@ -9,6 +9,7 @@ import type { Machine } from "./machine.ts";
 export interface SpanCount {
   /** Requests that reached the server times spans per request (times the sampling ratio, if any). */
   expected: number;
+  /** Spans the receiver got. */
   received: number;
   /** `true` when `expected` is a statistical expectation (ratio sampling), not an exact count. */
   approximate: boolean;
@@ -59,8 +60,11 @@ export function cpuShares(
 
 /** One run of load against one server configuration. */
 export interface ServerRun {
+  /** The server configuration's id. */
   id: string;
+  /** The name in the report. */
   label: string;
+  /** What the server ran on. */
   runtime: "deno" | "node";
   /** The id of the run this one is compared with (its untraced baseline), if any. */
   baseline?: string;
@@ -70,15 +74,21 @@ export interface ServerRun {
   targetRate?: number;
   /** How long the sink held each export request before answering, in milliseconds (0: at once). */
   sinkDelayMs: number;
+  /** 2xx answers per second of the measurement. */
   requestsPerSecond: number;
+  /** Latency percentiles, in microseconds. */
   latencyUs: { p50: number; p99: number };
   /** Requests answered with 2xx (warm-up and measurement). */
   ok: number;
+  /** Requests that failed: other statuses, errors and timeouts. */
   failed: number;
+  /** The server's peak resident set size, in KiB. */
   peakRssKiB: number;
   /** Server CPU time (user + system) per request during the load, in microseconds. */
   cpuUsPerRequest: number;
+  /** How the machine's CPU time was shared during the load. */
   cpu: CpuShares;
+  /** Spans expected and received, when the server was traced. */
   spans?: SpanCount;
   /** Log records received (Deno exports `console.log` output as log records by default). */
   logsReceived: number;
@@ -88,17 +98,27 @@ export interface ServerRun {
 
 /** The example client's call path, with tracing off or on. */
 export interface ClientRun {
+  /** The client configuration's id. */
   id: string;
+  /** The name in the report. */
   label: string;
+  /** The id of the run this one is compared with (tracing off), if any. */
   baseline?: string;
+  /** Calls per second of the measurement. */
   callsPerSecond: number;
+  /** Latency percentiles, in microseconds. */
   latencyUs: { p50: number; p99: number };
+  /** Calls completed. */
   calls: number;
+  /** Calls that failed. */
   errors: number;
+  /** The client's peak resident set size, in KiB. */
   peakRssKiB: number;
   /** The client's CPU time per call, in microseconds. */
   cpuUsPerCall: number;
+  /** How the machine's CPU time was shared during the load. */
   cpu: CpuShares;
+  /** Spans expected and received, when the client was traced. */
   spans?: SpanCount;
 }
 
@@ -106,6 +126,7 @@ export interface ClientRun {
 export interface VisibleRun {
   /** Where the trace was awaited: the built-in receiver, or Tempo. */
   sink: string;
+  /** `OTEL_BSP_SCHEDULE_DELAY` of the run, in milliseconds. */
   scheduleDelayMs: number;
   /** Milliseconds, one per trial, in trial order. */
   trialsMs: number[];
@@ -113,18 +134,24 @@ export interface VisibleRun {
 
 /** Everything one `deno task bench` measured. */
 export interface BenchResults {
+  /** When the run started (ISO 8601). */
   startedAt: string;
+  /** When the run ended (ISO 8601). */
   finishedAt: string;
   /** The machine at the start, and its load average and build processes at the end. */
   machine: Machine;
+  /** The load average and build processes at the end. */
   loadAtEnd: { loadAverage: [number, number, number]; builds: string[] };
+  /** The load parameters of the server and client runs. */
   parameters: {
     connections: number;
     durationSeconds: number;
     warmupSeconds: number;
     clientConcurrency: number;
   };
+  /** The servers flat out, each configuration once. */
   servers: ServerRun[];
+  /** The client's call path, tracing off and on. */
   clients: ClientRun[];
   /** Rate-limited runs with the default batch settings, with a sink that answers at once and a slow one. */
   lossByRate: ServerRun[];
@@ -133,6 +160,7 @@ export interface BenchResults {
    * and flat out (no `targetRate`) with the sink that answers at once.
    */
   tuned: ServerRun[];
+  /** Time-to-visible runs, one per sink and batch delay. */
   visible: VisibleRun[];
   /** What could not be run, and why. */
   skipped: string[];

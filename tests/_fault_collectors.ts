@@ -1,19 +1,20 @@
 /**
  * OTLP/HTTP collectors that misbehave on demand, for the fault tests: one that works (the receiver of
- * `viewer/receiver.ts`), hangs (reads the request, never answers), fails (503 or 500), or answers with a
+ * `otlp/receiver.ts`), hangs (reads the request, never answers), fails (503 or 500), or answers with a
  * partial success; the mode can change while the programs under test keep running. Also a TCP listener that
  * accepts connections and never answers, and a way to find a port where nothing listens.
  *
  * @module
  */
-import { createReceiverHandler, TelemetryStore } from "../viewer/receiver.ts";
-import { decodeTraces, encodePartialSuccess, type Encoding } from "../viewer/otlp.ts";
+import { createReceiverHandler, TelemetryStore } from "../otlp/receiver.ts";
+import { decodeTraces, encodePartialSuccess, type Encoding } from "../otlp/decode.ts";
 
 /** How a {@linkcode FaultCollector} answers export requests. */
 export type CollectorMode = "ok" | "hang" | "503" | "500" | "partial";
 
 /** One export request as the collector saw it. */
 export interface ExportAttempt {
+  /** The request's path, such as `/v1/traces`. */
   path: string;
   /** The mode when it arrived. */
   mode: CollectorMode;
@@ -27,6 +28,7 @@ export interface ExportAttempt {
 export interface FaultCollector extends AsyncDisposable {
   /** The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT`. */
   url: string;
+  /** The port it listens on. */
   port: number;
   /** What it accepted (in `ok` and `partial` mode). */
   store: TelemetryStore;
@@ -44,11 +46,14 @@ export interface FaultCollector extends AsyncDisposable {
     condition: (collector: FaultCollector) => T | undefined | false | null,
     options: { signal: AbortSignal; what: string },
   ): Promise<T>;
+  /** Stops listening and lets go of the requests it holds. */
   close(): Promise<void>;
 }
 
 /** Starts a collector on 127.0.0.1 (a free port unless `port` is given), answering as `mode` says. */
-export function startFaultCollector({ mode = "ok", port = 0 }: { mode?: CollectorMode; port?: number } = {}) {
+export function startFaultCollector(
+  { mode = "ok", port = 0 }: { mode?: CollectorMode; port?: number } = {},
+): FaultCollector {
   const store = new TelemetryStore();
   const receive = createReceiverHandler(store);
   const checks = new Set<() => void>();
@@ -162,10 +167,13 @@ export function startFaultCollector({ mode = "ok", port = 0 }: { mode?: Collecto
 
 /** A TCP listener that accepts connections, reads what comes, and never answers. */
 export interface SilentListener extends AsyncDisposable {
+  /** The port it listens on. */
   port: number;
+  /** `http://127.0.0.1:<port>/`. */
   url: string;
   /** How many connections it accepted. */
   accepted: number;
+  /** Stops listening and closes the connections it accepted. */
   close(): Promise<void>;
 }
 
@@ -234,19 +242,13 @@ export function optedIn(name: string): boolean {
     Deno.env.get(name) === "1";
 }
 
-/** A port on 127.0.0.1 where nothing listens right now (it was free a moment ago). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
-
 /** Latency figures of a burst, in milliseconds. */
 export interface BurstResult {
+  /** How many requests got each status code. */
   statuses: Map<number, number>;
   /** Sorted. */
   latencies: number[];
+  /** What went wrong with the requests that got no answer. */
   failures: string[];
 }
 

@@ -10,9 +10,11 @@
 
 /** What the server sent back. */
 export interface RawResponse {
+  /** The status code of the status line. */
   status: number;
   /** Header lines in the order received, names lower-cased. */
   headers: [string, string][];
+  /** The body, decoded as Latin-1. */
   body: string;
   /** Everything received, decoded as Latin-1 (byte for byte). */
   raw: string;

@@ -3,10 +3,10 @@
 // the trace id, exit 1, and a call-api span marked ERROR with exception type CallError; the body is read
 // within the same timeout and under MAX_RESPONSE_BYTES, so memory stays bounded.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
-import { CLIENT_PERMISSIONS, runClient } from "../viewer/processes.ts";
-import type { Span } from "../viewer/otlp.ts";
-import { freePort, optedIn } from "./_fault_collectors.ts";
+import { startReceiver } from "../otlp/receiver.ts";
+import { clientPermissions, closedPort, runClient, runDeno } from "../harness/processes.ts";
+import type { Span } from "../otlp/decode.ts";
+import { optedIn } from "./_fault_collectors.ts";
 
 const MiB = 1_048_576;
 
@@ -161,7 +161,7 @@ Deno.test("a redirect to another origin is not followed, and that host is sent n
 });
 
 Deno.test("server down: the cause is in the line (connection refused)", async () => {
-  const url = `http://127.0.0.1:${freePort()}/`;
+  const url = `http://127.0.0.1:${closedPort()}/`;
   const { spans } = await expectFailure(url, new RegExp(`^cannot reach ${url}: .*Connection refused`));
   assert.equal(spans.find((span) => span.kind === "CLIENT")?.status.code, "ERROR");
 });
@@ -183,15 +183,13 @@ Deno.test({
     "memory (opt-in, CLIENT_MEMORY=1): the client's peak RSS stays small against full-size hostile bodies",
   ignore: !memoryOptIn,
   async fn() {
-    /** Runs callApi in a child (tests/_client_memory.ts) against `url`: its outcome and peak RSS in MiB. */
+    /** Runs callApi in a child (tests/testdata/client_memory.ts) against `url`: its outcome and peak RSS. */
     const peakOf = async (url: string) => {
-      const output = await new Deno.Command("deno", {
-        args: ["run", ...CLIENT_PERMISSIONS, "tests/_client_memory.ts"],
-        cwd: new URL("../", import.meta.url),
-        env: { NO_COLOR: "1", OTEL_DENO: "false", SERVER_URL: url },
-        stdin: "null",
-      }).output();
-      return JSON.parse(new TextDecoder().decode(output.stdout)) as { outcome: string; peakMiB: number };
+      const output = await runDeno("tests/testdata/client_memory.ts", {
+        permissions: clientPermissions(url),
+        env: { OTEL_DENO: "false", SERVER_URL: url },
+      });
+      return JSON.parse(output.stdout) as { outcome: string; peakMiB: number };
     };
     const chunk = new Uint8Array(65_536).fill(0x20);
     const endless = () =>

@@ -1,16 +1,9 @@
 // What goes wrong, on real processes: each failure is visible in the trace, the output says what happened
 // in one line, the exit code says it failed, and no telemetry is lost.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
-import { runClient, startServer } from "../viewer/processes.ts";
-import type { Span } from "../viewer/otlp.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
+import { startReceiver } from "../otlp/receiver.ts";
+import { closedPort, runClient, startServer } from "../harness/processes.ts";
+import type { Span } from "../otlp/decode.ts";
 
 function exceptionOf(span: Span) {
   return span.events.find((event) => event.name === "exception")?.attributes;
@@ -18,7 +11,7 @@ function exceptionOf(span: Span) {
 
 Deno.test("server down: the client fails in one line, and its span says why", async () => {
   await using receiver = startReceiver({ port: 0 });
-  const url = `http://127.0.0.1:${freePort()}/`;
+  const url = `http://127.0.0.1:${closedPort()}/`;
   const client = await runClient(url, { otlpEndpoint: receiver.url });
   assert.equal(client.code, 1);
   assert.match(client.stderr, new RegExp(`^Client: cannot reach ${url}: .+\n$`));
@@ -107,7 +100,7 @@ Deno.test("a malformed or hostile traceparent starts a fresh trace and fails not
 });
 
 Deno.test("no collector listening: both sides work and exit promptly", async () => {
-  const nowhere = `http://127.0.0.1:${freePort()}`;
+  const nowhere = `http://127.0.0.1:${closedPort()}`;
   const server = await startServer({ otlpEndpoint: nowhere, env: { OTEL_EXPORTER_OTLP_TIMEOUT: "2000" } });
   const client = await runClient(server.url, {
     otlpEndpoint: nowhere,

@@ -1,13 +1,12 @@
 // Faults around the service, on real processes: a collector that is absent, hangs, fails or comes back; a
 // server stopped in the middle of a request; a burst of requests; a server that never answers the client.
-// Latencies and exit times are measured and printed (see tests/README_reliability.md), never asserted.
+// Latencies and exit times are measured and printed (see docs/reliability.md), never asserted.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
-import { runClient, SERVER_PERMISSIONS, startServer } from "../viewer/processes.ts";
+import { startReceiver } from "../otlp/receiver.ts";
+import { closedPort, runClient, serverPermissions, startServer } from "../harness/processes.ts";
 import {
   burst,
   type CollectorMode,
-  freePort,
   optedIn,
   startFaultCollector,
   startSilentListener,
@@ -34,7 +33,7 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 }
 
 Deno.test("collector absent: the service works, both programs exit promptly, the spans are dropped silently", async () => {
-  const endpoint = `http://127.0.0.1:${freePort()}`;
+  const endpoint = `http://127.0.0.1:${closedPort()}`;
   const server = await startServer({ otlpEndpoint: endpoint, workMs: 0 });
   let requests, client, clientMs, exit, stopMs;
   try {
@@ -163,7 +162,8 @@ for (const mode of ["503", "500", "partial"] as const satisfies CollectorMode[])
 }
 
 Deno.test("collector that comes back: what is produced after it returns arrives; what it missed is lost", async () => {
-  const port = freePort();
+  // The one place a test listens on a port it picked: the collector must be absent at a known address first.
+  const port = closedPort();
   const endpoint = `http://127.0.0.1:${port}`;
   const server = await startServer({ otlpEndpoint: endpoint, workMs: 0 });
   let missed, after, exit;
@@ -316,10 +316,10 @@ Deno.test({
     for (const mode of ["ok", "hang"] as const) {
       await using collector = startFaultCollector({ mode });
       await using server = await startServer({
-        script: "tests/_memory_server.ts",
+        script: "tests/testdata/memory_server.ts",
         otlpEndpoint: collector.url,
         env: { SIMULATED_WORK_MS: "0", OTEL_EXPORTER_OTLP_TIMEOUT: "1000" },
-        permissions: ["--v8-flags=--expose-gc", ...SERVER_PERMISSIONS],
+        permissions: ["--v8-flags=--expose-gc", ...serverPermissions()],
       });
       series[mode] = [];
       for (let phase = 0; phase < phases; phase++) {
@@ -342,9 +342,9 @@ Deno.test({
 
 Deno.test("requests still open at the drain deadline leave no span at all; those finished before lose nothing", async () => {
   await using receiver = startReceiver({ port: 0 });
-  // server.ts's serve() with a 500 ms drain deadline (tests/_server_drain.ts); the work takes 3 s.
+  // server.ts's serve() with a 500 ms drain deadline (tests/testdata/server_drain.ts); the work takes 3 s.
   const server = await startServer({
-    script: "tests/_server_drain.ts",
+    script: "tests/testdata/server_drain.ts",
     otlpEndpoint: receiver.url,
     workMs: 3000,
   });
@@ -394,7 +394,7 @@ Deno.test({
     "collector outage (opt-in, FAULTS_OUTAGE=1): the batch pending when it begins is lost with what comes during it",
   ignore: !outageOptIn,
   async fn() {
-    const port = freePort();
+    const port = closedPort();
     let receiver = startReceiver({ port });
     const delayMs = 1000, outageMs = 10_000, everyMs = 50;
     const server = await startServer({

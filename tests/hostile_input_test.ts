@@ -1,9 +1,9 @@
 // Bad input from the network, on one real server with tracing on: hostile propagation headers (a generated
 // set, sent byte for byte over TCP), unknown routes, wrong methods, huge bodies and headers, slow clients.
 import assert from "node:assert/strict";
-import fc from "npm:fast-check@4.10.2";
-import { startReceiver } from "../viewer/receiver.ts";
-import { startServer } from "../viewer/processes.ts";
+import fc from "fast-check";
+import { startReceiver } from "../otlp/receiver.ts";
+import { closedPort, startServer } from "../harness/processes.ts";
 import {
   buildRequest,
   fromLatin1,
@@ -14,8 +14,7 @@ import {
   readResponse,
   stalledConnection,
 } from "./_raw_http.ts";
-import { denoRunOf } from "./_tasks.ts";
-import { freePort } from "./_fault_collectors.ts";
+import { denoRunOf } from "../harness/tasks.ts";
 
 const encoder = new TextEncoder();
 
@@ -326,12 +325,12 @@ Deno.test(`hostile propagation headers (${GENERATED} generated, seed ${SEED}, + 
 });
 
 Deno.test("Deno 2.9.6 defect: a malformed percent-escape in baggage leaves the request unanswered, and holds up the shutdown, while the baggage propagator is on", async () => {
-  // tests/_server_drain.ts is server.ts with a 500 ms drain deadline. OTEL_PROPAGATORS unset means
+  // tests/testdata/server_drain.ts is server.ts with a 500 ms drain deadline. OTEL_PROPAGATORS unset means
   // tracecontext,baggage; it is set here so that the test does not depend on the environment.
   for (const propagators of ["tracecontext,baggage", "tracecontext"]) {
     const server = await startServer({
-      script: "tests/_server_drain.ts",
-      otlpEndpoint: `http://127.0.0.1:${freePort()}`,
+      script: "tests/testdata/server_drain.ts",
+      otlpEndpoint: `http://127.0.0.1:${closedPort()}`,
       env: { OTEL_PROPAGATORS: propagators },
     });
     const stuck = await stalledConnection(server.port, buildRequest("GET", "/", [["baggage", "a=%E0%A4%A"]]));
@@ -359,9 +358,9 @@ Deno.test("Deno 2.9.6 defect: a malformed percent-escape in baggage leaves the r
 
 Deno.test("unknown routes, wrong methods, huge bodies and headers, slow clients: the right status, bounded resources", async () => {
   await using receiver = startReceiver({ port: 0 });
-  // server.ts's serve() with a 500 ms drain deadline instead of 10 s (tests/_server_drain.ts).
+  // server.ts's serve() with a 500 ms drain deadline instead of 10 s (tests/testdata/server_drain.ts).
   const server = await startServer({
-    script: "tests/_server_drain.ts",
+    script: "tests/testdata/server_drain.ts",
     otlpEndpoint: receiver.url,
     env: { ...serverTaskPropagators(), SIMULATED_WORK_MS: "0" },
   });

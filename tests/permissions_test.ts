@@ -1,11 +1,9 @@
 // Least privilege: the permission flags of every task in deno.json, the programs under exactly their tasks'
 // flags, and what Deno's propagation sends to every host the client calls (and how to keep secrets out).
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
-import { denoRunOf, parseTask, permissionFlags, readTasks, type TaskCommand } from "./_tasks.ts";
-import { freePort } from "./_fault_collectors.ts";
-
-const ROOT = new URL("../", import.meta.url);
+import { startReceiver } from "../otlp/receiver.ts";
+import { denoRunOf, parseTask, permissionFlags, readTasks, type TaskCommand } from "../harness/tasks.ts";
+import { childEnv, closedPort, ROOT, runDeno } from "../harness/processes.ts";
 
 /**
  * The permission flags of every `deno` command of every task, in order. A change of permissions must be a
@@ -23,15 +21,16 @@ const EXPECTED: Record<string, string[][]> = {
   "test:stack": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
-    "--allow-env=TEMPO_URL,PROMETHEUS_URL,OTELCOL_HEALTH_URL,GRAFANA_URL,STACK_CHECK_TIMEOUT_S,OTEL_EXPORTER_OTLP_ENDPOINT",
+    "--allow-env=TEMPO_URL,LOKI_URL,PROMETHEUS_URL,OTELCOL_HEALTH_URL,GRAFANA_URL,STACK_CHECK_TIMEOUT_S,OTEL_EXPORTER_OTLP_ENDPOINT," +
+    "PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "test": [[
-    "--allow-run=deno",
+    "--allow-run=deno,/usr/bin/chromium",
     "--allow-net=127.0.0.1",
     "--allow-read=.",
-    "--allow-env=LOG_TOKENS,LOG_STREAM",
+    "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "check": [[], [], []],
+  "check": [[], [], [], []],
   "bench": [[
     "--allow-net=127.0.0.1",
     "--allow-run=deno,node,bench/.bin/vegeta",
@@ -41,8 +40,9 @@ const EXPECTED: Record<string, string[][]> = {
   ]],
   "bench:smoke": [[]],
   "bench:install": [],
-  "demo": [["--allow-run=deno", "--allow-net=127.0.0.1"]],
+  "demo": [["--allow-run=deno", "--allow-net=127.0.0.1", "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME"]],
   "viewer": [["--allow-net=127.0.0.1"]],
+  "otlp:generate": [],
 };
 
 const LOOPBACK = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
@@ -92,12 +92,13 @@ interface Finished {
   stderr: string;
 }
 
-/** Runs `deno <args>` from the repository root with `env` on top of this process's environment, to its end. */
+/** Runs `deno <args>` from the repository root with `env` on top of {@linkcode childEnv}'s, to its end. */
 async function deno(args: string[], env: Record<string, string>): Promise<Finished> {
   const output = await new Deno.Command("deno", {
     args,
     cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
+    env: childEnv(env),
+    clearEnv: true,
     stdin: "null",
   })
     .output();
@@ -111,7 +112,8 @@ async function startDeno(args: string[], env: Record<string, string>) {
   const child = new Deno.Command("deno", {
     args,
     cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
+    env: childEnv(env),
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -151,7 +153,7 @@ const telemetry = (endpoint: string) => ({
 
 Deno.test("PORT and SERVER_URL move the tasks to another port; a user's OTEL_* win over the tasks' defaults; the first trace shows within about a second", async () => {
   await using receiver = startReceiver({ port: 0 });
-  const port = freePort(); // stands for the README's 8001
+  const port = closedPort(); // stands for the README's 8001 (a user picks a port, so the test does too)
   // The README's advice, as written: PORT=8001 deno task server, SERVER_URL=http://localhost:8001/ deno task client.
   const server = await startDeno(["task", "server"], {
     PORT: String(port),
@@ -169,7 +171,7 @@ Deno.test("PORT and SERVER_URL move the tasks to another port; a user's OTEL_* w
     assert.equal(client.code, 0, client.stderr);
     assert.equal(client.stderr, "", "no notice, no warning");
     const traceId = client.stdout.match(/^trace id: ([0-9a-f]{32})$/m)![1];
-    // The server still runs: only its batch delay (the task's default, 200 ms) brings its spans.
+    // The server still runs: only its batch delay (the task's default, 500 ms) brings its spans.
     const { spans } = await receiver.store.waitForTrace(traceId, {
       spans: 4,
       signal: AbortSignal.timeout(15_000),
@@ -206,7 +208,7 @@ Deno.test("the tasks set no variable in front of the command: their OpenTelemetr
 
 Deno.test("under exactly its task's flags, the server listens only on 127.0.0.1 and the client calls only loopback; telemetry still leaves", async () => {
   await using receiver = startReceiver({ port: 0 });
-  const port = freePort();
+  const port = closedPort();
   const server = await deno(["task", "server"], {
     HOST: "0.0.0.0",
     PORT: String(port),
@@ -238,7 +240,7 @@ const TUTORIAL = { OTEL_DENO: "true" };
 
 Deno.test("the plain tutorial commands: with --allow-env, PORT and SERVER_URL work; without, each program says it does not read them", async () => {
   await using receiver = startReceiver({ port: 0 });
-  const port = freePort();
+  const port = closedPort();
   // PORT=8001 OTEL_DENO=true OTEL_SERVICE_NAME=server deno run --allow-net --allow-env server.ts
   const server = await startDeno(["run", "--allow-net", "--allow-env", "server.ts"], {
     ...TUTORIAL,
@@ -293,25 +295,18 @@ Deno.test("propagation: Deno sends traceparent and baggage to every host the cli
   });
   const run = async (propagators?: string) => {
     seen.clear();
-    const output = await new Deno.Command("deno", {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        "tests/_baggage_demo.ts",
-        `http://127.0.0.1:${thirdParty.addr.port}/`,
-      ],
-      cwd: ROOT,
+    const output = await runDeno("tests/testdata/baggage_demo.ts", {
+      permissions: ["--allow-net=127.0.0.1"],
+      args: [`http://127.0.0.1:${thirdParty.addr.port}/`],
       env: {
-        NO_COLOR: "1",
         OTEL_DENO: "true",
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
         ...(propagators === undefined ? {} : { OTEL_PROPAGATORS: propagators }),
       },
-      stdin: "null",
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    const traceId = new TextDecoder().decode(output.stdout).match(/^trace id: ([0-9a-f]{32})$/m)![1];
+    });
+    assert.equal(output.code, 0, output.stderr);
+    const traceId = output.stdout.match(/^trace id: ([0-9a-f]{32})$/m)![1];
     return { traceId, seen: Object.fromEntries(seen) };
   };
   try {

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { childEnv, ROOT } from "../harness/processes.ts";
 
 Deno.test("deno task demo draws the joined trace and exits 0", async () => {
   const output = await new Deno.Command("deno", {
     args: ["task", "demo"],
-    cwd: new URL("..", import.meta.url),
-    env: { NO_COLOR: "1" },
+    cwd: ROOT,
+    env: childEnv(),
+    clearEnv: true,
     stdin: "null",
   }).output();
   const stdout = new TextDecoder().decode(output.stdout);

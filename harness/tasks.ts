@@ -1,9 +1,13 @@
 /**
  * The tasks of `deno.json`, parsed: what each `deno` command in a task runs, with which permission flags and
- * which variables the task sets in front of it.
+ * which variables the task sets in front of it. The harness takes the server's and the client's permissions
+ * from here, so that `deno.json` is their one source.
+ *
+ * `deno.json` is imported as a module, so reading it needs no `--allow-read`.
  *
  * @module
  */
+import config from "../deno.json" with { type: "json" };
 
 /** One command of a task (tasks may chain several with `&&`). */
 export interface TaskCommand {
@@ -13,11 +17,8 @@ export interface TaskCommand {
   argv: string[];
 }
 
-const CONFIG = new URL("../deno.json", import.meta.url);
-
-/** The tasks of `deno.json`, by name, as command lines. */
+/** The tasks of `deno.json`, by name, as command lines (a task object gives its `command`). */
 export function readTasks(): Record<string, string> {
-  const config = JSON.parse(Deno.readTextFileSync(CONFIG));
   const tasks: Record<string, string | { command?: string }> = config.tasks ?? {};
   return Object.fromEntries(
     Object.entries(tasks).map(([name, task]) => [name, typeof task === "string" ? task : task.command ?? ""]),
@@ -27,6 +28,8 @@ export function readTasks(): Record<string, string> {
 /**
  * Splits a task's command line into its commands (on `&&`, `||`, `;` and `|`) and each into variables and
  * words. Quoting is not supported: a task that needs it fails here, loudly.
+ *
+ * @throws {Error} when the line quotes or expands anything.
  */
 export function parseTask(line: string): TaskCommand[] {
   if (/["'`\\$]/.test(line)) throw new Error(`quoting or expansion in a task is not supported: ${line}`);
@@ -41,7 +44,11 @@ export function parseTask(line: string): TaskCommand[] {
   });
 }
 
-/** The one `deno run` command of task `name`. @throws {Error} when the task has no single one. */
+/**
+ * The one `deno run` command of task `name`.
+ *
+ * @throws {Error} when the task does not exist or has no single `deno run`.
+ */
 export function denoRunOf(name: string): TaskCommand {
   const line = readTasks()[name];
   if (line === undefined) throw new Error(`deno.json has no task ${name}`);
@@ -53,4 +60,19 @@ export function denoRunOf(name: string): TaskCommand {
 /** The permission flags (`--allow-*`, `--deny-*`, `-A`) of a command. */
 export function permissionFlags({ argv }: TaskCommand): string[] {
   return argv.filter((word) => /^(--allow-|--deny-|-A$)/.test(word));
+}
+
+/**
+ * The `--env-file=…` flags of a command: the task's defaults, which Deno loads without overriding a variable
+ * already set.
+ */
+export function envFileFlags({ argv }: TaskCommand): string[] {
+  return argv.filter((word) => word.startsWith("--env-file"));
+}
+
+/** The script a `deno run` command runs: its first word after `run` that is not a flag. */
+export function scriptOf({ argv }: TaskCommand): string {
+  const script = argv.slice(2).find((word) => !word.startsWith("-"));
+  if (script === undefined) throw new Error(`no script in: ${argv.join(" ")}`);
+  return script;
 }

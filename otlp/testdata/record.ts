@@ -5,18 +5,19 @@
  * them. Run it again after a Deno upgrade:
  *
  * ```sh
- * deno run --allow-run=deno --allow-net=127.0.0.1 --allow-write=viewer/testdata viewer/testdata/record.ts
+ * deno run --allow-run=deno --allow-net=127.0.0.1 --allow-write=otlp/testdata otlp/testdata/record.ts
  * ```
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { createReceiverHandler, TelemetryStore } from "../receiver.ts";
-import { runClient, startServer } from "../processes.ts";
+import { runClient, startServer } from "../../harness/processes.ts";
 
 /** One recorded request. */
 export interface RecordedRequest {
+  /** The request's path, such as `/v1/traces`. */
   path: string;
+  /** Its `content-type`. */
   contentType: string;
   /** The body, base64. */
   body: string;
@@ -34,7 +35,7 @@ if (import.meta.main) {
       requests.push({
         path,
         contentType: request.headers.get("content-type") ?? "",
-        body: Buffer.from(body).toString("base64"),
+        body: body.toBase64(),
       });
     }
     return handle(request);
