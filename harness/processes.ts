@@ -185,7 +185,11 @@ export function clientEnv(serverUrl: string, options: ChildOptions = {}): ChildE
   return { ...taskEnv("client"), ...otelEnv("client", options), SERVER_URL: serverUrl, ...options.env };
 }
 
-function spawn(program: string, args: string[], cwd: URL, env: ChildEnv): Deno.ChildProcess {
+/**
+ * Spawns `program args` in `cwd` hermetically: exactly {@linkcode childEnv}`(env)`, stdin closed, stdout and
+ * stderr piped.
+ */
+export function spawn(program: string, args: string[], cwd: URL, env: ChildEnv): Deno.ChildProcess {
   return new Deno.Command(program, {
     args,
     cwd,

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { startReceiver } from "../otlp/receiver.ts";
 import { denoRunOf, parseTask, permissionFlags, readTasks, type TaskCommand } from "../harness/tasks.ts";
-import { childEnv, closedPort, ROOT, runDeno } from "../harness/processes.ts";
+import { closedPort, ROOT, runDeno, spawn } from "../harness/processes.ts";
 
 /**
  * The permission flags of every `deno` command of every task, in order. A change of permissions must be a
@@ -92,16 +92,9 @@ interface Finished {
   stderr: string;
 }
 
-/** Runs `deno <args>` from the repository root with `env` on top of {@linkcode childEnv}'s, to its end. */
+/** Runs `deno <args>` from the repository root hermetically (`spawn`), to its end. */
 async function deno(args: string[], env: Record<string, string>): Promise<Finished> {
-  const output = await new Deno.Command("deno", {
-    args,
-    cwd: ROOT,
-    env: childEnv(env),
-    clearEnv: true,
-    stdin: "null",
-  })
-    .output();
+  const output = await spawn("deno", args, ROOT, env).output();
   const text = (bytes: Uint8Array) =>
     new TextDecoder().decode(bytes).split("\n").filter((line) => !line.startsWith("Task ")).join("\n");
   return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
@@ -109,15 +102,7 @@ async function deno(args: string[], env: Record<string, string>): Promise<Finish
 
 /** Starts `deno <args>` (a server) and resolves once it prints that it listens; `stop()` sends SIGTERM. */
 async function startDeno(args: string[], env: Record<string, string>) {
-  const child = new Deno.Command("deno", {
-    args,
-    cwd: ROOT,
-    env: childEnv(env),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawn("deno", args, ROOT, env);
   const stderr = new Response(child.stderr).text();
   let stdout = "";
   const { promise: listening, resolve } = Promise.withResolvers<string | undefined>();
