@@ -30,7 +30,7 @@ export function otelWarnings(env: (name: string) => string | undefined = readEnv
     if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
       warnings.push(
         `OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}: ` +
-          "Deno will export nothing",
+          "the telemetry will not arrive there",
       );
     } else if (/\/v1\/(traces|logs|metrics)\/?$/.test(url.pathname)) {
       warnings.push(

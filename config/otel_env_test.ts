@@ -21,7 +21,7 @@ Deno.test("an endpoint that is no http(s) URL, or names a signal's path, is warn
     assert.deepEqual(otelWarnings(env({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint })), [
       `OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got ${
         JSON.stringify(endpoint)
-      }: Deno will export nothing`,
+      }: the telemetry will not arrive there`,
     ]);
   }
   assert.match(

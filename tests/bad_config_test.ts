@@ -86,7 +86,7 @@ Deno.test("warned: a malformed OTLP endpoint, or one with a bad port, loses the 
       client.stderr,
       `Client: warning: OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got ${
         JSON.stringify(endpoint)
-      }: Deno will export nothing\n`,
+      }: the telemetry will not arrive there\n`,
     );
     assert.deepEqual(
       receiver.store.trace(client.traceId!)?.spans.filter((span) => span.service === "client"),
