@@ -23,7 +23,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { startReceiver, TelemetryStore } from "../viewer/receiver.ts";
+import { startReceiver, TelemetryStore } from "../otlp/receiver.ts";
 import { CountingStore } from "./counting_store.ts";
 import { type RawSink, startRawSink } from "./raw_sink.ts";
 import { runWrk } from "./wrk.ts";

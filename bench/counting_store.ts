@@ -4,14 +4,14 @@
  * each run (one service name per run) is counted on its own.
  *
  * ```ts
- * import { startReceiver } from "../viewer/receiver.ts";
+ * import { startReceiver } from "../otlp/receiver.ts";
  * await using receiver = startReceiver({ port: 0, store: new CountingStore() });
  * ```
  *
  * @module
  */
-import { TelemetryStore } from "../viewer/receiver.ts";
-import type { LogRecord, Span } from "../viewer/otlp.ts";
+import { TelemetryStore } from "../otlp/receiver.ts";
+import type { LogRecord, Span } from "../otlp/decode.ts";
 
 /** Spans and log records received from one service. */
 export interface Received {

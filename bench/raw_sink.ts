@@ -2,7 +2,7 @@
  * An OTLP/HTTP sink for the benchmark that keeps its work off the measured path: during a run it only reads
  * each export request's body and stores it as it came, answering at once (or after `delayMs`, like a far
  * collector). After the run, {@linkcode RawSink.drain} replays the stored requests through the example's own
- * receiver handler (`viewer/receiver.ts`) into a store, which decodes and counts them. Decoding protobuf
+ * receiver handler (`otlp/receiver.ts`) into a store, which decodes and counts them. Decoding protobuf
  * costs far more CPU than reading bytes; on a small machine a receiver that decodes while the server is under
  * load takes CPU from the server, and more for traced runs than untraced ones.
  *
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { createReceiverHandler, type TelemetryStore } from "../viewer/receiver.ts";
+import { createReceiverHandler, type TelemetryStore } from "../otlp/receiver.ts";
 
 /** One export request as it arrived. */
 interface StoredRequest {

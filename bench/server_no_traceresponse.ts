@@ -5,6 +5,7 @@
  *
  * @module
  */
-import { readServerConfig, serve } from "../server.ts";
+import { serve } from "../server.ts";
+import { readServerConfig } from "../config/server_config.ts";
 
 if (import.meta.main) await serve({ ...readServerConfig(), traceResponse: false });

@@ -8,7 +8,7 @@
 
 /** A configuration value that cannot be used; its message is meant to be printed as it is. */
 export class ConfigError extends Error {
-  /** The error's name. */
+  /** Always `"ConfigError"`. */
   override name = "ConfigError";
 }
 
@@ -57,4 +57,33 @@ export function parseHttpUrl(name: string, value: string | undefined, fallback: 
     throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
   }
   return url;
+}
+
+/**
+ * Returns those of `names` that the program may not read (no `--allow-env` for them): their values, if set,
+ * are ignored, and the program should say so rather than use its defaults in silence.
+ */
+export function unreadable(names: readonly string[]): string[] {
+  return names.filter((name) =>
+    Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted"
+  );
+}
+
+/**
+ * The one line a program prints when some of its variables are not readable, or `undefined` when all are:
+ * `Client: not reading SERVER_URL without --allow-env; using the defaults (calling http://localhost:8000/)`.
+ *
+ * @param program the name the line starts with, e.g. `Client`.
+ * @param names the variables the program reads.
+ * @param detail what the defaults mean, e.g. `calling http://localhost:8000/`.
+ */
+export function unreadableNotice(
+  program: string,
+  names: readonly string[],
+  detail?: string,
+): string | undefined {
+  const missing = unreadable(names);
+  if (missing.length === 0) return undefined;
+  return `${program}: not reading ${missing.join(", ")} without --allow-env; using the defaults` +
+    (detail === undefined ? "" : ` (${detail})`);
 }

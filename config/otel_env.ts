@@ -1,11 +1,22 @@
 /**
  * Checks the OpenTelemetry settings that Deno accepts without a word but that lose or split every trace: an
- * export endpoint that is not a URL, one that already names a signal's path, and propagators without
- * `tracecontext`. Deno itself refuses only an unknown protocol or sampler.
+ * export endpoint that is not a URL, one that already names a signal's path, a protocol on the other
+ * protocol's port, a sampling ratio outside 0..1, and propagators without `tracecontext`. Deno itself refuses
+ * only an unknown protocol or sampler (and stops on `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` or a zero
+ * `OTEL_BSP_MAX_QUEUE_SIZE`, before a program can say anything).
  *
  * @module
  */
 import { readEnv } from "./env.ts";
+
+/** The variables {@linkcode otelWarnings} reads: a program's `--allow-env` must include them. */
+export const OTEL_VARIABLES = [
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_PROTOCOL",
+  "OTEL_TRACES_SAMPLER_ARG",
+  "OTEL_PROPAGATORS",
+] as const;
 
 /**
  * Returns one line for each setting that will silently lose or split traces; empty when all is well or the
@@ -14,18 +25,48 @@ import { readEnv } from "./env.ts";
 export function otelWarnings(env: (name: string) => string | undefined = readEnv): string[] {
   const warnings: string[] = [];
   const endpoint = env("OTEL_EXPORTER_OTLP_ENDPOINT");
+  const url = endpoint !== undefined && URL.canParse(endpoint) ? new URL(endpoint) : undefined;
   if (endpoint !== undefined) {
-    const url = URL.canParse(endpoint) ? new URL(endpoint) : undefined;
     if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
       warnings.push(
         `OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}: ` +
-          "Deno will export nothing",
+          "the telemetry will not arrive there",
       );
     } else if (/\/v1\/(traces|logs|metrics)\/?$/.test(url.pathname)) {
       warnings.push(
         `OTEL_EXPORTER_OTLP_ENDPOINT is a base URL, Deno appends /v1/traces to it; got ${
           JSON.stringify(endpoint)
         }`,
+      );
+    }
+  }
+  const protocol = env("OTEL_EXPORTER_OTLP_PROTOCOL") ?? "http/protobuf";
+  for (const name of ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]) {
+    const value = env(name);
+    const port = value !== undefined && URL.canParse(value) ? new URL(value).port : "";
+    if (protocol === "grpc" && port === "4318") {
+      warnings.push(
+        `OTEL_EXPORTER_OTLP_PROTOCOL=grpc with ${name} on port 4318, the OTLP/HTTP port: nothing will ` +
+          "arrive (gRPC is port 4317)",
+      );
+    } else if (protocol.startsWith("http/") && port === "4317") {
+      warnings.push(
+        `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} with ${name} on port 4317, the OTLP/gRPC port: nothing ` +
+          "will arrive (OTLP/HTTP is port 4318)",
+      );
+    }
+  }
+  const ratio = env("OTEL_TRACES_SAMPLER_ARG");
+  if (ratio !== undefined) {
+    const number = /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(ratio) ? Number(ratio) : NaN;
+    if (!(number >= 0 && number <= 1)) {
+      const effect = Number.isNaN(number)
+        ? "Deno ignores it and keeps every trace"
+        : number > 1
+        ? "Deno keeps every trace"
+        : "Deno keeps no trace";
+      warnings.push(
+        `OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got ${JSON.stringify(ratio)}: ${effect}`,
       );
     }
   }

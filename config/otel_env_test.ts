@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { otelWarnings } from "./otel_env.ts";
+import { OTEL_VARIABLES, otelWarnings } from "./otel_env.ts";
 
 const env = (values: Record<string, string>) => (name: string) => values[name];
 
@@ -21,7 +21,7 @@ Deno.test("an endpoint that is no http(s) URL, or names a signal's path, is warn
     assert.deepEqual(otelWarnings(env({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint })), [
       `OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got ${
         JSON.stringify(endpoint)
-      }: Deno will export nothing`,
+      }: the telemetry will not arrive there`,
     ]);
   }
   assert.match(
@@ -33,4 +33,41 @@ Deno.test("an endpoint that is no http(s) URL, or names a signal's path, is warn
 Deno.test("propagators without tracecontext are warned about", () => {
   assert.equal(otelWarnings(env({ OTEL_PROPAGATORS: "b3, baggage" })).length, 1);
   assert.deepEqual(otelWarnings(env({ OTEL_PROPAGATORS: " tracecontext " })), []);
+});
+
+Deno.test("a protocol on the other protocol's port is warned about, for either endpoint variable", () => {
+  assert.deepEqual(
+    otelWarnings(env({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" })),
+    [
+      "OTEL_EXPORTER_OTLP_PROTOCOL=grpc with OTEL_EXPORTER_OTLP_ENDPOINT on port 4318, the OTLP/HTTP port: " +
+      "nothing will arrive (gRPC is port 4317)",
+    ],
+  );
+  assert.match(
+    otelWarnings(env({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://c:4317/v1/traces" }))[0],
+    /^OTEL_EXPORTER_OTLP_PROTOCOL=http\/protobuf with OTEL_EXPORTER_OTLP_TRACES_ENDPOINT on port 4317/,
+  );
+  assert.deepEqual(
+    otelWarnings(env({ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc", OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4317" })),
+    [],
+  );
+  assert.deepEqual(otelWarnings(env({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" })), []);
+});
+
+Deno.test("a sampling ratio outside 0..1 is warned about, with what Deno does instead", () => {
+  for (const ratio of ["0", "1", "0.25", "1.0", ".5"]) {
+    assert.deepEqual(otelWarnings(env({ OTEL_TRACES_SAMPLER_ARG: ratio })), [], ratio);
+  }
+  const warning = (ratio: string) => otelWarnings(env({ OTEL_TRACES_SAMPLER_ARG: ratio }));
+  assert.deepEqual(warning("1.5"), [
+    'OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got "1.5": Deno keeps every trace',
+  ]);
+  assert.match(warning("-0.1")[0], /got "-0\.1": Deno keeps no trace$/);
+  assert.match(warning("10%")[0], /got "10%": Deno ignores it and keeps every trace$/);
+});
+
+Deno.test("OTEL_VARIABLES names every variable otelWarnings reads", () => {
+  const read = new Set<string>();
+  otelWarnings((name) => (read.add(name), undefined));
+  assert.deepEqual([...read].sort(), [...OTEL_VARIABLES].sort());
 });

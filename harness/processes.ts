@@ -17,7 +17,7 @@
  * @module
  */
 import { collectOutput } from "./output.ts";
-import { denoRunOf, permissionFlags, scriptOf } from "./tasks.ts";
+import { denoRunOf, envFileFlags, permissionFlags, scriptOf } from "./tasks.ts";
 
 /** The repository's root directory, where children start. */
 export const ROOT: URL = new URL("../", import.meta.url);
@@ -93,6 +93,14 @@ export function clientPermissions(serverUrl: string): string[] {
   return permissionFlags(denoRunOf("client")).map((flag) =>
     flag.startsWith("--allow-net=") ? `--allow-net=${address}` : flag
   );
+}
+
+/**
+ * The `--env-file` flags of a task: the server and the client always get their task's defaults from it, and
+ * the variables the harness sets override them.
+ */
+export function taskEnvFiles(task: "server" | "client"): string[] {
+  return envFileFlags(denoRunOf(task));
 }
 
 /** The variables a task sets in front of its `deno run` (`OTEL_DENO=true OTEL_SERVICE_NAME=server …`). */
@@ -182,7 +190,11 @@ export function clientEnv(serverUrl: string, options: ChildOptions = {}): ChildE
   return { ...taskEnv("client"), ...otelEnv("client", options), SERVER_URL: serverUrl, ...options.env };
 }
 
-function spawn(program: string, args: string[], cwd: URL, env: ChildEnv): Deno.ChildProcess {
+/**
+ * Spawns `program args` in `cwd` hermetically: exactly {@linkcode childEnv}`(env)`, stdin closed, stdout and
+ * stderr piped.
+ */
+export function spawn(program: string, args: string[], cwd: URL, env: ChildEnv): Deno.ChildProcess {
   return new Deno.Command(program, {
     args,
     cwd,
@@ -205,7 +217,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   const env = serverEnv(options);
   const script = options.script ?? (runtime === "deno" ? scriptOf(denoRunOf("server")) : "server.cjs");
   const process = runtime === "deno"
-    ? spawn("deno", ["run", ...(options.permissions ?? serverPermissions()), script], ROOT, env)
+    ? spawn(
+      "deno",
+      ["run", ...taskEnvFiles("server"), ...(options.permissions ?? serverPermissions()), script],
+      ROOT,
+      env,
+    )
     : spawn("node", [...(options.nodeSdk ? ["--require", "./tracing.cjs"] : []), script], NODE_PEER_DIR, env);
   const stdout = collectOutput(process.stdout, undefined, { readIntervalMs: options.outputReadIntervalMs });
   const stderr = collectOutput(process.stderr);
@@ -276,7 +293,7 @@ export interface ClientResult extends ExitResult {
 /** Runs `client.ts` against `serverUrl` to its end (killed after 30 s). */
 export async function runClient(serverUrl: string, options: ChildOptions = {}): Promise<ClientResult> {
   const result = await runDeno(scriptOf(denoRunOf("client")), {
-    permissions: options.permissions ?? clientPermissions(serverUrl),
+    permissions: [...taskEnvFiles("client"), ...(options.permissions ?? clientPermissions(serverUrl))],
     env: clientEnv(serverUrl, options),
   });
   return { ...result, traceId: result.stdout.match(/^trace id: ([0-9a-f]{32})$/m)?.[1] };

@@ -62,6 +62,14 @@ export function permissionFlags({ argv }: TaskCommand): string[] {
   return argv.filter((word) => /^(--allow-|--deny-|-A$)/.test(word));
 }
 
+/**
+ * The `--env-file=…` flags of a command: the task's defaults, which Deno loads without overriding a variable
+ * already set.
+ */
+export function envFileFlags({ argv }: TaskCommand): string[] {
+  return argv.filter((word) => word.startsWith("--env-file"));
+}
+
 /** The script a `deno run` command runs: its first word after `run` that is not a flag. */
 export function scriptOf({ argv }: TaskCommand): string {
   const script = argv.slice(2).find((word) => !word.startsWith("-"));

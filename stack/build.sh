@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Builds the OpenTelemetry Collector and Grafana Tempo natively from the Go module proxy, at the
-# versions pinned in stack/versions.json (the same versions as the images in docker-compose.yml),
-# and caches the binaries outside the repository, keyed by version:
-#   ${STACK_CACHE:-~/.cache/deno-example}/otelcol-<version>/otelcol
-#   ${STACK_CACHE:-~/.cache/deno-example}/tempo-<version>/tempo
-# A second run finds them and does nothing. Usage: stack/build.sh [otelcol|tempo]...
+# Puts the stack's native binaries, at the versions pinned in stack/versions.json (the same versions as the
+# images in docker-compose.yml), into a cache outside the repository, keyed by version:
+#   ${STACK_CACHE:-~/.cache/deno-example}/otelcol-<version>/otelcol        built from the Go module proxy
+#   ${STACK_CACHE:-~/.cache/deno-example}/prometheus-<version>/prometheus  built from the Go module proxy
+#   ${STACK_CACHE:-~/.cache/deno-example}/tempo-<version>/tempo            unpacked from ../shared/tools/
+#   ${STACK_CACHE:-~/.cache/deno-example}/loki-<version>/loki              unpacked from ../shared/tools/
+# Tempo and Loki cannot be built here (the Go module proxy refuses their modules): they come prebuilt from
+# their release tags in ${STACK_TOOLS:-<repo>/../shared/tools} (its README says how), checked against its
+# SHA256SUMS before use. A second run finds everything and does nothing.
+# Usage: stack/build.sh [otelcol|prometheus|tempo|loki]...   (no argument: all four)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${STACK_CACHE:-$HOME/.cache/deno-example}"
+tools="${STACK_TOOLS:-$here/../../shared/tools}"
 versions="$here/versions.json"
 
 # version KEY: reads one string from stack/versions.json.
@@ -21,6 +26,19 @@ log() { printf '[build] %s\n' "$*" >&2; }
 # Scratch directories of an interrupted or failed build are removed on exit.
 scratch=()
 trap 'rm -rf "${scratch[@]}"' EXIT
+
+# install_binary FILE DIR NAME VERSION: checks that FILE reports VERSION (`--version`), then moves it into
+# DIR/NAME atomically (a half-written or wrong binary is never cached).
+install_binary() {
+  if ! "$1" --version 2>&1 | grep -q "version $4\b"; then
+    echo "$3: the new binary does not report version $4:" >&2
+    "$1" --version >&2 || true
+    exit 1
+  fi
+  mkdir -p "$2"
+  install -m 0755 "$1" "$2/$3.new"
+  mv "$2/$3.new" "$2/$3"
+}
 
 build_otelcol() {
   local ver dir tmp start
@@ -38,60 +56,75 @@ build_otelcol() {
   cp "$here/otelcol-builder.yaml" "$tmp/manifest.yaml"
   log "otelcol $ver: building (manifest stack/otelcol-builder.yaml)"
   (cd "$tmp" && "$tmp/bin/builder" --config=manifest.yaml)
-  mkdir -p "$dir"
-  install -m 0755 "$tmp/otelcol-dist/otelcol" "$dir/otelcol.new"
-  mv "$dir/otelcol.new" "$dir/otelcol"
+  install_binary "$tmp/otelcol-dist/otelcol" "$dir" otelcol "$ver"
   log "otelcol $ver: built in $((SECONDS - start)) s"
 }
 
-build_tempo() {
-  local ver pseudo dir tmp start
-  ver="$(version tempo)"
-  pseudo="$(version tempo_go_pseudo_version)"
-  dir="$cache/tempo-$ver"
-  if [[ -x "$dir/tempo" ]]; then
-    log "tempo $ver: cached at $dir/tempo"
+build_prometheus() {
+  local ver module dir tmp start
+  ver="$(version prometheus)"
+  dir="$cache/prometheus-$ver"
+  if [[ -x "$dir/prometheus" ]]; then
+    log "prometheus $ver: cached at $dir/prometheus"
     return
   fi
-  if [[ ! "$pseudo" =~ ^v[0-9]+\.[0-9]+\.[0-9]+-0\.[0-9]{14}-[0-9a-f]{12}$ ]]; then
-    echo "stack/versions.json: tempo_go_pseudo_version must be the Go pseudo-version of the v$ver release commit" >&2
-    echo "  (e.g. v1.5.1-0.YYYYMMDDhhmmss-<12 hex>), got: '$pseudo'" >&2
+  # Release v3.X.Y is published on the module proxy as github.com/prometheus/prometheus v0.3X.Y
+  # (e.g. 3.16.0 -> v0.316.0). The version string is set so that `prometheus --version` reports it.
+  if [[ ! "$ver" =~ ^3\.([0-9]+)\.([0-9]+)$ ]]; then
+    echo "stack/versions.json: prometheus must be a 3.x release (3.X.Y), got '$ver'" >&2
     exit 1
   fi
+  module="v0.3$(printf '%02d' "${BASH_REMATCH[1]}").${BASH_REMATCH[2]}"
   start=$SECONDS
-  tmp="$(mktemp -d "$cache/.tempo-$ver.XXXXXX")"
+  tmp="$(mktemp -d "$cache/.prometheus-$ver.XXXXXX")"
   scratch+=("$tmp")
-  # Tempo's module path has no /v3 while its tags are v3.x, so the Go module proxy serves the release
-  # commit only as a pseudo-version. Replace directives of a dependency are ignored, so this wrapper
-  # module repeats Tempo's own (stack/tempo-replaces.txt, copied from Tempo's go.mod at that release).
-  {
-    echo "module example.invalid/tempo-build"
-    echo
-    echo "go 1.26"
-    echo
-    echo "require github.com/grafana/tempo $pseudo"
-    echo
-    grep -v '^[[:space:]]*\(#\|$\)' "$here/tempo-replaces.txt" | sed 's/^/replace /'
-  } >"$tmp/go.mod"
-  log "tempo $ver ($pseudo): resolving modules"
-  (cd "$tmp" && GOFLAGS=-mod=mod go mod download github.com/grafana/tempo)
-  log "tempo $ver: building (hundreds of modules on a first run)"
-  (cd "$tmp" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath \
-    -ldflags "-s -w -X main.Version=$ver -X main.Branch=HEAD -X main.Revision=${pseudo##*-}" \
-    -o "$tmp/tempo" github.com/grafana/tempo/cmd/tempo)
-  mkdir -p "$dir"
-  install -m 0755 "$tmp/tempo" "$dir/tempo.new"
-  mv "$dir/tempo.new" "$dir/tempo"
-  log "tempo $ver: built in $((SECONDS - start)) s"
+  log "prometheus $ver: building github.com/prometheus/prometheus/cmd/prometheus@$module (minutes on a first run)"
+  GOBIN="$tmp/bin" go install -trimpath \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$ver" \
+    "github.com/prometheus/prometheus/cmd/prometheus@$module"
+  install_binary "$tmp/bin/prometheus" "$dir" prometheus "$ver"
+  log "prometheus $ver: built in $((SECONDS - start)) s"
+}
+
+# unpack_prebuilt NAME: checks ../shared/tools/NAME-<version>-linux-amd64.gz against SHA256SUMS, unpacks it.
+unpack_prebuilt() {
+  local name=$1 ver dir file tmp
+  ver="$(version "$name")"
+  dir="$cache/$name-$ver"
+  if [[ -x "$dir/$name" ]]; then
+    log "$name $ver: cached at $dir/$name"
+    return
+  fi
+  file="$name-$ver-linux-amd64.gz"
+  if [[ ! -f "$tools/$file" || ! -f "$tools/SHA256SUMS" ]]; then
+    echo "$name $ver: $tools/$file (with SHA256SUMS beside it) is missing; set STACK_TOOLS to the folder" >&2
+    echo "  that holds the prebuilt backends (../shared/tools/ next to the repository in CI)" >&2
+    exit 1
+  fi
+  if ! grep -q "  $file\$" "$tools/SHA256SUMS"; then
+    echo "$name $ver: $tools/SHA256SUMS has no digest for $file" >&2
+    exit 1
+  fi
+  (cd "$tools" && grep "  $file\$" SHA256SUMS | sha256sum -c --quiet -) || {
+    echo "$name $ver: $tools/$file does not match its digest in SHA256SUMS" >&2
+    exit 1
+  }
+  tmp="$(mktemp -d "$cache/.$name-$ver.XXXXXX")"
+  scratch+=("$tmp")
+  gunzip -c "$tools/$file" >"$tmp/$name"
+  chmod +x "$tmp/$name"
+  install_binary "$tmp/$name" "$dir" "$name" "$ver"
+  log "$name $ver: unpacked into $dir/$name (digest checked)"
 }
 
 mkdir -p "$cache"
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(otelcol tempo)
+[[ ${#targets[@]} -gt 0 ]] || targets=(otelcol prometheus tempo loki)
 for t in "${targets[@]}"; do
   case "$t" in
     otelcol) build_otelcol ;;
-    tempo) build_tempo ;;
-    *) echo "unknown target: $t (otelcol|tempo)" >&2; exit 2 ;;
+    prometheus) build_prometheus ;;
+    tempo | loki) unpack_prebuilt "$t" ;;
+    *) echo "unknown target: $t (otelcol|prometheus|tempo|loki)" >&2; exit 2 ;;
   esac
 done

@@ -5,17 +5,21 @@
  *
  * 1. Tempo returns the client's trace, joined: both services, the four spans, each span's parent link.
  * 2. Tempo's search finds the trace by `service.name`.
- * 3. Prometheus holds the service-graph edge client → server written by Tempo's metrics generator.
+ * 3. Loki holds the server's log line, with the trace id and the handler span's id as structured metadata,
+ *    found by the query Grafana's "logs for this span" runs ({@linkcode logsForSpanQuery}).
+ * 4. Prometheus holds Deno's own `http_server_request_duration_seconds` for service `server` (OTLP).
+ * 5. Prometheus holds the service-graph edge client → server and the span metrics of the server, written by
+ *    Tempo's metrics generator, with an exemplar that names this trace ({@linkcode EXEMPLAR_TRACE_ID_LABEL}).
  *
- * Endpoints (defaults in parentheses): `TEMPO_URL` (http://127.0.0.1:3200), `PROMETHEUS_URL`
- * (http://127.0.0.1:9090), `OTELCOL_HEALTH_URL` (http://127.0.0.1:13133/), `GRAFANA_URL` (only printed),
- * `STACK_CHECK_TIMEOUT_S` (120). The services export to `OTEL_EXPORTER_OTLP_ENDPOINT` (Deno's default,
- * http://localhost:4318, is the Collector in both set-ups). The server listens on 127.0.0.1:8000, as in
- * `deno task server`.
+ * Endpoints (defaults in parentheses): `TEMPO_URL` (http://127.0.0.1:3200), `LOKI_URL`
+ * (http://127.0.0.1:3100), `PROMETHEUS_URL` (http://127.0.0.1:9090), `OTELCOL_HEALTH_URL`
+ * (http://127.0.0.1:13133/), `GRAFANA_URL` (only printed), `STACK_CHECK_TIMEOUT_S` (120). The services export
+ * to `OTEL_EXPORTER_OTLP_ENDPOINT` (default http://127.0.0.1:4318, the Collector in both set-ups). The server
+ * listens on a free port of 127.0.0.1.
  *
  * @module
  */
-import { grafanaTraceUrl } from "./grafana_link.ts";
+import { grafanaTraceUrl } from "../config/grafana_link.ts";
 import { runClient, startServer } from "../harness/processes.ts";
 
 /** A span as Tempo's `GET /api/v2/traces/<id>` returns it (OTLP JSON with base64 ids). */
@@ -178,21 +182,130 @@ export function searchFinds(body: { traces?: { traceID: string }[] }, traceId: s
   return (body.traces ?? []).some((t) => t.traceID.toLowerCase().replace(/^0+/, "") === want);
 }
 
+/** The server's log line written inside its handler span (`process-request`). */
+export const SERVER_LOG_LINE = "Server: Processing request in trace context";
+
+/** The structured-metadata key under which Loki keeps an OTLP log record's trace id. */
+export const LOKI_TRACE_ID_FIELD = "trace_id";
+
+/** The structured-metadata key under which Loki keeps an OTLP log record's span id. */
+export const LOKI_SPAN_ID_FIELD = "span_id";
+
+/** The exemplar label that carries the trace id in Tempo's span metrics (as Prometheus stores them). */
+export const EXEMPLAR_TRACE_ID_LABEL = "traceID";
+
+/**
+ * The LogQL query of Grafana's "logs for this span" link for a span of `service`, as the Tempo data source's
+ * `tracesToLogsV2` custom query produces it: the stream by `service_name`, then the trace and span ids kept
+ * as structured metadata.
+ */
+export function logsForSpanQuery(service: string, traceId: string, spanId: string): string {
+  return `{service_name="${service}"} | ${LOKI_TRACE_ID_FIELD}="${traceId}" | ${LOKI_SPAN_ID_FIELD}="${spanId}"`;
+}
+
+/** The PromQL query for Deno's own HTTP server metric of `service` (OTLP puts service.name in `job`). */
+export function denoRequestCountQuery(service: string): string {
+  return `http_server_request_duration_seconds_count{job="${service}"}`;
+}
+
+/** The PromQL query for Tempo's span-metrics request rate of `service`, as Grafana's "metrics for this span". */
+export function spanRateQuery(service: string): string {
+  return `sum(rate(traces_spanmetrics_calls_total{service="${service}"}[5m]))`;
+}
+
+/** The PromQL query for the service-graph edge `client` → `server`. */
+export function serviceGraphQuery(client: string, server: string): string {
+  return `traces_service_graph_request_total{client="${client}",server="${server}"}`;
+}
+
+/** One stream of Loki's `query_range` answer: its labels (with structured metadata) and its lines. */
+export interface LokiStream {
+  /** Stream labels, structured metadata and parsed labels, merged (Loki's default encoding). */
+  stream: Record<string, string>;
+  /** `[timestamp in ns, line]` pairs. */
+  values: [string, string][];
+}
+
+/** The lines of Loki's `query_range` answer that equal `line` (console.log adds a newline), with their labels. */
+export function findLogLines(
+  body: { data?: { result?: LokiStream[] } },
+  line: string,
+): Record<string, string>[] {
+  const found: Record<string, string>[] = [];
+  for (const { stream, values } of body.data?.result ?? []) {
+    for (const [, text] of values ?? []) if (text.trimEnd() === line) found.push(stream);
+  }
+  return found;
+}
+
+/** One series of Prometheus's `query_exemplars` answer. */
+export interface ExemplarSeries {
+  /** The series' labels. */
+  seriesLabels: Record<string, string>;
+  /** Its exemplars, each with its own labels. */
+  exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
+}
+
+/** Whether any exemplar names `traceId` under {@linkcode EXEMPLAR_TRACE_ID_LABEL}. */
+export function exemplarsName(body: { data?: ExemplarSeries[] }, traceId: string): boolean {
+  return (body.data ?? []).some((series) =>
+    series.exemplars.some((e) => e.labels[EXEMPLAR_TRACE_ID_LABEL]?.toLowerCase() === traceId)
+  );
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
-const env = (name: string, fallback: string) => Deno.env.get(name) || fallback;
+/** Where the stack listens, and how long the check waits for data to arrive. */
+export interface StackEndpoints {
+  /** Tempo's HTTP API. */
+  tempoUrl: string;
+  /** Loki's HTTP API. */
+  lokiUrl: string;
+  /** Prometheus's HTTP API. */
+  prometheusUrl: string;
+  /** The Collector's health_check extension. */
+  healthUrl: string;
+  /** Where the example exports OTLP/HTTP (the Collector). */
+  otlpEndpoint: string;
+  /** Grafana, only for the link printed at the end. */
+  grafanaUrl: string;
+  /** How long to wait for each piece of data, in milliseconds. */
+  timeoutMs: number;
+}
 
-async function get(url: string, what: string, hint: string): Promise<Response> {
+/** The endpoints from the environment, with the defaults of the compose file and the native run. */
+export function endpointsFromEnv(): StackEndpoints {
+  const env = (name: string, fallback: string) => (Deno.env.get(name) || fallback).replace(/\/+$/, "");
+  return {
+    tempoUrl: env("TEMPO_URL", "http://127.0.0.1:3200"),
+    lokiUrl: env("LOKI_URL", "http://127.0.0.1:3100"),
+    prometheusUrl: env("PROMETHEUS_URL", "http://127.0.0.1:9090"),
+    healthUrl: env("OTELCOL_HEALTH_URL", "http://127.0.0.1:13133"),
+    otlpEndpoint: env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+    grafanaUrl: env("GRAFANA_URL", "http://localhost:3000"),
+    timeoutMs: Number(env("STACK_CHECK_TIMEOUT_S", "120")) * 1000,
+  };
+}
+
+const HINT =
+  "start the stack first: `docker compose up -d`, or `stack/run_native.sh` (the same versions, native)";
+
+async function get(url: string, what: string): Promise<Response> {
   try {
     return await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch (error) {
-    const cause = (error as Error).cause instanceof Error
-      ? `: ${((error as Error).cause as Error).message}`
-      : "";
-    throw new CheckError(
-      `nothing answers at ${url} (${what}): ${(error as Error).message}${cause}\n  ${hint}`,
-    );
+    const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : "";
+    // "error sending request for url (...): client error (Connect): tcp connect error: Connection refused"
+    const reason = (cause || (error as Error).message).split("\n")[0].split(": ").at(-1);
+    throw new CheckError(`${what}: nothing answers at ${url} (${reason}); ${HINT}`);
   }
+}
+
+async function getJson(url: string, what: string): Promise<unknown> {
+  const res = await get(url, what);
+  const text = await res.text();
+  if (!res.ok) throw new CheckError(`${what} answered ${res.status} at ${url}: ${text.trim().slice(0, 300)}`);
+  return JSON.parse(text);
 }
 
 async function poll<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
@@ -217,38 +330,43 @@ function ok(message: string): void {
   console.log(`ok   ${message}`);
 }
 
+/** Fails with one line naming the first backend that is not there or not ready. */
+export async function checkBackendsReady(endpoints: StackEndpoints): Promise<void> {
+  const ready = async (what: string, url: string) => {
+    const res = await get(url, what);
+    const text = (await res.text()).trim();
+    if (!res.ok) {
+      throw new CheckError(`${what} is not ready: ${url} answered ${res.status} ${text.slice(0, 200)}`);
+    }
+  };
+  await ready("the OpenTelemetry Collector", `${endpoints.healthUrl}/`);
+  ok(`Collector healthy at ${endpoints.healthUrl}`);
+  for (
+    const [what, url] of [
+      ["Tempo", `${endpoints.tempoUrl}/ready`],
+      ["Loki", `${endpoints.lokiUrl}/ready`],
+    ]
+  ) {
+    // Both answer 503 for a few seconds after start-up, while their rings settle.
+    await get(url, what).then((res) => res.body?.cancel());
+    await poll(`${what} to be ready`, endpoints.timeoutMs, () => ready(what, url).then(() => true));
+    ok(`${what} ready at ${url}`);
+  }
+  await ready("Prometheus", `${endpoints.prometheusUrl}/-/ready`);
+  ok(`Prometheus ready at ${endpoints.prometheusUrl}`);
+}
+
 /** Runs the whole check; resolves on success, rejects with a {@linkcode CheckError} otherwise. */
-export async function checkStack(): Promise<void> {
-  const tempoUrl = env("TEMPO_URL", "http://127.0.0.1:3200").replace(/\/+$/, "");
-  const promUrl = env("PROMETHEUS_URL", "http://127.0.0.1:9090").replace(/\/+$/, "");
-  const healthUrl = env("OTELCOL_HEALTH_URL", "http://127.0.0.1:13133/");
-  const timeoutMs = Number(env("STACK_CHECK_TIMEOUT_S", "120")) * 1000;
-  const hint = "Start the stack first: `docker compose up -d` (or `stack/run_native.sh`, which builds and " +
-    "runs the same Collector and Tempo natively).";
+export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv()): Promise<void> {
+  const { tempoUrl, lokiUrl, prometheusUrl: promUrl, otlpEndpoint, timeoutMs } = endpoints;
 
   // 1. Is a stack there at all?
-  const health = await get(healthUrl, "OpenTelemetry Collector health_check", hint);
-  if (!health.ok) {
-    throw new CheckError(`the Collector is not healthy: ${healthUrl} answered ${health.status}`);
-  }
-  await health.body?.cancel();
-  ok(`Collector healthy at ${healthUrl}`);
-  await poll("Tempo to be ready", timeoutMs, async () => {
-    const res = await get(`${tempoUrl}/ready`, "Tempo", hint);
-    const text = await res.text();
-    if (!res.ok) throw new CheckError(`${tempoUrl}/ready answered ${res.status}: ${text.trim()}`);
-    return true;
-  });
-  ok(`Tempo ready at ${tempoUrl}`);
-  const prom = await get(`${promUrl}/-/ready`, "Prometheus", hint);
-  if (!prom.ok) throw new CheckError(`Prometheus is not ready: ${promUrl}/-/ready answered ${prom.status}`);
-  await prom.body?.cancel();
-  ok(`Prometheus ready at ${promUrl}`);
+  await checkBackendsReady(endpoints);
 
   // 2. One call through the example, with tracing on, exporting to the Collector. A SIGTERM then shuts the
-  // server down gracefully: it exports what it still holds before it exits.
-  const otlpEndpoint = env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
-  const server = await startServer({ otlpEndpoint, protocol: "http/protobuf" });
+  // server down gracefully: it exports what it still holds (spans, logs, metrics) before it exits. Deno
+  // exports metrics every OTEL_METRIC_EXPORT_INTERVAL ms (60 s by default); a short interval as well.
+  const server = await startServer({ otlpEndpoint, protocol: "http/protobuf", env: METRIC_ENV });
   let client;
   try {
     client = await runClient(server.url, { otlpEndpoint, protocol: "http/protobuf" });
@@ -263,7 +381,8 @@ export async function checkStack(): Promise<void> {
 
   // 3. The joined trace, from Tempo's trace-by-id API.
   const spans = await poll(`trace ${traceId} with 4 spans in Tempo`, timeoutMs, async () => {
-    const res = await get(`${tempoUrl}/api/v2/traces/${traceId}`, "Tempo", hint);
+    const url = `${tempoUrl}/api/v2/traces/${traceId}`;
+    const res = await get(url, "Tempo");
     if (res.status === 404) {
       await res.body?.cancel();
       throw new CheckError("Tempo does not know the trace yet");
@@ -290,32 +409,77 @@ export async function checkStack(): Promise<void> {
       start: String(end - 3600),
       end: String(end),
     });
-    const res = await get(`${tempoUrl}/api/search?${query}`, "Tempo", hint);
-    if (!res.ok) throw new CheckError(`Tempo search answered ${res.status}: ${(await res.text()).trim()}`);
-    return searchFinds(await res.json(), traceId) ? true : undefined;
+    const body = await getJson(`${tempoUrl}/api/search?${query}`, "Tempo search");
+    return searchFinds(body as { traces?: { traceID: string }[] }, traceId) ? true : undefined;
   });
   ok("Tempo search by service.name=client finds the trace");
 
-  // 5. The service graph edge, written by Tempo's metrics generator into Prometheus.
-  const promQuery = 'traces_service_graph_request_total{client="client",server="server"}';
-  await poll(`Prometheus to hold the service-graph edge client → server`, timeoutMs, async () => {
-    const res = await get(
-      `${promUrl}/api/v1/query?${new URLSearchParams({ query: promQuery })}`,
-      "Prometheus",
-      hint,
+  // 5. The server's log line in Loki, by the query of Grafana's "logs for this span" on the handler span.
+  const logQuery = logsForSpanQuery("server", traceId, handler.spanId);
+  const line = await poll(
+    `Loki to hold "${SERVER_LOG_LINE}" for span ${handler.spanId}`,
+    timeoutMs,
+    async () => {
+      const nowNs = BigInt(Date.now()) * 1_000_000n;
+      const query = new URLSearchParams({
+        query: logQuery,
+        start: String(nowNs - 3_600_000_000_000n),
+        end: String(nowNs + 60_000_000_000n),
+        limit: "100",
+      });
+      const body = await getJson(`${lokiUrl}/loki/api/v1/query_range?${query}`, "Loki");
+      const [found] = findLogLines(body as { data?: { result?: LokiStream[] } }, SERVER_LOG_LINE);
+      if (!found) throw new CheckError(`Loki returns no such line for ${logQuery} yet`);
+      return found;
+    },
+  );
+  if (line[LOKI_TRACE_ID_FIELD] !== traceId || line[LOKI_SPAN_ID_FIELD] !== handler.spanId) {
+    throw new CheckError(
+      `the log line carries trace ${line[LOKI_TRACE_ID_FIELD]} span ${line[LOKI_SPAN_ID_FIELD]}, ` +
+        `expected ${traceId} ${handler.spanId}`,
     );
-    if (!res.ok) throw new CheckError(`Prometheus answered ${res.status}: ${(await res.text()).trim()}`);
-    const body = await res.json();
-    return body.data?.result?.length > 0 ? true : undefined;
+  }
+  ok(`Loki has the server's log line with trace_id ${traceId} and the ${handler.name} span's span_id`);
+  console.log(`     ${logQuery}`);
+
+  // 6. Prometheus: Deno's own metric (OTLP), then what Tempo's metrics generator writes (remote write).
+  const promQuery = (query: string) =>
+    getJson(`${promUrl}/api/v1/query?${new URLSearchParams({ query })}`, "Prometheus") as Promise<
+      { data?: { result?: { metric: Record<string, string>; value: [number, string] }[] } }
+    >;
+  for (
+    const [what, query] of [
+      ["Deno's HTTP server duration metric for service server", denoRequestCountQuery("server")],
+      ["the service-graph edge client → server", serviceGraphQuery("client", "server")],
+      ["the span metrics of service server", spanRateQuery("server")],
+    ]
+  ) {
+    await poll(`Prometheus to hold ${what} (${query})`, timeoutMs, async () => {
+      const body = await promQuery(query);
+      return (body.data?.result?.length ?? 0) > 0 ? true : undefined;
+    });
+    ok(`Prometheus has ${what}: ${query}`);
+  }
+
+  // 7. The exemplar that leads from the span metrics back to this trace.
+  const exemplarQuery = 'traces_spanmetrics_latency_bucket{service="server"}';
+  await poll(`Prometheus to hold an exemplar naming trace ${traceId}`, timeoutMs, async () => {
+    const end = Math.ceil(Date.now() / 1000) + 60;
+    const query = new URLSearchParams({ query: exemplarQuery, start: String(end - 3600), end: String(end) });
+    const body = await getJson(`${promUrl}/api/v1/query_exemplars?${query}`, "Prometheus exemplars");
+    return exemplarsName(body as { data?: ExemplarSeries[] }, traceId) ? true : undefined;
   });
-  ok(`Prometheus has ${promQuery}`);
+  ok(`Prometheus has an exemplar of ${exemplarQuery} with ${EXEMPLAR_TRACE_ID_LABEL}=${traceId}`);
 
   console.log(
     `\nAll stack checks passed. The trace in Grafana: ${
-      grafanaTraceUrl(traceId, { grafanaUrl: env("GRAFANA_URL", "http://localhost:3000") })
+      grafanaTraceUrl(traceId, { grafanaUrl: endpoints.grafanaUrl })
     }`,
   );
 }
+
+/** Deno exports metrics every 60 s by default; the server of the check exports every second. */
+const METRIC_ENV = { OTEL_METRIC_EXPORT_INTERVAL: "1000" };
 
 if (import.meta.main) {
   try {

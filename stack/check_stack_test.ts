@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
 import {
   base64ToHex,
+  checkBackendsReady,
   CheckError,
   checkJoinedTrace,
+  exemplarsName,
+  findLogLines,
   flattenTrace,
+  logsForSpanQuery,
   searchFinds,
+  SERVER_LOG_LINE,
+  type StackEndpoints,
   type TempoTraceResponse,
 } from "./check_stack.ts";
+import { closedPort } from "../harness/processes.ts";
 
 const TRACE = "0af7651916cd43dd8448eb211c80319c";
 
@@ -99,4 +106,102 @@ Deno.test("searchFinds compares with leading zeros trimmed, as Tempo's search pr
   assert.ok(searchFinds({ traces: [{ traceID: id.replace(/^0+/, "") }] }, id));
   assert.ok(!searchFinds({ traces: [{ traceID: "abc" }] }, id));
   assert.ok(!searchFinds({}, id));
+});
+
+Deno.test("findLogLines matches the server's line as Loki returns it (with console.log's newline)", () => {
+  const stream = { service_name: "server", trace_id: TRACE, span_id: "dd".repeat(8) };
+  const body = {
+    data: {
+      result: [
+        {
+          stream: { service_name: "server" },
+          values: [["1", "Server listening on http://127.0.0.1:8000/\n"]],
+        },
+        { stream, values: [["2", `${SERVER_LOG_LINE}\n`]] },
+      ] as { stream: Record<string, string>; values: [string, string][] }[],
+    },
+  };
+  assert.deepEqual(findLogLines(body, SERVER_LOG_LINE), [stream]);
+  assert.deepEqual(findLogLines(body, "Server: something else"), []);
+  assert.deepEqual(findLogLines({}, SERVER_LOG_LINE), []);
+});
+
+Deno.test("logsForSpanQuery selects the service's stream, then trace and span id as structured metadata", () => {
+  assert.equal(
+    logsForSpanQuery("server", TRACE, "dd".repeat(8)),
+    `{service_name="server"} | trace_id="${TRACE}" | span_id="${"dd".repeat(8)}"`,
+  );
+});
+
+Deno.test("exemplarsName looks for the trace id under Tempo's exemplar label", () => {
+  const series = (labels: Record<string, string>) => ({
+    data: [{ seriesLabels: { service: "server" }, exemplars: [{ labels, value: "0.05", timestamp: 1 }] }],
+  });
+  assert.ok(exemplarsName(series({ traceID: TRACE }), TRACE));
+  assert.ok(!exemplarsName(series({ traceID: "1".repeat(32) }), TRACE));
+  assert.ok(
+    !exemplarsName(series({ trace_id: TRACE }), TRACE),
+    "another label name is not the link Grafana uses",
+  );
+  assert.ok(!exemplarsName({}, TRACE));
+});
+
+Deno.test("a missing backend fails the check with one line that names it and says how to start the stack", async () => {
+  // Something healthy answers for the backends that are there; each case leaves one of them out.
+  await using healthy = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("ready"),
+  );
+  const up = `http://127.0.0.1:${healthy.addr.port}`;
+  const down = `http://127.0.0.1:${closedPort()}`;
+  const endpoints: StackEndpoints = {
+    tempoUrl: up,
+    lokiUrl: up,
+    prometheusUrl: up,
+    healthUrl: up,
+    otlpEndpoint: up,
+    grafanaUrl: up,
+    timeoutMs: 2000,
+  };
+  const cases: [keyof StackEndpoints, RegExp][] = [
+    ["healthUrl", /^the OpenTelemetry Collector: nothing answers at http:\/\/127\.0\.0\.1:\d+\/ /],
+    ["tempoUrl", /^Tempo: nothing answers at http:\/\/127\.0\.0\.1:\d+\/ready /],
+    ["lokiUrl", /^Loki: nothing answers at http:\/\/127\.0\.0\.1:\d+\/ready /],
+    ["prometheusUrl", /^Prometheus: nothing answers at http:\/\/127\.0\.0\.1:\d+\/-\/ready /],
+  ];
+  const log = console.log;
+  console.log = () => {}; // the "ok" lines of the backends that are there
+  try {
+    for (const [missing, message] of cases) {
+      await assert.rejects(checkBackendsReady({ ...endpoints, [missing]: down }), (e: unknown) => {
+        assert.ok(e instanceof CheckError);
+        assert.match(e.message, message);
+        assert.match(e.message, /docker compose up -d.*stack\/run_native\.sh/);
+        assert.doesNotMatch(e.message, /\n/, "one line");
+        return true;
+      });
+    }
+  } finally {
+    console.log = log;
+  }
+});
+
+Deno.test("a backend that answers but is not ready is named, with its answer", async () => {
+  await using unready = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("Ingester not ready: waiting for 15s after being ready", { status: 503 }),
+  );
+  const url = `http://127.0.0.1:${unready.addr.port}`;
+  await assert.rejects(
+    checkBackendsReady({
+      tempoUrl: url,
+      lokiUrl: url,
+      prometheusUrl: url,
+      healthUrl: url,
+      otlpEndpoint: url,
+      grafanaUrl: url,
+      timeoutMs: 1000,
+    }),
+    /^CheckError: the OpenTelemetry Collector is not ready: .* answered 503 Ingester not ready/,
+  );
 });

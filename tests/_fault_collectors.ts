@@ -1,13 +1,13 @@
 /**
  * OTLP/HTTP collectors that misbehave on demand, for the fault tests: one that works (the receiver of
- * `viewer/receiver.ts`), hangs (reads the request, never answers), fails (503 or 500), or answers with a
+ * `otlp/receiver.ts`), hangs (reads the request, never answers), fails (503 or 500), or answers with a
  * partial success; the mode can change while the programs under test keep running. Also a TCP listener that
  * accepts connections and never answers, and a way to find a port where nothing listens.
  *
  * @module
  */
-import { createReceiverHandler, TelemetryStore } from "../viewer/receiver.ts";
-import { decodeTraces, encodePartialSuccess, type Encoding } from "../viewer/otlp.ts";
+import { createReceiverHandler, TelemetryStore } from "../otlp/receiver.ts";
+import { decodeTraces, encodePartialSuccess, type Encoding } from "../otlp/decode.ts";
 
 /** How a {@linkcode FaultCollector} answers export requests. */
 export type CollectorMode = "ok" | "hang" | "503" | "500" | "partial";
@@ -231,6 +231,15 @@ export function startSilentListener(): SilentListener {
     }
   })();
   return silent;
+}
+
+/**
+ * Whether the opt-in variable `name` is `1` (and readable: the test runs with `--allow-env=<name>`), for
+ * slow or memory-hungry tests that `deno task test` skips.
+ */
+export function optedIn(name: string): boolean {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted" &&
+    Deno.env.get(name) === "1";
 }
 
 /** Latency figures of a burst, in milliseconds. */

@@ -2,7 +2,7 @@
 // program before it starts, with a clear message; others are ignored without a word, and the telemetry is
 // lost. The README's reliability section lists both.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import { runClient, startServer } from "../harness/processes.ts";
 import { startFaultCollector } from "./_fault_collectors.ts";
 
@@ -86,7 +86,7 @@ Deno.test("warned: a malformed OTLP endpoint, or one with a bad port, loses the 
       client.stderr,
       `Client: warning: OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got ${
         JSON.stringify(endpoint)
-      }: Deno will export nothing\n`,
+      }: the telemetry will not arrive there\n`,
     );
     assert.deepEqual(
       receiver.store.trace(client.traceId!)?.spans.filter((span) => span.service === "client"),
@@ -133,4 +133,37 @@ Deno.test("warned: OTEL_PROPAGATORS=b3 (not supported by Deno) sends no tracepar
   const serverSpan = receiver.store.spans.find((span) => span.kind === "SERVER")!;
   assert.notEqual(serverSpan.traceId, client.traceId, "the server started a trace of its own");
   assert.equal(serverSpan.parentSpanId, undefined);
+});
+
+Deno.test("warned: a protocol on the other protocol's port, and a sampling ratio outside 0..1, under the task's flags and under the tutorial's command with --allow-env", async () => {
+  // Tracing stays off (no endpoint given), so nothing is sent to port 4318: the warnings are the point.
+  const env = {
+    OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+    OTEL_TRACES_SAMPLER_ARG: "1.5",
+  };
+  const expected =
+    "Client: warning: OTEL_EXPORTER_OTLP_PROTOCOL=grpc with OTEL_EXPORTER_OTLP_ENDPOINT on port " +
+    "4318, the OTLP/HTTP port: nothing will arrive (gRPC is port 4317)\n" +
+    'Client: warning: OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got "1.5": Deno keeps every trace\n';
+  for (const permissions of [undefined, ["--allow-net", "--allow-env"]]) {
+    const client = await runClient("http://127.0.0.1:9/", { env, permissions });
+    assert.equal(client.code, 1, "the call fails (nothing listens on port 9), the warnings are the point");
+    assert.ok(client.stderr.startsWith(expected), client.stderr);
+  }
+});
+
+Deno.test("stopped by Deno before the program runs (a README troubleshooting line, no warning possible): a zero queue size, gzip compression", async () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ OTEL_BSP_MAX_QUEUE_SIZE: "0" }, /Deno has panicked/],
+    [{ OTEL_BLRP_MAX_QUEUE_SIZE: "0" }, /Deno has panicked/],
+    [{ OTEL_EXPORTER_OTLP_COMPRESSION: "gzip" }, /^error: unsupported compression algorithm/],
+  ];
+  await using receiver = startReceiver({ port: 0 });
+  for (const [env, message] of cases) {
+    const client = await runClient("http://127.0.0.1:9/", { otlpEndpoint: receiver.url, env });
+    assert.notEqual(client.code, 0, JSON.stringify(env));
+    assert.equal(client.stdout, "", "the program did not run");
+    assert.match(client.stderr, message);
+  }
 });

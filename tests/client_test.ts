@@ -1,6 +1,7 @@
 // Unit tests of the client's call function against real HTTP servers in this process.
 import assert from "node:assert/strict";
-import { callApi, CallError, readClientConfig } from "../client.ts";
+import { callApi, CallError } from "../client.ts";
+import { readClientConfig } from "../config/client_config.ts";
 import { ConfigError } from "../config/env.ts";
 
 async function withServer(

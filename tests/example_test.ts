@@ -1,9 +1,9 @@
 // The example as a user runs it: a real OTLP/HTTP receiver in the test, and the server and the client as
 // real child processes with Deno's OpenTelemetry on, exporting to it. Assertions are on what arrived.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import { runClient, startServer } from "../harness/processes.ts";
-import type { Span } from "../viewer/otlp.ts";
+import type { Span } from "../otlp/decode.ts";
 
 function only(spans: Span[], predicate: (span: Span) => boolean, what: string): Span {
   const found = spans.filter(predicate);
@@ -25,7 +25,7 @@ for (const protocol of ["http/json", "http/protobuf"] as const) {
       assert.equal(client.code, 0, client.stderr);
       assert.match(client.stdout, /^Client: received \{"message":"Hello from server!"\}$/m);
       assert.ok(client.traceId, `the client printed no trace id:\n${client.stdout}`);
-      const link = client.stdout.match(/^Grafana: +(\S+)$/m)?.[1];
+      const link = client.stdout.match(/^Grafana: +(\S+)$/m)?.[1] ?? "";
       assert.ok(link?.startsWith("http://localhost:3000/explore?") && link.includes(client.traceId), link);
 
       // The traceresponse header names the same trace: the client test checks it on the wire; here the

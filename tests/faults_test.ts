@@ -2,11 +2,12 @@
 // server stopped in the middle of a request; a burst of requests; a server that never answers the client.
 // Latencies and exit times are measured and printed (see docs/reliability.md), never asserted.
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import { closedPort, runClient, serverPermissions, startServer } from "../harness/processes.ts";
 import {
   burst,
   type CollectorMode,
+  optedIn,
   startFaultCollector,
   startSilentListener,
   summarize,
@@ -304,9 +305,7 @@ Deno.test("client against a server that never answers: the timeout fires, the sp
 
 // Opt-in (about 30 s): FAULTS_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
 //   --allow-env=FAULTS_MEMORY tests/faults_test.ts --filter memory
-const memoryOptIn =
-  Deno.permissions.querySync({ name: "env", variable: "FAULTS_MEMORY" }).state === "granted" &&
-  Deno.env.get("FAULTS_MEMORY") === "1";
+const memoryOptIn = optedIn("FAULTS_MEMORY");
 Deno.test({
   name:
     "memory (opt-in, FAULTS_MEMORY=1): with a hanging collector the server's memory levels off as with a working one",
@@ -338,5 +337,107 @@ Deno.test({
       series.hang.at(-1)! <= series.ok.at(-1)! + 32,
       "the hang costs no more than a working collector",
     );
+  },
+});
+
+Deno.test("requests still open at the drain deadline leave no span at all; those finished before lose nothing", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  // server.ts's serve() with a 500 ms drain deadline (tests/testdata/server_drain.ts); the work takes 3 s.
+  const server = await startServer({
+    script: "tests/testdata/server_drain.ts",
+    otlpEndpoint: receiver.url,
+    workMs: 3000,
+  });
+  const open = 5;
+  const done = traceIdOf(0xd0e), cut = traceIdOf(0xc07);
+  let exit;
+  try {
+    for (let i = 0; i < 5; i++) {
+      const response = await fetch(new URL("/health", server.url), {
+        headers: { traceparent: traceparent(done, i) },
+      });
+      await response.arrayBuffer();
+    }
+    const requests = Array.from(
+      { length: open },
+      (_, i) =>
+        fetch(server.url, { headers: { traceparent: traceparent(cut, i) } }).then(
+          (response) => response.status,
+          () => "closed",
+        ),
+    );
+    await receiver.store.waitFor(
+      (s) => (s.trace(cut)?.logs.length ?? 0) === open,
+      wait("every open request's handler has started (its log record arrived)"),
+    );
+    exit = await server.stop();
+    assert.deepEqual(await Promise.all(requests), Array(open).fill("closed"), "cut off unanswered");
+  } finally {
+    exit ??= await server.stop();
+  }
+  assert.equal(exit.code, 1);
+  assert.equal(exit.stderr, "Server: requests still open after 500 ms, exiting\n");
+  assert.equal(receiver.store.trace(done)?.spans.length, 5, "the finished requests' spans all arrived");
+  const spans = receiver.store.trace(cut)?.spans ?? [];
+  assert.deepEqual(spans, [], "neither the SERVER span nor process-request of an open request");
+  console.log(
+    `drain deadline: ${open} requests open at the deadline left ${spans.length} spans ` +
+      `(their ${receiver.store.trace(cut)?.logs.length} log records arrived); 5 of 5 finished ones arrived`,
+  );
+});
+
+// Opt-in (about 20 s): FAULTS_OUTAGE=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
+//   --allow-env=FAULTS_OUTAGE tests/faults_test.ts --filter outage
+const outageOptIn = optedIn("FAULTS_OUTAGE");
+Deno.test({
+  name:
+    "collector outage (opt-in, FAULTS_OUTAGE=1): the batch pending when it begins is lost with what comes during it",
+  ignore: !outageOptIn,
+  async fn() {
+    const port = closedPort();
+    let receiver = startReceiver({ port });
+    const delayMs = 1000, outageMs = 10_000, everyMs = 50;
+    const server = await startServer({
+      otlpEndpoint: receiver.url,
+      workMs: 0,
+      env: { OTEL_BSP_SCHEDULE_DELAY: String(delayMs), OTEL_EXPORTER_OTLP_TIMEOUT: "2000" },
+    });
+    const phases = { before: traceIdOf(0xbef0), during: traceIdOf(0xd0a1), after: traceIdOf(0xaf7e) };
+    const sent = { before: 0, during: 0, after: 0 };
+    const requestFor = async (phase: keyof typeof phases, ms: number) => {
+      for (const end = performance.now() + ms; performance.now() < end;) {
+        const response = await fetch(new URL("/health", server.url), {
+          headers: { traceparent: traceparent(phases[phase], sent[phase]++) },
+        });
+        await response.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+    };
+    const arrived: Record<string, number> = {};
+    let exit;
+    try {
+      await requestFor("before", 3000);
+      const seen = receiver.store.trace(phases.before)?.spans.length ?? 0;
+      await receiver[Symbol.asyncDispose]();
+      await requestFor("during", outageMs);
+      receiver = startReceiver({ port });
+      await requestFor("after", 2000);
+      exit = await server.stop();
+      for (const phase of ["before", "during", "after"] as const) {
+        arrived[phase] = receiver.store.trace(phases[phase])?.spans.length ?? 0;
+      }
+      arrived.before += seen;
+    } finally {
+      exit ??= await server.stop();
+      await receiver[Symbol.asyncDispose]();
+    }
+    assert.equal(exit.code, 0, exit.stderr);
+    console.log(
+      `outage of ${outageMs} ms, OTEL_BSP_SCHEDULE_DELAY=${delayMs}, one span every ~${everyMs} ms: ` +
+        `before it ${arrived.before} of ${sent.before} spans arrived, during it ${arrived.during} of ` +
+        `${sent.during}, after it ${arrived.after} of ${sent.after}`,
+    );
+    assert.equal(arrived.after, sent.after, "what comes after the outage arrives");
+    assert.ok(arrived.before < sent.before, "the batch pending when the outage began is lost");
   },
 });

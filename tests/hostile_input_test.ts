@@ -2,7 +2,7 @@
 // set, sent byte for byte over TCP), unknown routes, wrong methods, huge bodies and headers, slow clients.
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { startReceiver } from "../viewer/receiver.ts";
+import { startReceiver } from "../otlp/receiver.ts";
 import { closedPort, startServer } from "../harness/processes.ts";
 import {
   buildRequest,

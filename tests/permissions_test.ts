@@ -1,16 +1,9 @@
 // Least privilege: the permission flags of every task in deno.json, the programs under exactly their tasks'
 // flags, and what Deno's propagation sends to every host the client calls (and how to keep secrets out).
 import assert from "node:assert/strict";
-import { startReceiver } from "../viewer/receiver.ts";
-import {
-  denoRunOf,
-  parseTask,
-  permissionFlags,
-  readTasks,
-  scriptOf,
-  type TaskCommand,
-} from "../harness/tasks.ts";
-import { childEnv, closedPort, ROOT, runDeno } from "../harness/processes.ts";
+import { startReceiver } from "../otlp/receiver.ts";
+import { denoRunOf, parseTask, permissionFlags, readTasks, type TaskCommand } from "../harness/tasks.ts";
+import { closedPort, ROOT, runDeno, spawn } from "../harness/processes.ts";
 
 /**
  * The permission flags of every `deno` command of every task, in order. A change of permissions must be a
@@ -18,21 +11,21 @@ import { childEnv, closedPort, ROOT, runDeno } from "../harness/processes.ts";
  */
 const EXPECTED: Record<string, string[][]> = {
   "server": [[
-    "--allow-net=127.0.0.1:8000",
-    "--allow-env=HOST,PORT,SIMULATED_WORK_MS,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_PROPAGATORS",
+    "--allow-net=127.0.0.1",
+    "--allow-env=HOST,PORT,SIMULATED_WORK_MS,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,OTEL_EXPORTER_OTLP_PROTOCOL,OTEL_TRACES_SAMPLER_ARG,OTEL_PROPAGATORS",
   ]],
   "client": [[
-    "--allow-net=localhost:8000",
-    "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,GRAFANA_URL,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_PROPAGATORS",
+    "--allow-net=localhost,127.0.0.1",
+    "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,MAX_RESPONSE_BYTES,GRAFANA_URL,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,OTEL_EXPORTER_OTLP_PROTOCOL,OTEL_TRACES_SAMPLER_ARG,OTEL_PROPAGATORS",
   ]],
   "test:stack": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
-    "--allow-env=TEMPO_URL,PROMETHEUS_URL,OTELCOL_HEALTH_URL,GRAFANA_URL,STACK_CHECK_TIMEOUT_S,OTEL_EXPORTER_OTLP_ENDPOINT," +
+    "--allow-env=TEMPO_URL,LOKI_URL,PROMETHEUS_URL,OTELCOL_HEALTH_URL,GRAFANA_URL,STACK_CHECK_TIMEOUT_S,OTEL_EXPORTER_OTLP_ENDPOINT," +
     "PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "test": [[
-    "--allow-run=deno",
+    "--allow-run=deno,/usr/bin/chromium",
     "--allow-net=127.0.0.1",
     "--allow-read=.",
     "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
@@ -49,6 +42,7 @@ const EXPECTED: Record<string, string[][]> = {
   "bench:install": [],
   "demo": [["--allow-run=deno", "--allow-net=127.0.0.1", "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME"]],
   "viewer": [["--allow-net=127.0.0.1"]],
+  "otlp:generate": [],
 };
 
 const LOOPBACK = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
@@ -91,34 +85,133 @@ Deno.test("every task: no -A, every permission scoped, the network only on loopb
   }
 });
 
-/** Runs `deno run <the task's flags> <script>` with the task's variables, plus `env`. */
-async function runAsTask(task: string, env: Record<string, string>) {
-  const command = denoRunOf(task);
-  return await runDeno(scriptOf(command), {
-    permissions: permissionFlags(command),
-    env: { ...command.env, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", ...env },
-  });
+/** What a finished `deno task` (or `deno run`) child printed, without `deno task`'s own "Task …" line. */
+interface Finished {
+  code: number;
+  stdout: string;
+  stderr: string;
 }
 
-Deno.test("under exactly its task's flags, the server may listen only on 127.0.0.1:8000 and the client call only localhost:8000; telemetry still leaves", async () => {
+/** Runs `deno <args>` from the repository root hermetically (`spawn`), to its end. */
+async function deno(args: string[], env: Record<string, string>): Promise<Finished> {
+  const output = await spawn("deno", args, ROOT, env).output();
+  const text = (bytes: Uint8Array) =>
+    new TextDecoder().decode(bytes).split("\n").filter((line) => !line.startsWith("Task ")).join("\n");
+  return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
+}
+
+/** Starts `deno <args>` (a server) and resolves once it prints that it listens; `stop()` sends SIGTERM. */
+async function startDeno(args: string[], env: Record<string, string>) {
+  const child = spawn("deno", args, ROOT, env);
+  const stderr = new Response(child.stderr).text();
+  let stdout = "";
+  const { promise: listening, resolve } = Promise.withResolvers<string | undefined>();
+  const reading = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      stdout += chunk;
+      const url = stdout.match(/^Server listening on (\S+)$/m)?.[1];
+      if (url !== undefined) resolve(url);
+    }
+    resolve(undefined);
+  })();
+  const stop = async (): Promise<Finished> => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already exited.
+    }
+    const { code } = await child.status;
+    await reading;
+    return { code, stdout, stderr: await stderr };
+  };
+  const url = await listening;
+  if (url === undefined) {
+    assert.fail(`deno ${args.join(" ")} did not listen:\n${JSON.stringify(await stop())}`);
+  }
+  return { url, stop };
+}
+
+const telemetry = (endpoint: string) => ({
+  OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+  OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+});
+
+Deno.test("PORT and SERVER_URL move the tasks to another port; a user's OTEL_* win over the tasks' defaults; the first trace shows within about a second", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  const port = closedPort(); // stands for the README's 8001 (a user picks a port, so the test does too)
+  // The README's advice, as written: PORT=8001 deno task server, SERVER_URL=http://localhost:8001/ deno task client.
+  const server = await startDeno(["task", "server"], {
+    PORT: String(port),
+    OTEL_SERVICE_NAME: "my-server",
+    ...telemetry(receiver.url),
+  });
+  let exit;
+  try {
+    assert.equal(server.url, `http://127.0.0.1:${port}/`);
+    const client = await deno(["task", "client"], {
+      SERVER_URL: `http://localhost:${port}/`,
+      ...telemetry(receiver.url),
+    });
+    const done = performance.now();
+    assert.equal(client.code, 0, client.stderr);
+    assert.equal(client.stderr, "", "no notice, no warning");
+    const traceId = client.stdout.match(/^trace id: ([0-9a-f]{32})$/m)![1];
+    // The server still runs: only its batch delay (the task's default, 500 ms) brings its spans.
+    const { spans } = await receiver.store.waitForTrace(traceId, {
+      spans: 4,
+      signal: AbortSignal.timeout(15_000),
+    });
+    console.log(
+      `first trace after the server started, with the tasks' defaults: complete ${
+        (performance.now() - done).toFixed(0)
+      } ms after the client ended`,
+    );
+    // The user's service name won over the server task's; the client task's default applies.
+    assert.deepEqual(spans.map((span) => span.service).sort(), [
+      "client",
+      "client",
+      "my-server",
+      "my-server",
+    ]);
+  } finally {
+    exit = await server.stop();
+  }
+  assert.equal(exit.code, 0, exit.stderr);
+  assert.equal(exit.stdout.split("\n").filter((line) => line === "Server: shutting down").length, 1);
+});
+
+Deno.test("the tasks set no variable in front of the command: their OpenTelemetry values are defaults in an env file", () => {
+  for (const name of ["server", "client"]) {
+    const command = denoRunOf(name);
+    assert.deepEqual(command.env, {}, `task ${name} overrides the user's variables`);
+    assert.ok(
+      command.argv.includes(`--env-file=config/${name}.env`),
+      `task ${name}: ${command.argv.join(" ")}`,
+    );
+  }
+});
+
+Deno.test("under exactly its task's flags, the server listens only on 127.0.0.1 and the client calls only loopback; telemetry still leaves", async () => {
   await using receiver = startReceiver({ port: 0 });
   const port = closedPort();
-  const server = await runAsTask("server", { PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+  const server = await deno(["task", "server"], {
+    HOST: "0.0.0.0",
+    PORT: String(port),
+    ...telemetry(receiver.url),
+  });
   assert.equal(server.code, 2);
   assert.equal(
     server.stderr,
-    `Server: Requires net access to "127.0.0.1:${port}", run again with the --allow-net flag\n`,
+    `Server: Requires net access to "0.0.0.0:${port}", run again with the --allow-net flag\n`,
   );
-  // The client may not call the receiver's address itself, yet its spans reach it: the runtime exports them,
+  // The client may not call another address, yet its spans reach the receiver: the runtime exports them,
   // outside the permission system.
-  const url = `${receiver.url}/`;
-  const client = await runAsTask("client", { SERVER_URL: url, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+  const url = `http://127.0.0.2:${port}/`;
+  const client = await deno(["task", "client"], { SERVER_URL: url, ...telemetry(receiver.url) });
   assert.equal(client.code, 1);
   assert.equal(
     client.stderr,
-    `Client: cannot reach ${url}: Requires net access to "${
-      new URL(url).host
-    }", run again with the --allow-net flag\n`,
+    `Client: cannot reach ${url}: Requires net access to "127.0.0.2:${port}", run again with the --allow-net flag\n`,
   );
   const traceId = client.stdout.match(/^trace id: ([0-9a-f]{32})$/m)![1];
   const { spans } = await receiver.store.waitForTrace(traceId, {
@@ -128,75 +221,50 @@ Deno.test("under exactly its task's flags, the server may listen only on 127.0.0
   assert.equal(spans.find((span) => span.name === "call-api")?.status.code, "ERROR");
 });
 
-function port8000IsFree(): boolean {
-  try {
-    Deno.listen({ hostname: "127.0.0.1", port: 8000 }).close();
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) return false;
-    throw error;
-  }
-}
+const TUTORIAL = { OTEL_DENO: "true" };
 
-const free = port8000IsFree();
-Deno.test({
-  name: free
-    ? "deno task server and deno task client, as they are: one trace of four spans, a clean stop"
-    : "deno task server and deno task client: SKIPPED, port 8000 is taken (the tasks listen and call there)",
-  ignore: !free,
-  async fn() {
-    await using receiver = startReceiver({ port: 0 });
-    const env = childEnv({
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_BSP_SCHEDULE_DELAY: "200",
-      OTEL_BLRP_SCHEDULE_DELAY: "200",
+Deno.test("the plain tutorial commands: with --allow-env, PORT and SERVER_URL work; without, each program says it does not read them", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  const port = closedPort();
+  // PORT=8001 OTEL_DENO=true OTEL_SERVICE_NAME=server deno run --allow-net --allow-env server.ts
+  const server = await startDeno(["run", "--allow-net", "--allow-env", "server.ts"], {
+    ...TUTORIAL,
+    OTEL_SERVICE_NAME: "server",
+    PORT: String(port),
+    ...telemetry(receiver.url),
+  });
+  let exit;
+  try {
+    const client = await deno(["run", "--allow-net", "--allow-env", "client.ts"], {
+      ...TUTORIAL,
+      OTEL_SERVICE_NAME: "client",
+      SERVER_URL: `http://localhost:${port}/`,
+      ...telemetry(receiver.url),
     });
-    const server = new Deno.Command("deno", {
-      args: ["task", "server"],
-      cwd: ROOT,
-      env,
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stderr = new Response(server.stderr).text();
-    // Read to the end, so that the server never writes into a closed pipe.
-    let stdout = "";
-    const { promise: listening, resolve } = Promise.withResolvers<boolean>();
-    const reading = (async () => {
-      for await (const chunk of server.stdout.pipeThrough(new TextDecoderStream())) {
-        stdout += chunk;
-        if (stdout.includes("Server listening on http://127.0.0.1:8000/")) resolve(true);
-      }
-      resolve(false);
-    })();
-    let exit;
-    try {
-      if (!await listening) assert.fail(`deno task server did not listen:\n${stdout}${await stderr}`);
-      const client = await new Deno.Command("deno", {
-        args: ["task", "client"],
-        cwd: ROOT,
-        env,
-        clearEnv: true,
-        stdin: "null",
-      })
-        .output();
-      const out = new TextDecoder().decode(client.stdout);
-      assert.equal(client.code, 0, new TextDecoder().decode(client.stderr));
-      const traceId = out.match(/^trace id: ([0-9a-f]{32})$/m)![1];
-      const { spans } = await receiver.store.waitForTrace(traceId, {
-        spans: 4,
-        signal: AbortSignal.timeout(15_000),
-      });
-      assert.deepEqual(spans.map((span) => span.service).sort(), ["client", "client", "server", "server"]);
-    } finally {
-      server.kill("SIGTERM");
-      exit = await server.status;
-      await reading;
-    }
-    assert.equal(exit.code, 0, await stderr);
-  },
+    assert.equal(client.code, 0, client.stderr);
+    assert.equal(client.stderr, "");
+  } finally {
+    exit = await server.stop();
+  }
+  assert.equal(exit.code, 0, exit.stderr);
+  // Without --allow-env, PORT and SERVER_URL cannot be read: not in silence. (The client then calls the
+  // default, localhost:8000, whatever answers there; the server is kept from listening on 8000 here.)
+  const client = await deno(["run", "--allow-net", "client.ts"], {
+    ...TUTORIAL,
+    SERVER_URL: `http://localhost:${port}/`,
+  });
+  assert.equal(
+    client.stderr.split("\n")[0],
+    "Client: not reading SERVER_URL, REQUEST_TIMEOUT_MS, MAX_RESPONSE_BYTES, GRAFANA_URL without --allow-env; " +
+      "using the defaults",
+  );
+  const notListening = await deno(["run", "--allow-net=127.0.0.1:9", "server.ts"], { PORT: String(port) });
+  assert.equal(notListening.code, 2);
+  assert.equal(
+    notListening.stderr,
+    "Server: not reading HOST, PORT, SIMULATED_WORK_MS without --allow-env; using the defaults\n" +
+      'Server: Requires net access to "127.0.0.1:8000", run again with the --allow-net flag\n',
+  );
 });
 
 Deno.test("propagation: Deno sends traceparent and baggage to every host the client calls; how to keep secrets out", async () => {

@@ -1,6 +1,7 @@
 // Unit tests of the server's handler and configuration, in this process, over real Request objects.
 import assert from "node:assert/strict";
-import { createHandler, readServerConfig } from "../server.ts";
+import { createHandler } from "../server.ts";
+import { readServerConfig } from "../config/server_config.ts";
 import { ConfigError } from "../config/env.ts";
 
 const handler = createHandler({ workMs: 0 });

@@ -5,21 +5,30 @@
  * still holds), and draws the joined trace.
  *
  * Exits 0 when the client's and the server's spans joined into one trace, 1 (saying why) when they did not.
+ * The traces are also on a web page (`web.ts`) at a free port, or `--web-port`, while the demo runs; with
+ * `--keep-open` the page stays until Ctrl-C.
  *
  * @module
  */
-import { startReceiver, type Trace } from "./receiver.ts";
+import { startReceiver, TelemetryStore, type Trace } from "../otlp/receiver.ts";
 import { runClient, startServer } from "../harness/processes.ts";
 import { renderWaterfall } from "./waterfall.ts";
+import { startWebView } from "./web.ts";
+import { parseArgs } from "node:util";
 
 /** What the demo found: the joined trace, or why there is none. */
 export type DemoResult = { ok: true; trace: Trace } | { ok: false; reason: string; trace?: Trace };
 
 /** Runs the example once against an in-process receiver and returns the trace it produced. */
 export async function runDemo(
-  { timeoutMs = 15_000, log = console.log }: { timeoutMs?: number; log?: (line: string) => void } = {},
+  { timeoutMs = 15_000, log = console.log, store }: {
+    timeoutMs?: number;
+    log?: (line: string) => void;
+    /** Where the receiver files what arrives (default: a new store). */
+    store?: TelemetryStore;
+  } = {},
 ): Promise<DemoResult> {
-  await using receiver = startReceiver({ port: 0 });
+  await using receiver = startReceiver({ port: 0, store });
   log(`OTLP receiver listening on ${receiver.url}`);
   const server = await startServer({ otlpEndpoint: receiver.url, protocol: "http/protobuf" });
   log(`server (OTEL_SERVICE_NAME=server) listening on ${server.url}`);
@@ -67,8 +76,30 @@ export async function runDemo(
 
 if (import.meta.main) {
   const color = Deno.stdout.isTerminal() && !Deno.noColor;
+  let options;
   try {
-    const result = await runDemo();
+    options = parseArgs({
+      options: { "keep-open": { type: "boolean" }, "web-port": { type: "string", default: "0" } },
+    }).values;
+    if (!/^\d+$/.test(options["web-port"]) || Number(options["web-port"]) > 65535) {
+      throw new Error(`--web-port takes a port number, got ${JSON.stringify(options["web-port"])}`);
+    }
+  } catch (error) {
+    console.error(`demo: ${(error as Error).message}\nusage: deno task demo [--keep-open] [--web-port 0]`);
+    Deno.exit(2);
+  }
+  const store = new TelemetryStore();
+  let web;
+  try {
+    web = startWebView({ store, port: Number(options["web-port"]) });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    console.error(`demo: 127.0.0.1:${options["web-port"]} is already in use: choose another --web-port.`);
+    Deno.exit(1);
+  }
+  console.log(`web view: ${web.url} (--keep-open keeps it open after the demo)`);
+  try {
+    const result = await runDemo({ store });
     console.log();
     if (result.trace) console.log(renderWaterfall(result.trace, { color }));
     if (result.ok) {
@@ -83,5 +114,11 @@ if (import.meta.main) {
       : (error as Error).message;
     console.error(`demo: ${message}`);
     Deno.exitCode = 1;
+  }
+  if (options["keep-open"]) {
+    console.log(`\nThe web view stays open on ${web.url}; Ctrl-C stops it.`);
+    Deno.addSignalListener("SIGINT", () => Deno.exit());
+  } else {
+    await web.close();
   }
 }

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import { TelemetryStore } from "./receiver.ts";
+import { TelemetryStore } from "../otlp/receiver.ts";
 import { watchTraces } from "./viewer.ts";
-import { replay } from "./testdata/replay.ts";
 import { runDeno } from "../harness/processes.ts";
+import { replay } from "../otlp/testdata/replay.ts";
+import { decodeTraces } from "../otlp/decode.ts";
+import { chain, ESCAPES, hasControls, jsonSpan, jsonTraces, TRACE_ID } from "../otlp/testdata/hostile.ts";
 
 Deno.test("the viewer waits for the server's spans before it prints a trace, and reprints late ones", async () => {
   const [trace] = (await replay("json")).traces();
@@ -46,4 +48,100 @@ Deno.test("deno task viewer says clearly when its port is taken", async () => {
     output.stderr,
     new RegExp(`^viewer: 127\\.0\\.0\\.1:${taken.addr.port} is already in use\\. Is the Collector from`),
   );
+});
+
+Deno.test("a trace that cannot be drawn is reported, and the viewer goes on with the next", async () => {
+  const [trace] = (await replay("json")).traces();
+  const store = new TelemetryStore();
+  const drawn: string[] = [];
+  const failed: string[] = [];
+  let notify = () => {};
+  const stop = watchTraces(store, {
+    settleMs: 1,
+    waitMs: 60_000,
+    onTrace: (trace) => {
+      if (trace.spans[0].name === "boom") throw new RangeError("Maximum call stack size exceeded");
+      drawn.push(trace.traceId);
+      notify();
+    },
+    onError: (trace, error) => failed.push(`${trace.traceId}: ${(error as Error).message}`),
+  });
+  try {
+    const boom = decodeTraces(jsonTraces([jsonSpan(0, { name: "boom" })]), "json").accepted;
+    const next = new Promise<void>((resolve) => notify = resolve);
+    store.addSpans(boom);
+    store.addSpans(trace.spans);
+    await next;
+    assert.deepEqual(failed, [`${TRACE_ID}: Maximum call stack size exceeded`]);
+    assert.deepEqual(drawn, [trace.traceId]);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("deno task viewer outlives hostile traces, prints no control sequence, says what its budget dropped", async () => {
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "viewer/viewer.ts",
+      ...["--port", "0", "--settle-ms", "10", "--wait-ms", "100", "--max-records", "9000"],
+    ],
+    cwd: new URL("..", import.meta.url),
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stdout = "";
+  const lines = child.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
+  const waitFor = async (pattern: RegExp) => {
+    const deadline = AbortSignal.timeout(20_000);
+    while (!pattern.test(stdout)) {
+      if (deadline.aborted) throw new Error(`${pattern} never printed; stdout: ${stdout}`);
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`the viewer exited; stdout: ${stdout}`);
+      stdout += value;
+    }
+    return stdout.match(pattern)!;
+  };
+  try {
+    const [, url] = await waitFor(
+      /receiving OTLP\/HTTP \(JSON or protobuf\) on (http:\/\/127\.0\.0\.1:\d+);/,
+    );
+    const post = async (body: string) => {
+      const response = await fetch(`${url}/v1/traces`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      await response.body?.cancel();
+      return response.status;
+    };
+    // One trace of 8,000 spans, each the child of the one before (1.9 MB).
+    assert.equal(await post(jsonTraces(chain(8000))), 200);
+    await waitFor(/… 7960 spans deeper than 40 levels not drawn/);
+    const escapes = jsonTraces([jsonSpan(0, { traceId: "1".repeat(32), name: ESCAPES })], `svc ${ESCAPES}`);
+    assert.equal(await post(escapes), 200);
+    await waitFor(/^Trace 1{32} {2}1 spans, 1 services \(svc \?\]0;pwned/m);
+    // 1,500 more spans: past the budget of 9,000, the chain (the oldest trace) is dropped, and it says so.
+    const later = chain(1500).map((span) => ({ ...span, traceId: "2".repeat(32) }));
+    assert.equal(await post(jsonTraces(later)), 200);
+    await waitFor(
+      /^\(dropped so far to keep the latest 9000 spans and log records: 1 oldest traces, 8000 spans/m,
+    );
+    assert.ok(!hasControls(stdout), "no control character from a sender reached the terminal");
+    child.kill("SIGINT");
+    const { code } = await child.status;
+    assert.equal(code, 0);
+    await waitFor(/Viewer: holds 1501 spans and 0 log records\. \(dropped so far/);
+  } finally {
+    try {
+      child.kill();
+    } catch {
+      // already exited
+    }
+    await child.stderr.cancel();
+    await lines.return?.();
+  }
 });

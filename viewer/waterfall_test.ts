@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { renderWaterfall } from "./waterfall.ts";
-import { replay } from "./testdata/replay.ts";
+import { replay } from "../otlp/testdata/replay.ts";
+import { decodeLogs, decodeTraces } from "../otlp/decode.ts";
+import {
+  chain,
+  ESCAPES,
+  hasControls,
+  jsonSpan,
+  jsonTraces,
+  spanId,
+  TRACE_ID,
+} from "../otlp/testdata/hostile.ts";
 
 // Ids come from DENO_UNSTABLE_OTEL_DETERMINISTIC (see testdata/record.ts); times are real, so rows are
 // matched by what they say, not by their timings.
@@ -69,4 +79,80 @@ Deno.test("cuts long names and strips control characters", async () => {
     renderWaterfall({ traceId: "ab", spans: [], logs: [] }),
     "Trace ab: no spans arrived (only 0 log records)",
   );
+});
+
+Deno.test("a chain of 8,000 spans is drawn to 40 levels, with a note of the rest", () => {
+  const { accepted } = decodeTraces(jsonTraces(chain(8000)), "json");
+  const text = renderWaterfall({ traceId: TRACE_ID, spans: accepted, logs: [] });
+  const lines = text.split("\n");
+  assert.equal(lines.filter((line) => line.startsWith("hostile ")).length, 40);
+  assert.match(text, /\n… 7960 spans deeper than 40 levels not drawn$/);
+  assert.ok(lines.every((line) => line.length < 400), "no line grows with the depth");
+});
+
+Deno.test("a trace of 200,000 spans is drawn in part, with a note", () => {
+  const root = jsonSpan(0);
+  const spans = decodeTraces(jsonTraces([root]), "json").accepted;
+  for (let n = 1; n < 200_000; n++) spans.push({ ...spans[0], spanId: spanId(n), parentSpanId: spanId(0) });
+  const text = renderWaterfall({ traceId: TRACE_ID, spans, logs: [] });
+  assert.match(text, /^Trace 4bf92f3577b34da6a3ce929d0e0e4736 {2}200000 spans, 1 services \(hostile\)/);
+  assert.equal(text.split("\n").filter((line) => line.startsWith("hostile ")).length, 500);
+  assert.match(text, /\n… 199500 more spans not drawn \(at most 500 are\)$/);
+});
+
+Deno.test("spans whose parents form a cycle are counted, not drawn forever", () => {
+  const spans = decodeTraces(
+    jsonTraces([
+      jsonSpan(0),
+      jsonSpan(1, { parentSpanId: spanId(2) }),
+      jsonSpan(2, { parentSpanId: spanId(1) }),
+      jsonSpan(3, { parentSpanId: spanId(3) }),
+    ]),
+    "json",
+  ).accepted;
+  const text = renderWaterfall({ traceId: TRACE_ID, spans, logs: [] });
+  assert.match(text, /⚠ 3 spans not drawn: their parent links form a cycle/);
+});
+
+Deno.test("no text from a sender reaches the terminal as a control sequence", () => {
+  const body = jsonTraces(
+    [
+      jsonSpan(0, {
+        name: `name ${ESCAPES}`,
+        attributes: [{ key: `key ${ESCAPES}`, value: { stringValue: `value ${ESCAPES}` } }],
+        events: [{
+          name: `event ${ESCAPES}`,
+          timeUnixNano: "1700000000000000100",
+          attributes: [{
+            key: `event key ${ESCAPES}`,
+            value: { arrayValue: { values: [{ stringValue: ESCAPES }] } },
+          }],
+        }],
+        status: { code: 2, message: `status ${ESCAPES}` },
+      }),
+      jsonSpan(1, { parentSpanId: `${spanId(99)}` }),
+    ],
+    `service ${ESCAPES}`,
+  );
+  const trace = { traceId: TRACE_ID, spans: decodeTraces(body, "json").accepted, logs: [] };
+  const logs = decodeLogs(
+    JSON.stringify({
+      resourceLogs: [{
+        scopeLogs: [{
+          logRecords: [{ traceId: TRACE_ID, spanId: spanId(0), body: { stringValue: `log ${ESCAPES}` } }],
+        }],
+      }],
+    }),
+    "json",
+  ).accepted;
+  for (const options of [{}, { maxNameLength: 200 }]) {
+    const text = renderWaterfall({ ...trace, logs }, options);
+    assert.ok(!hasControls(text), JSON.stringify(text));
+    for (const field of ["service", "name", "event", "status", "log"]) {
+      assert.match(text, new RegExp(`${field} \\?\\]0;pwned\\?\\|`), `${field} is shown, cleaned`);
+    }
+  }
+  const text = renderWaterfall({ ...trace, logs }, { maxNameLength: 200 });
+  assert.match(text, /event key \?\]0;pwned\?\|\?\[2J\|\?\[8m\|\?\]8;;htt…=\["\\u001b\]0;pwned/);
+  assert.match(text, /\|\?31m\|\?gnp\.exe\|\?isolate\?/, "U+009B, U+202E, U+2066 and U+2069 too");
 });

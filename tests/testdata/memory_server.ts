@@ -1,6 +1,7 @@
 // server.ts's handler behind one more route, GET /__memory, which answers Deno.memoryUsage() after a garbage
 // collection (when run with --v8-flags=--expose-gc): for the opt-in memory test of tests/faults_test.ts.
-import { createHandler, readServerConfig } from "../../server.ts";
+import { createHandler } from "../../server.ts";
+import { readServerConfig } from "../../config/server_config.ts";
 
 const { hostname, port, workMs } = readServerConfig();
 const handler = createHandler({ workMs });

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { createReceiverHandler, isComplete, startReceiver, TelemetryStore } from "./receiver.ts";
 import { replay } from "./testdata/replay.ts";
+import {
+  chain,
+  emptySpansProtobuf,
+  jsonSpan,
+  jsonTraces,
+  nestedKvlist,
+  nestedKvlistProtobuf,
+  withDeepValue,
+} from "./testdata/hostile.ts";
 
 for (const scenario of ["json", "protobuf"]) {
   Deno.test(`decodes what Deno sends as OTLP ${scenario}: four spans, one trace, the log records`, async () => {
@@ -164,4 +173,138 @@ Deno.test("startReceiver listens on a free port and says when a port is taken", 
   assert.equal(response.status, 200);
   await response.body?.cancel();
   assert.throws(() => startReceiver({ port: receiver.port }), Deno.errors.AddrInUse);
+});
+
+Deno.test("every malformed body is a 4xx and leaves the store as it was: deep nesting, wrong types, too many spans", async () => {
+  const store = new TelemetryStore();
+  store.addSpans((await replay("json")).spans);
+  const before = store.spans.length;
+  const handle = createReceiverHandler(store);
+  const send = async (body: BodyInit, type: string) => {
+    const response = await handle(
+      new Request("http://receiver/v1/traces", { method: "POST", headers: { "content-type": type }, body }),
+    );
+    return { status: response.status, message: (await response.json()).message as string };
+  };
+  const deep = withDeepValue(
+    jsonTraces([jsonSpan(0, { attributes: [{ key: "deep", value: "__deep__" }] })]),
+    nestedKvlist(5000),
+  );
+  assert.deepEqual(await send(deep, "application/json"), {
+    status: 400,
+    message: "an attribute value is nested deeper than 32 levels",
+  });
+  assert.equal((await send(nestedKvlistProtobuf(5000), "application/x-protobuf")).status, 400);
+  assert.deepEqual(await send(jsonTraces([jsonSpan(0, { name: { toString: 1 } })]), "application/json"), {
+    status: 400,
+    message: "span.name must be a string, not an object",
+  });
+  // 2 million empty spans in 4 MB: under the body limit, over the cap on spans per request.
+  const many = await send(emptySpansProtobuf(2_000_000), "application/x-protobuf");
+  assert.equal(many.status, 413);
+  assert.match(many.message, /more than 10000 spans/);
+  // 8.4 million (16 MiB): over the body limit, refused at 4 MiB read.
+  assert.equal((await send(emptySpansProtobuf(8_400_000), "application/x-protobuf")).status, 413);
+  assert.equal(store.spans.length, before);
+});
+
+Deno.test("a body that does not arrive within the deadline is a 408", async () => {
+  const store = new TelemetryStore();
+  const handle = createReceiverHandler(store, { bodyTimeoutMs: 50 });
+  const never = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('{"resourceSpans": ['));
+    },
+  });
+  const response = await handle(
+    new Request("http://receiver/v1/traces", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: never,
+    }),
+  );
+  assert.equal(response.status, 408);
+  assert.match((await response.json()).message, /did not arrive within 50 ms/);
+});
+
+Deno.test("past the cap on requests being received, a request is a 503 to retry, at once", async () => {
+  const handle = createReceiverHandler(new TelemetryStore(), { maxConcurrentRequests: 2 });
+  const hanging: ReadableStreamDefaultController<Uint8Array>[] = [];
+  const request = (body: BodyInit) =>
+    new Request("http://receiver/v1/traces", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+  const slow = [0, 1].map(() =>
+    handle(request(new ReadableStream({ start: (controller) => void hanging.push(controller) })))
+  );
+  const busy = await handle(request("{}"));
+  assert.equal(busy.status, 503);
+  assert.equal(busy.headers.get("retry-after"), "1");
+  await busy.body?.cancel();
+  for (const controller of hanging) {
+    controller.enqueue(new TextEncoder().encode("{}"));
+    controller.close();
+  }
+  assert.deepEqual((await Promise.all(slow)).map((response) => response.status), [200, 200]);
+  const after = await handle(request("{}"));
+  assert.equal(after.status, 200, "the slots are free again");
+  await after.body?.cancel();
+  await Promise.all(slow.map(async (response) => (await response).body?.cancel()));
+});
+
+// Opt-in (about 10 s): RECEIVER_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
+//   --allow-env=RECEIVER_MEMORY otlp/receiver_test.ts --filter memory
+const memoryOptIn =
+  Deno.permissions.querySync({ name: "env", variable: "RECEIVER_MEMORY" }).state === "granted" &&
+  Deno.env.get("RECEIVER_MEMORY") === "1";
+Deno.test({
+  name: "memory (opt-in, RECEIVER_MEMORY=1): 800,000 spans over time, and the receiver's memory levels off",
+  ignore: !memoryOptIn,
+  async fn() {
+    const child = new Deno.Command("deno", {
+      args: ["run", "--v8-flags=--expose-gc", "--allow-net=127.0.0.1", "otlp/testdata/memory_receiver.ts"],
+      cwd: new URL("..", import.meta.url),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
+    try {
+      const url = ((await lines.next()).value as string).trim();
+      const rss: number[] = [], heap: number[] = [];
+      const batch = 5000, perTrace = 100;
+      for (let sent = 0; sent < 800_000; sent += batch) {
+        const spans = chain(batch).map((span, i) => ({
+          ...span,
+          traceId: (sent + i - (i % perTrace) + 1).toString(16).padStart(32, "0"),
+          attributes: [{ key: "http.route", value: { stringValue: "/" } }],
+        }));
+        const response = await fetch(`${url}/v1/traces`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: jsonTraces(spans),
+        });
+        assert.equal(response.status, 200);
+        await response.body?.cancel();
+        if ((sent + batch) % 100_000 === 0) {
+          const usage = await (await fetch(`${url}/__memory`)).json();
+          assert.ok(usage.spans <= 50_000);
+          rss.push(Math.round(usage.rss / 2 ** 20));
+          heap.push(Math.round(usage.heapUsed / 2 ** 20));
+        }
+      }
+      console.log(
+        `after each 100,000 spans (budget 50,000 records), in MiB: RSS ${rss.join(" ")}; heap used ${
+          heap.join(" ")
+        }`,
+      );
+      assert.ok(rss.at(-1)! <= rss[1] + 64, "memory levels off once the budget is full");
+    } finally {
+      child.kill();
+      await child.status;
+      await lines.return?.();
+    }
+  },
 });

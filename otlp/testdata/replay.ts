@@ -4,7 +4,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { createReceiverHandler, TelemetryStore } from "../receiver.ts";
 import type { RecordedRequest } from "./record.ts";
 
@@ -21,7 +20,7 @@ export async function replay(scenario: string): Promise<TelemetryStore> {
       new Request(`http://receiver${path}`, {
         method: "POST",
         headers: { "content-type": contentType },
-        body: Buffer.from(body, "base64"),
+        body: Uint8Array.fromBase64(body),
       }),
     );
     assert.equal(response.status, 200, await response.text());

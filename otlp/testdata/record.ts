@@ -5,12 +5,11 @@
  * them. Run it again after a Deno upgrade:
  *
  * ```sh
- * deno run --allow-run=deno --allow-net=127.0.0.1 --allow-write=viewer/testdata viewer/testdata/record.ts
+ * deno run --allow-run=deno --allow-net=127.0.0.1 --allow-write=otlp/testdata otlp/testdata/record.ts
  * ```
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { createReceiverHandler, TelemetryStore } from "../receiver.ts";
 import { runClient, startServer } from "../../harness/processes.ts";
 
@@ -36,7 +35,7 @@ if (import.meta.main) {
       requests.push({
         path,
         contentType: request.headers.get("content-type") ?? "",
-        body: Buffer.from(body).toString("base64"),
+        body: body.toBase64(),
       });
     }
     return handle(request);

@@ -1,0 +1,620 @@
+/**
+ * Decodes OTLP export requests (traces and logs, as OTLP/JSON or protobuf) into plain records that are easy
+ * to query and to draw: ids in lower-case hex, times as bigint nanoseconds, attributes as plain values, and
+ * each span or log record carrying the `service.name` of its resource.
+ *
+ * Protobuf is decoded by `@bufbuild/protobuf` with the code generated from `otlp.proto` (`gen/otlp_pb.ts`);
+ * OTLP/JSON, which differs from protobuf's own JSON mapping (hex ids, integer enums), is read by hand here.
+ * Both are bounded: a request holding more than `maxItems` spans, log records or metrics, or attribute
+ * values nested deeper than {@linkcode MAX_VALUE_DEPTH}, is refused before it costs more than its own size.
+ * Any body that is not a valid request throws {@linkcode OtlpDecodeError}, never another error.
+ *
+ * @module
+ */
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import * as pb from "./gen/otlp_pb.ts";
+
+/** Span kinds, indexed by the OTLP enum value. */
+export const SPAN_KINDS = ["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"] as const;
+
+/** The name of an OTLP span kind. */
+export type SpanKind = typeof SPAN_KINDS[number];
+
+/** How deep attribute values (arrays and key-value lists) may nest before a request is refused. */
+export const MAX_VALUE_DEPTH = 32;
+
+/** The most spans, log records or metrics one request may hold, unless told otherwise. */
+export const DEFAULT_MAX_ITEMS = 10_000;
+
+/** An attribute value, as a plain JavaScript value. */
+export type AttributeValue =
+  | string
+  | number
+  | boolean
+  | null
+  | AttributeValue[]
+  | { [key: string]: AttributeValue };
+
+/** Attributes by key. */
+export type Attributes = Record<string, AttributeValue>;
+
+/** The instrumentation scope a span or log record came from. */
+export interface Scope {
+  /** The scope's name, for example `deno` or the name given to `trace.getTracer()`. */
+  name: string;
+  /** The scope's version, when it has one. */
+  version?: string;
+}
+
+/** An event recorded on a span. */
+export interface SpanEvent {
+  /** The event's name. */
+  name: string;
+  /** When it happened, in nanoseconds since the Unix epoch. */
+  timeUnixNano: bigint;
+  /** The event's attributes. */
+  attributes: Attributes;
+}
+
+/** One span as received, with the service and instrumentation scope it came from. */
+export interface Span {
+  /** The trace id, 32 lower-case hex digits. */
+  traceId: string;
+  /** The span id, 16 lower-case hex digits. */
+  spanId: string;
+  /** The parent's span id, or `undefined` for a root span. */
+  parentSpanId?: string;
+  /** The span's name. */
+  name: string;
+  /** The span's kind. */
+  kind: SpanKind;
+  /** When the span started, in nanoseconds since the Unix epoch. */
+  startTimeUnixNano: bigint;
+  /** When the span ended, in nanoseconds since the Unix epoch. */
+  endTimeUnixNano: bigint;
+  /** The span's attributes. */
+  attributes: Attributes;
+  /** The events recorded on the span. */
+  events: SpanEvent[];
+  /** `UNSET`, `OK` or `ERROR`, with the message that came with it. */
+  status: { code: "UNSET" | "OK" | "ERROR"; message?: string };
+  /** The resource's `service.name`. */
+  service: string;
+  /** The attributes of the resource (the process) that sent the span. */
+  resource: Attributes;
+  /** The instrumentation scope that made the span. */
+  scope: Scope;
+}
+
+/** One log record as received. */
+export interface LogRecord {
+  /** The trace the record was written in, when there was an active span. */
+  traceId?: string;
+  /** The span the record was written in, when there was an active span. */
+  spanId?: string;
+  /** When it was written (or, failing that, observed), in nanoseconds since the Unix epoch. */
+  timeUnixNano: bigint;
+  /** The severity as text, for example `INFO`, when it has one. */
+  severityText?: string;
+  /** The record's body: the message, or a structured value. */
+  body: AttributeValue;
+  /** The record's attributes. */
+  attributes: Attributes;
+  /** The resource's `service.name`. */
+  service: string;
+  /** The instrumentation scope that wrote the record. */
+  scope: Scope;
+}
+
+/** What a decoded request held, and what it had to reject (OTLP partial success). */
+export interface Decoded<T> {
+  /** The items kept. */
+  accepted: T[];
+  /** How many items were rejected. */
+  rejected: number;
+  /** Why items were rejected, for the partial-success message. */
+  errors: string[];
+}
+
+/** The encodings an OTLP/HTTP request can come in. */
+export type Encoding = "json" | "protobuf";
+
+/** Limits of the decoding functions. */
+export interface DecodeOptions {
+  /** The most spans, log records or metrics one request may hold (default {@linkcode DEFAULT_MAX_ITEMS}). */
+  maxItems?: number;
+}
+
+/** A request body that is not a valid OTLP message, or one too large to accept. */
+export class OtlpDecodeError extends Error {
+  /** `"OtlpDecodeError"`. */
+  override name = "OtlpDecodeError";
+  /** The HTTP status to answer with: 400 for a malformed body, 413 for one that holds too much. */
+  readonly status: 400 | 413;
+
+  /** An error with a message that says what was wrong with the body. */
+  constructor(message: string, status: 400 | 413 = 400) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Decodes an `ExportTraceServiceRequest`. @throws {OtlpDecodeError} when the body is not one. */
+export function decodeTraces(
+  body: Uint8Array | string,
+  encoding: Encoding,
+  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
+): Decoded<Span> {
+  return guarded(() => {
+    const result: Decoded<Span> = { accepted: [], rejected: 0, errors: [] };
+    const reject = (name: string) => {
+      result.rejected++;
+      if (result.errors.length < 3) {
+        result.errors.push(`a span without a valid trace or span id (${JSON.stringify(name)})`);
+      }
+    };
+    if (encoding === "protobuf") {
+      const bytes = binary(body);
+      countItems(bytes, maxItems, "spans");
+      const request = parse(() => fromBinary(pb.ExportTraceServiceRequestSchema, bytes, BINARY));
+      eachBinaryItem(
+        request.resourceSpans,
+        (r) => r.scopeSpans,
+        (s) => s.spans,
+        (raw, service, resource, scope) => {
+          const traceId = binaryId(raw.traceId, 16);
+          const spanId = binaryId(raw.spanId, 8);
+          if (traceId === undefined || spanId === undefined) return reject(raw.name);
+          result.accepted.push({
+            traceId,
+            spanId,
+            parentSpanId: binaryId(raw.parentSpanId, 8),
+            name: raw.name,
+            kind: SPAN_KINDS[raw.kind] ?? "UNSPECIFIED",
+            startTimeUnixNano: raw.startTimeUnixNano,
+            endTimeUnixNano: raw.endTimeUnixNano,
+            attributes: fromKeyValues(raw.attributes, 0),
+            events: raw.events.map((event) => ({
+              name: event.name,
+              timeUnixNano: event.timeUnixNano,
+              attributes: fromKeyValues(event.attributes, 0),
+            })),
+            status: statusFrom(raw.status?.code ?? 0, raw.status?.message ?? ""),
+            service,
+            resource,
+            scope,
+          });
+        },
+      );
+      return result;
+    }
+    const path = ["resourceSpans", "scopeSpans", "spans", "span"] as const;
+    eachJsonItem(jsonObject(body), path, maxItems, (span, service, resource, scope) => {
+      const name = string(span.name, "span.name");
+      const traceId = jsonId(span.traceId, 16, "span.traceId");
+      const spanId = jsonId(span.spanId, 8, "span.spanId");
+      if (traceId === undefined || spanId === undefined) return reject(name);
+      const status = object(span.status, "span.status");
+      result.accepted.push({
+        traceId,
+        spanId,
+        parentSpanId: jsonId(span.parentSpanId, 8, "span.parentSpanId"),
+        name,
+        kind: SPAN_KINDS[integer(span.kind, "span.kind")] ?? "UNSPECIFIED",
+        startTimeUnixNano: nanos(span.startTimeUnixNano, "span.startTimeUnixNano"),
+        endTimeUnixNano: nanos(span.endTimeUnixNano, "span.endTimeUnixNano"),
+        attributes: jsonKeyValues(span.attributes, 0),
+        events: array(span.events, "span.events").map((raw) => {
+          const event = object(raw, "event");
+          return {
+            name: string(event.name, "event.name"),
+            timeUnixNano: nanos(event.timeUnixNano, "event.timeUnixNano"),
+            attributes: jsonKeyValues(event.attributes, 0),
+          };
+        }),
+        status: statusFrom(integer(status.code, "status.code"), string(status.message, "status.message")),
+        service,
+        resource,
+        scope,
+      });
+    });
+    return result;
+  });
+}
+
+/** Decodes an `ExportLogsServiceRequest`. @throws {OtlpDecodeError} when the body is not one. */
+export function decodeLogs(
+  body: Uint8Array | string,
+  encoding: Encoding,
+  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
+): Decoded<LogRecord> {
+  return guarded(() => {
+    const result: Decoded<LogRecord> = { accepted: [], rejected: 0, errors: [] };
+    if (encoding === "protobuf") {
+      const bytes = binary(body);
+      countItems(bytes, maxItems, "log records");
+      const request = parse(() => fromBinary(pb.ExportLogsServiceRequestSchema, bytes, BINARY));
+      eachBinaryItem(
+        request.resourceLogs,
+        (r) => r.scopeLogs,
+        (s) => s.logRecords,
+        (raw, service, _, scope) => {
+          result.accepted.push({
+            traceId: binaryId(raw.traceId, 16),
+            spanId: binaryId(raw.spanId, 8),
+            timeUnixNano: raw.timeUnixNano || raw.observedTimeUnixNano,
+            ...(raw.severityText ? { severityText: raw.severityText } : {}),
+            body: fromAnyValue(raw.body, 0),
+            attributes: fromKeyValues(raw.attributes, 0),
+            service,
+            scope,
+          });
+        },
+      );
+      return result;
+    }
+    const path = ["resourceLogs", "scopeLogs", "logRecords", "logRecord"] as const;
+    eachJsonItem(jsonObject(body), path, maxItems, (log, service, _resource, scope) => {
+      const time = nanos(log.timeUnixNano, "logRecord.timeUnixNano");
+      const severityText = string(log.severityText, "logRecord.severityText");
+      result.accepted.push({
+        traceId: jsonId(log.traceId, 16, "logRecord.traceId"),
+        spanId: jsonId(log.spanId, 8, "logRecord.spanId"),
+        timeUnixNano: time || nanos(log.observedTimeUnixNano, "logRecord.observedTimeUnixNano"),
+        ...(severityText ? { severityText } : {}),
+        body: jsonAnyValue(log.body, 0),
+        attributes: jsonKeyValues(log.attributes, 0),
+        service,
+        scope,
+      });
+    });
+    return result;
+  });
+}
+
+/** Checks that a body is an `ExportMetricsServiceRequest` and returns the names of the metrics it holds. */
+export function decodeMetrics(
+  body: Uint8Array | string,
+  encoding: Encoding,
+  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
+): Decoded<string> {
+  return guarded(() => {
+    const names: string[] = [];
+    if (encoding === "protobuf") {
+      const bytes = binary(body);
+      countItems(bytes, maxItems, "metrics");
+      const request = parse(() => fromBinary(pb.ExportMetricsServiceRequestSchema, bytes, BINARY));
+      for (const resourceMetrics of request.resourceMetrics) {
+        for (const scopeMetrics of resourceMetrics.scopeMetrics) {
+          for (const metric of scopeMetrics.metrics) names.push(metric.name);
+        }
+      }
+    } else {
+      const path = ["resourceMetrics", "scopeMetrics", "metrics", "metric"] as const;
+      eachJsonItem(
+        jsonObject(body),
+        path,
+        maxItems,
+        (metric) => names.push(string(metric.name, "metric.name")),
+      );
+    }
+    return { accepted: names, rejected: 0, errors: [] };
+  });
+}
+
+/** Encodes an empty export response (full success) in the request's encoding. */
+export function encodeSuccess(encoding: Encoding): Uint8Array | string {
+  return encoding === "json" ? "{}" : new Uint8Array();
+}
+
+/** Encodes an export response that reports a partial success, in the request's encoding. */
+export function encodePartialSuccess(
+  signal: "traces" | "logs",
+  encoding: Encoding,
+  rejected: number,
+  errorMessage: string,
+): Uint8Array | string {
+  if (encoding === "json") {
+    const field = signal === "traces" ? "rejectedSpans" : "rejectedLogRecords";
+    return JSON.stringify({ partialSuccess: { [field]: rejected, errorMessage } });
+  }
+  return signal === "traces"
+    ? toBinary(
+      pb.ExportTraceServiceResponseSchema,
+      create(pb.ExportTraceServiceResponseSchema, {
+        partialSuccess: { rejectedSpans: BigInt(rejected), errorMessage },
+      }),
+    )
+    : toBinary(
+      pb.ExportLogsServiceResponseSchema,
+      create(pb.ExportLogsServiceResponseSchema, {
+        partialSuccess: { rejectedLogRecords: BigInt(rejected), errorMessage },
+      }),
+    );
+}
+
+// Unknown fields (those otlp.proto leaves out) are skipped, not kept.
+const BINARY = { readUnknownFields: false };
+
+/** Runs a decoder so that whatever goes wrong in it is an `OtlpDecodeError`, never an uncaught error. */
+function guarded<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof OtlpDecodeError) throw error;
+    throw new OtlpDecodeError(`the body could not be decoded: ${(error as Error)?.message ?? error}`);
+  }
+}
+
+function parse<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof OtlpDecodeError) throw error;
+    throw new OtlpDecodeError(`the body is not a valid protobuf message: ${(error as Error).message}`);
+  }
+}
+
+function binary(body: Uint8Array | string): Uint8Array {
+  return typeof body === "string" ? new TextEncoder().encode(body) : body;
+}
+
+function tooMany(max: number, what: string): OtlpDecodeError {
+  return new OtlpDecodeError(`the request holds more than ${max} ${what}: send smaller batches`, 413);
+}
+
+/**
+ * Counts the items (spans, log records, metrics) of an export request without decoding it: they sit at the
+ * same place in all three, field 1 (resource_*) > field 2 (scope_*) > field 2. Throws past `max`, so that a
+ * body of millions of tiny items is refused before millions of objects are made for it.
+ */
+function countItems(bytes: Uint8Array, max: number, what: string): void {
+  let count = 0;
+  const each = (buffer: Uint8Array, field: number, visit: (inner: Uint8Array) => void) => {
+    const reader = new BinaryReader(buffer);
+    while (reader.pos < reader.len) {
+      const [number, type] = reader.tag();
+      if (number === field && type === WireType.LengthDelimited) visit(reader.bytes());
+      else reader.skip(type, number);
+    }
+  };
+  parse(() =>
+    each(bytes, 1, (resource) =>
+      each(resource, 2, (scope) =>
+        each(scope, 2, () => {
+          if (++count > max) throw tooMany(max, what);
+        })))
+  );
+}
+
+/**
+ * Calls `visit` with each item (span, log record) of a decoded protobuf export request, with the service,
+ * resource and scope it came from.
+ */
+function eachBinaryItem<
+  R extends { resource?: pb.Resource },
+  S extends { scope?: pb.InstrumentationScope },
+  I,
+>(
+  resources: R[],
+  scopesOf: (resource: R) => S[],
+  itemsOf: (scope: S) => I[],
+  visit: (item: I, service: string, resource: Attributes, scope: Scope) => void,
+): void {
+  for (const resourceItems of resources) {
+    const resource = fromKeyValues(resourceItems.resource?.attributes ?? [], 0);
+    const service = serviceOf(resource);
+    for (const scopeItems of scopesOf(resourceItems)) {
+      const scope = scopeFrom(scopeItems.scope?.name ?? "", scopeItems.scope?.version ?? "");
+      for (const item of itemsOf(scopeItems)) visit(item, service, resource, scope);
+    }
+  }
+}
+
+function serviceOf(resource: Attributes): string {
+  const name = resource["service.name"];
+  return typeof name === "string" ? name : "unknown";
+}
+
+function scopeFrom(name: string, version: string): Scope {
+  return { name, ...(version ? { version } : {}) };
+}
+
+function statusFrom(code: number, message: string): Span["status"] {
+  return {
+    code: (["UNSET", "OK", "ERROR"] as const)[code] ?? "UNSET",
+    ...(message ? { message } : {}),
+  };
+}
+
+/** An id from protobuf bytes, as hex; `undefined` when absent, of the wrong length or all zeros. */
+function binaryId(bytes: Uint8Array, length: number): string | undefined {
+  if (bytes.length !== length || bytes.every((byte) => byte === 0)) return undefined;
+  return bytes.toHex();
+}
+
+function fromKeyValues(pairs: pb.KeyValue[], depth: number): Attributes {
+  const result: Attributes = {};
+  for (const pair of pairs) set(result, pair.key, fromAnyValue(pair.value, depth));
+  return result;
+}
+
+/** `attributes[key] = value`, also for the key `__proto__`, which an assignment would take as the prototype. */
+function set(attributes: Attributes, key: string, value: AttributeValue): void {
+  Object.defineProperty(attributes, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function fromAnyValue(raw: pb.AnyValue | undefined, depth: number): AttributeValue {
+  if (depth > MAX_VALUE_DEPTH) throw tooDeep();
+  const value = raw?.value;
+  switch (value?.case) {
+    case "stringValue":
+    case "boolValue":
+    case "doubleValue":
+      return value.value;
+    case "intValue":
+      return Number(value.value);
+    case "bytesValue":
+      return value.value.toBase64();
+    case "arrayValue":
+      return value.value.values.map((item) => fromAnyValue(item, depth + 1));
+    case "kvlistValue":
+      return fromKeyValues(value.value.values, depth + 1);
+    default:
+      return null;
+  }
+}
+
+function tooDeep(): OtlpDecodeError {
+  return new OtlpDecodeError(`an attribute value is nested deeper than ${MAX_VALUE_DEPTH} levels`);
+}
+
+// OTLP/JSON, read by hand. Absent fields and `null` take the protobuf default; a field of another type
+// than OTLP/JSON gives it is an error that names the field.
+
+type JsonObject = Record<string, unknown>;
+
+function jsonObject(body: Uint8Array | string): JsonObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof body === "string" ? body : new TextDecoder().decode(body));
+  } catch (error) {
+    throw new OtlpDecodeError(`the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new OtlpDecodeError("the body is not a JSON object");
+  }
+  return value as JsonObject;
+}
+
+function wrongType(field: string, expected: string, value: unknown): OtlpDecodeError {
+  const got = value === null
+    ? "null"
+    : Array.isArray(value)
+    ? "an array"
+    : `${typeof value === "object" ? "an" : "a"} ${typeof value}`;
+  return new OtlpDecodeError(`${field} must be ${expected}, not ${got}`);
+}
+
+function object(value: unknown, field = "an element"): JsonObject {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) throw wrongType(field, "an object", value);
+  return value as JsonObject;
+}
+
+function array(value: unknown, field: string): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw wrongType(field, "an array", value);
+  return value;
+}
+
+function string(value: unknown, field: string): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value !== "string") throw wrongType(field, "a string", value);
+  return value;
+}
+
+function integer(value: unknown, field: string): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== "number" || !Number.isInteger(value)) throw wrongType(field, "an integer", value);
+  return value;
+}
+
+/** An int64 or fixed64 of OTLP/JSON: a decimal string or a number. */
+function int64(value: unknown, field: string): bigint {
+  if (value === undefined || value === null) return 0n;
+  if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
+  if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) return BigInt(value);
+  throw new OtlpDecodeError(
+    `${field} must be an integer or a string of digits, not ${JSON.stringify(value)}`,
+  );
+}
+
+function nanos(value: unknown, field: string): bigint {
+  const result = int64(value, field);
+  return result < 0n ? 0n : result;
+}
+
+/** An id from OTLP/JSON (hex, not base64); `undefined` when absent, malformed or all zeros. */
+function jsonId(value: unknown, bytes: number, field: string): string | undefined {
+  const hex = string(value, field).toLowerCase();
+  if (hex.length !== bytes * 2 || !/^[0-9a-f]+$/.test(hex) || /^0+$/.test(hex)) return undefined;
+  return hex;
+}
+
+/**
+ * Calls `visit` with each item (span, log record, metric) of an OTLP/JSON export request, found at
+ * `resources[].scopes[].items[]`, with the service, resource and scope it came from. Throws past `maxItems`.
+ */
+function eachJsonItem(
+  request: JsonObject,
+  [resources, scopes, items, item]: readonly [string, string, string, string],
+  maxItems: number,
+  visit: (item: JsonObject, service: string, resource: Attributes, scope: Scope) => void,
+): void {
+  let count = 0;
+  for (const rawResource of array(request[resources], resources)) {
+    const resourceItems = object(rawResource, resources);
+    const resource = jsonKeyValues(object(resourceItems.resource, "resource").attributes, 0);
+    const service = serviceOf(resource);
+    for (const rawScope of array(resourceItems[scopes], scopes)) {
+      const scopeItems = object(rawScope, scopes);
+      const scope = jsonScope(scopeItems.scope);
+      for (const raw of array(scopeItems[items], items)) {
+        if (++count > maxItems) throw tooMany(maxItems, `${item.replace(/R/, " r")}s`);
+        visit(object(raw, item), service, resource, scope);
+      }
+    }
+  }
+}
+
+function jsonScope(value: unknown): Scope {
+  const scope = object(value, "scope");
+  return scopeFrom(string(scope.name, "scope.name"), string(scope.version, "scope.version"));
+}
+
+function jsonKeyValues(value: unknown, depth: number): Attributes {
+  const result: Attributes = {};
+  for (const raw of array(value, "attributes")) {
+    const pair = object(raw, "attribute");
+    set(result, string(pair.key, "attribute.key"), jsonAnyValue(pair.value, depth));
+  }
+  return result;
+}
+
+function jsonAnyValue(raw: unknown, depth: number): AttributeValue {
+  if (depth > MAX_VALUE_DEPTH) throw tooDeep();
+  const value = object(raw, "value");
+  if ("stringValue" in value) return string(value.stringValue, "stringValue");
+  if ("boolValue" in value) {
+    if (typeof value.boolValue !== "boolean") throw wrongType("boolValue", "a boolean", value.boolValue);
+    return value.boolValue;
+  }
+  if ("intValue" in value) return Number(int64(value.intValue, "intValue"));
+  if ("doubleValue" in value) {
+    const double = value.doubleValue;
+    if (typeof double === "number") return double;
+    if (typeof double === "string" && ["NaN", "Infinity", "-Infinity"].includes(double)) {
+      return Number(double);
+    }
+    throw wrongType("doubleValue", "a number", double);
+  }
+  if ("arrayValue" in value) {
+    return array(object(value.arrayValue, "arrayValue").values, "arrayValue.values")
+      .map((item) => jsonAnyValue(item, depth + 1));
+  }
+  if ("kvlistValue" in value) {
+    return jsonKeyValues(object(value.kvlistValue, "kvlistValue").values, depth + 1);
+  }
+  if ("bytesValue" in value) {
+    const base64 = string(value.bytesValue, "bytesValue");
+    try {
+      Uint8Array.fromBase64(base64);
+    } catch {
+      throw new OtlpDecodeError("bytesValue must be base64");
+    }
+    return base64;
+  }
+  return null;
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `deno task otlp:generate`: regenerates otlp/gen/ from otlp/otlp.proto with buf and protoc-gen-es (both from
+# npm, pinned in otlp/codegen.json and its lock), then formats it as the repository is formatted.
+#
+# buf is a native binary: once started, Deno's permissions do not confine it. Its npm wrapper needs to start
+# it (--allow-run, at a path inside Deno's cache) and hands it the whole environment (--allow-env), so those
+# two are unscoped here; buf then starts protoc-gen-es under Deno (otlp/buf.gen.yaml), which reads the
+# environment and the TypeScript library files it bundles.
+# Only this developer task runs buf; the example, the viewer and the tests never install it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+deno run --quiet --frozen --config otlp/codegen.json --allow-run --allow-env --allow-read=otlp \
+  @bufbuild/buf generate --template otlp/buf.gen.yaml
+deno fmt --quiet otlp/gen

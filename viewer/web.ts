@@ -1,0 +1,311 @@
+/**
+ * The viewer's web page and the JSON API it reads, served on 127.0.0.1 next to the OTLP receiver: a list of
+ * the traces received (newest first), the waterfall of one trace across services, and each span's details
+ * with the log records written inside it. New traces are pushed to the page as server-sent events.
+ *
+ * Everything the page shows is data from senders: the page builds its DOM with `textContent` only, and every
+ * answer carries a strict Content-Security-Policy (scripts and styles from the viewer itself, nothing else).
+ *
+ * ```ts
+ * import { startReceiver } from "../otlp/receiver.ts";
+ * import { startWebView } from "./web.ts";
+ * await using receiver = startReceiver({ port: 0 });
+ * await using web = startWebView({ store: receiver.store, port: 0 });
+ * console.log(`open ${web.url}`);
+ * ```
+ *
+ * @module
+ */
+import { isComplete, type TelemetryStore, type Trace } from "../otlp/receiver.ts";
+import { FAVICON_SVG, PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from "./web_page.ts";
+
+/** One line of the trace list: what `GET /api/traces` returns for each trace. */
+export interface TraceSummary {
+  /** The trace id, 32 lower-case hex digits. */
+  traceId: string;
+  /** The root span's name (the earliest span without a parent that arrived), or "" when no span arrived. */
+  name: string;
+  /** The root span's service. */
+  service: string;
+  /** Every service with a span in the trace, the one whose first span started earliest first. */
+  services: string[];
+  /** How many spans arrived. */
+  spans: number;
+  /** How many log records carry the trace's id. */
+  logs: number;
+  /** How many spans have status ERROR. */
+  errors: number;
+  /** When the trace's earliest span started, in nanoseconds since the epoch, as a decimal string. */
+  startTimeUnixNano: string;
+  /** From the earliest span start to the latest span end, in nanoseconds, as a decimal string. */
+  durationNanos: string;
+  /** Whether the trace has one root and every span's parent arrived. */
+  complete: boolean;
+}
+
+/** Options of {@linkcode createWebHandler}. */
+export interface WebHandlerOptions {
+  /** How long changes are collected before they are pushed to the open pages, in milliseconds (default 100). */
+  pushDelayMs?: number;
+}
+
+/** The web page's request handler, and a way to end the event streams it holds open. */
+export interface WebHandler {
+  /** Answers one request. */
+  handle: (request: Request) => Response;
+  /** Ends every open event stream and stops listening to the store. */
+  close(): void;
+}
+
+/** At most this many traces are listed when the request names no `limit`. */
+const DEFAULT_LIST_LIMIT = 100;
+/** The largest `limit` accepted. */
+const MAX_LIST_LIMIT = 1000;
+/** An open page is told at most this many trace ids per push; beyond it, that "many" traces changed. */
+const MAX_PUSHED_IDS = 100;
+
+/** The security headers of every answer. */
+const SECURITY_HEADERS = {
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
+/** Summarises one trace for the trace list. */
+export function summarizeTrace(trace: Trace): TraceSummary {
+  const { spans, logs } = trace;
+  const ids = new Set(spans.map((span) => span.spanId));
+  let start: bigint | undefined, end: bigint | undefined;
+  let root = undefined;
+  for (const span of spans) {
+    if (start === undefined || span.startTimeUnixNano < start) start = span.startTimeUnixNano;
+    if (end === undefined || span.endTimeUnixNano > end) end = span.endTimeUnixNano;
+    const isRoot = span.parentSpanId === undefined || !ids.has(span.parentSpanId);
+    if (isRoot && (root === undefined || span.startTimeUnixNano < root.startTimeUnixNano)) root = span;
+  }
+  if (start === undefined) {
+    for (const log of logs) if (start === undefined || log.timeUnixNano < start) start = log.timeUnixNano;
+  }
+  start ??= 0n;
+  return {
+    traceId: trace.traceId,
+    name: root?.name ?? "",
+    service: root?.service ?? logs[0]?.service ?? "",
+    services: _servicesByStart(trace),
+    spans: spans.length,
+    logs: logs.length,
+    errors: spans.filter((span) => span.status.code === "ERROR").length,
+    startTimeUnixNano: String(start),
+    durationNanos: String(end !== undefined && end > start ? end - start : 0n),
+    complete: isComplete(trace),
+  };
+}
+
+function _servicesByStart({ spans }: Trace): string[] {
+  const first = new Map<string, bigint>();
+  for (const span of spans) {
+    const start = first.get(span.service);
+    if (start === undefined || span.startTimeUnixNano < start) {
+      first.set(span.service, span.startTimeUnixNano);
+    }
+  }
+  return [...first].sort(([, a], [, b]) => a < b ? -1 : a > b ? 1 : 0).map(([service]) => service);
+}
+
+/** The traces of `store`, summarised, newest (latest start) first, at most `limit` of them. */
+export function listTraces(store: TelemetryStore, limit = DEFAULT_LIST_LIMIT): TraceSummary[] {
+  const summaries = store.traces().map(summarizeTrace);
+  summaries.sort((a, b) => {
+    const [x, y] = [BigInt(a.startTimeUnixNano), BigInt(b.startTimeUnixNano)];
+    return x > y ? -1 : x < y ? 1 : 0;
+  });
+  return summaries.slice(0, limit);
+}
+
+/** Creates the handler of the web page, its script and style, and its JSON API, reading from `store`. */
+export function createWebHandler(
+  store: TelemetryStore,
+  { pushDelayMs = 100 }: WebHandlerOptions = {},
+): WebHandler {
+  const pages = new Set<_Page>();
+  const unsubscribe = store.onChange((traceId) => {
+    for (const page of pages) page.changed(traceId);
+  });
+  const handle = (request: Request): Response => {
+    const url = new URL(request.url);
+    // Only names of this machine: a page of another site that a DNS rebinding points here gets nothing.
+    const host = (request.headers.get("host") ?? url.host).replace(/:\d+$/, "");
+    if (!["127.0.0.1", "localhost", "[::1]"].includes(host)) {
+      return _text(403, `forbidden: this viewer answers only to 127.0.0.1 or localhost, not ${host}`);
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return _text(405, `method ${request.method} not allowed: the web view is read-only`, { allow: "GET" });
+    }
+    const path = url.pathname;
+    if (path === "/") return _asset(PAGE_HTML, "text/html; charset=utf-8");
+    if (path === "/app.js") return _asset(PAGE_SCRIPT, "text/javascript; charset=utf-8");
+    if (path === "/app.css") return _asset(PAGE_CSS, "text/css; charset=utf-8");
+    if (path === "/favicon.svg") return _asset(FAVICON_SVG, "image/svg+xml");
+    if (path === "/api/traces") {
+      const raw = url.searchParams.get("limit") ?? String(DEFAULT_LIST_LIMIT);
+      const limit = Number(raw);
+      if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIST_LIMIT) {
+        return _json(400, { error: `limit takes a whole number from 1 to ${MAX_LIST_LIMIT}, got "${raw}"` });
+      }
+      return _json(200, { total: store.traces().length, traces: listTraces(store, limit) });
+    }
+    const match = path.match(/^\/api\/traces\/([^/]*)$/);
+    if (match) {
+      const traceId = match[1].toLowerCase();
+      if (!/^[0-9a-f]{32}$/.test(traceId)) {
+        return _json(400, { error: "a trace id is 32 hex digits" });
+      }
+      const trace = store.trace(traceId);
+      if (trace === undefined) {
+        return _json(404, { error: `no span or log record of trace ${traceId} arrived` });
+      }
+      return _json(200, { ...trace, complete: isComplete(trace) });
+    }
+    if (path === "/api/events") {
+      const headers = { ...SECURITY_HEADERS, "content-type": "text/event-stream; charset=utf-8" };
+      if (request.method === "HEAD") return new Response(null, { headers });
+      const page = new _Page(pushDelayMs, () => pages.delete(page));
+      pages.add(page);
+      return new Response(page.stream, { headers });
+    }
+    return _text(404, `not found: ${path}; the web view serves /, /api/traces, /api/traces/{traceId}`);
+  };
+  return {
+    handle,
+    close() {
+      unsubscribe();
+      for (const page of pages) page.close();
+    },
+  };
+}
+
+/** An open page's event stream: trace ids that changed, collected and pushed every `delayMs`. */
+class _Page {
+  readonly stream: ReadableStream<Uint8Array>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** The ids to push, or `null` for "more than {@linkcode MAX_PUSHED_IDS}". */
+  #pending: Set<string> | null = new Set();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(readonly delayMs: number, readonly onClose: () => void) {
+    this.stream = new ReadableStream({
+      start: (controller) => {
+        this.#controller = controller;
+        controller.enqueue(new TextEncoder().encode("retry: 1000\n: connected\n\n"));
+      },
+      cancel: () => this.#end(),
+    });
+  }
+
+  changed(traceId: string): void {
+    if (this.#pending !== null) {
+      this.#pending.add(traceId);
+      if (this.#pending.size > MAX_PUSHED_IDS) this.#pending = null;
+    }
+    this.#timer ??= setTimeout(() => this.#push(), this.delayMs);
+  }
+
+  #push(): void {
+    this.#timer = undefined;
+    if (this.#closed) return;
+    // A page that does not read keeps one pending set, not a growing queue.
+    if ((this.#controller.desiredSize ?? 1) <= 0) {
+      this.#timer = setTimeout(() => this.#push(), this.delayMs);
+      return;
+    }
+    const traceIds = this.#pending === null ? null : [...this.#pending];
+    this.#pending = new Set();
+    this.#controller.enqueue(
+      new TextEncoder().encode(`event: traces\ndata: ${JSON.stringify({ traceIds })}\n\n`),
+    );
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#end();
+    try {
+      this.#controller.close();
+    } catch {
+      // Already cancelled by the page.
+    }
+  }
+
+  #end(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.onClose();
+  }
+}
+
+function _asset(body: string, type: string): Response {
+  return new Response(body, { headers: { ...SECURITY_HEADERS, "content-type": type } });
+}
+
+function _json(status: number, body: unknown): Response {
+  // Times are bigint nanoseconds: sent as decimal strings, as OTLP/JSON does.
+  const text = JSON.stringify(body, (_key, value) => typeof value === "bigint" ? String(value) : value);
+  return new Response(text, {
+    status,
+    headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" },
+  });
+}
+
+function _text(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(message + "\n", {
+    status,
+    headers: { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+/** A running web view. */
+export interface WebView extends AsyncDisposable {
+  /** The page's address, e.g. `http://127.0.0.1:4320/`. */
+  url: string;
+  /** The port it listens on. */
+  port: number;
+  /** Ends the open pages' event streams and stops listening. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startWebView}. */
+export interface StartWebViewOptions extends WebHandlerOptions {
+  /** What to show: usually the receiver's store. */
+  store: TelemetryStore;
+  /** Default `127.0.0.1`. */
+  hostname?: string;
+  /** Default 4320; 0 picks a free one. */
+  port?: number;
+}
+
+/** The web view's default port: next to OTLP/HTTP's 4318 (4319 is what the README suggests for a second receiver). */
+export const DEFAULT_WEB_PORT = 4320;
+
+/**
+ * Serves the web view of `store` on `hostname:port`.
+ *
+ * @throws {Deno.errors.AddrInUse} when the port is taken.
+ */
+export function startWebView(
+  { store, hostname = "127.0.0.1", port = DEFAULT_WEB_PORT, ...options }: StartWebViewOptions,
+): WebView {
+  const handler = createWebHandler(store, options);
+  const server = Deno.serve({ hostname, port, onListen: () => {} }, handler.handle);
+  const close = async () => {
+    handler.close();
+    await server.shutdown();
+  };
+  return {
+    url: `http://${hostname}:${server.addr.port}/`,
+    port: server.addr.port,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

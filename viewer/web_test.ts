@@ -1,0 +1,286 @@
+import assert from "node:assert/strict";
+import { TelemetryStore } from "../otlp/receiver.ts";
+import { createWebHandler, listTraces, startWebView } from "./web.ts";
+import { PAGE_SCRIPT } from "./web_page.ts";
+import { replay } from "../otlp/testdata/replay.ts";
+import type { Span } from "../otlp/decode.ts";
+
+const TRACE_ID = "00000000000000000b00000000000001";
+
+async function get(store: TelemetryStore, path: string, init: RequestInit = {}) {
+  const web = createWebHandler(store);
+  try {
+    const response = web.handle(new Request(`http://127.0.0.1:4320${path}`, init));
+    return { response, text: await response.text() };
+  } finally {
+    web.close();
+  }
+}
+
+function span(traceId: string, spanId: string, start: bigint, fields: Partial<Span> = {}): Span {
+  return {
+    traceId,
+    spanId,
+    name: "work",
+    kind: "INTERNAL",
+    startTimeUnixNano: start,
+    endTimeUnixNano: start + 1000n,
+    attributes: {},
+    events: [],
+    status: { code: "UNSET" },
+    service: "svc",
+    resource: {},
+    scope: { name: "test" },
+    ...fields,
+  };
+}
+
+Deno.test("GET /api/traces lists what Deno sent: root span, services, span count, duration, status", async () => {
+  const store = await replay("json");
+  const { response, text } = await get(store, "/api/traces");
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "application/json; charset=utf-8");
+  const { total, traces } = JSON.parse(text);
+  assert.equal(total, 1);
+  assert.equal(traces.length, 1);
+  const [trace] = traces;
+  assert.deepEqual(
+    { ...trace, startTimeUnixNano: undefined, durationNanos: undefined },
+    {
+      traceId: TRACE_ID,
+      name: "call-api",
+      service: "client",
+      services: ["client", "server"],
+      spans: 4,
+      logs: store.trace(TRACE_ID)!.logs.length,
+      errors: 0,
+      complete: true,
+      startTimeUnixNano: undefined,
+      durationNanos: undefined,
+    },
+  );
+  const root = store.trace(TRACE_ID)!.spans.find((span) => span.name === "call-api")!;
+  assert.equal(trace.startTimeUnixNano, String(root.startTimeUnixNano));
+  assert.equal(trace.durationNanos, String(root.endTimeUnixNano - root.startTimeUnixNano));
+});
+
+Deno.test("GET /api/traces/{id} gives the spans and log records, times as decimal strings", async () => {
+  const store = await replay("json");
+  const { response, text } = await get(store, `/api/traces/${TRACE_ID.toUpperCase()}`);
+  assert.equal(response.status, 200);
+  const trace = JSON.parse(text);
+  assert.equal(trace.traceId, TRACE_ID);
+  assert.equal(trace.complete, true);
+  assert.equal(trace.spans.length, 4);
+  const handler = trace.spans.find((span: { name: string }) => span.name === "process-request");
+  const original = store.trace(TRACE_ID)!.spans.find((span) => span.name === "process-request")!;
+  assert.equal(handler.startTimeUnixNano, String(original.startTimeUnixNano));
+  assert.equal(handler.events[0].name, "processing_request");
+  assert.deepEqual(handler.scope, { name: "api-server", version: "1.0.0" });
+  assert.ok(
+    trace.logs.some((log: { spanId: string; body: string }) =>
+      log.spanId === handler.spanId && log.body.includes("Server: Processing request in trace context")
+    ),
+  );
+});
+
+Deno.test("the trace list is newest first and bounded by limit", () => {
+  const store = new TelemetryStore();
+  const ids = ["a", "b", "c"].map((letter) => letter.repeat(32));
+  store.addSpans([span(ids[1], "1".repeat(16), 2000n), span(ids[0], "2".repeat(16), 1000n)]);
+  store.addSpans([span(ids[2], "3".repeat(16), 3000n)]);
+  assert.deepEqual(listTraces(store).map((trace) => trace.traceId), [ids[2], ids[1], ids[0]]);
+  assert.deepEqual(listTraces(store, 2).map((trace) => trace.traceId), [ids[2], ids[1]]);
+});
+
+Deno.test("a trace whose parent never arrived is listed as incomplete, named by its earliest orphan", () => {
+  const store = new TelemetryStore();
+  const traceId = "d".repeat(32);
+  store.addSpans([
+    span(traceId, "1".repeat(16), 2000n, { name: "late", parentSpanId: "f".repeat(16) }),
+    span(traceId, "2".repeat(16), 1000n, {
+      name: "early",
+      parentSpanId: "e".repeat(16),
+      status: { code: "ERROR" },
+    }),
+  ]);
+  const [summary] = listTraces(store);
+  assert.equal(summary.name, "early");
+  assert.equal(summary.complete, false);
+  assert.equal(summary.errors, 1);
+});
+
+Deno.test("bad requests get a 4xx that says why; every answer carries the security headers", async () => {
+  const store = await replay("json");
+  const cases: [string, RequestInit, number, RegExp][] = [
+    ["/api/traces/" + "0".repeat(31) + "1", {}, 404, /no span or log record of trace/],
+    ["/api/traces/not-an-id", {}, 400, /a trace id is 32 hex digits/],
+    ["/api/traces?limit=0", {}, 400, /limit takes a whole number from 1 to 1000/],
+    ["/api/traces?limit=abc", {}, 400, /limit takes a whole number/],
+    ["/nowhere", {}, 404, /not found: \/nowhere/],
+    ["/api/traces", { method: "POST", body: "{}" }, 405, /read-only/],
+    ["/", { headers: { host: "attacker.example:4320" } }, 403, /answers only to 127\.0\.0\.1 or localhost/],
+  ];
+  for (const [path, init, status, message] of cases) {
+    const { response, text } = await get(store, path, init);
+    assert.equal(response.status, status, `${path}: ${text}`);
+    assert.match(text, message);
+    assert.match(response.headers.get("content-security-policy")!, /^default-src 'none'; script-src 'self';/);
+    assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+  }
+  for (const host of ["localhost:4320", "127.0.0.1:1234", "[::1]:4320"]) {
+    const { response } = await get(store, "/", { headers: { host } });
+    assert.equal(response.status, 200, host);
+  }
+});
+
+Deno.test("the page loads its script and style from the viewer only, and the script compiles", async () => {
+  const store = new TelemetryStore();
+  const { response, text } = await get(store, "/");
+  assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.deepEqual([...text.matchAll(/(?:src|href)="([^"]*)"/g)].map((match) => match[1]), [
+    "/favicon.svg",
+    "/app.css",
+    "/app.js",
+  ]);
+  assert.doesNotMatch(text, /<script>|\sstyle=|\son\w+=/, "nothing inline: the CSP allows none");
+  for (const [path, type] of [["/app.js", "text/javascript"], ["/app.css", "text/css"]]) {
+    const { response } = await get(store, path);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), `${type}; charset=utf-8`);
+  }
+  // Compiled, not run: a syntax error in the script would throw here.
+  new Function(PAGE_SCRIPT);
+  assert.doesNotMatch(PAGE_SCRIPT, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+});
+
+/** Reads server-sent events from `response` until `until` returns true for one of them. */
+async function readEvents(reader: ReadableStreamDefaultReader<string>, until: (data: unknown) => boolean) {
+  let buffer = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the event stream ended; it held ${JSON.stringify(buffer)}`);
+    buffer += value;
+    for (const block of buffer.split("\n\n").slice(0, -1)) {
+      const data = block.match(/^event: traces\ndata: (.*)$/m)?.[1];
+      if (data !== undefined && until(JSON.parse(data))) return JSON.parse(data);
+    }
+    buffer = buffer.slice(buffer.lastIndexOf("\n\n") + 2);
+  }
+}
+
+Deno.test("open pages are told which traces changed; many changes at once become one 'many'", async () => {
+  const store = new TelemetryStore();
+  const web = startWebView({ store, port: 0, pushDelayMs: 10 });
+  const response = await fetch(`${web.url}api/events`);
+  assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const traceId = "a".repeat(32);
+    store.addSpans([span(traceId, "1".repeat(16), 1000n)]);
+    assert.deepEqual(await readEvents(reader, () => true), { traceIds: [traceId] });
+    store.addSpans(
+      Array.from({ length: 150 }, (_, i) => span(i.toString(16).padStart(32, "1"), "2".repeat(16), 1000n)),
+    );
+    assert.deepEqual(await readEvents(reader, () => true), { traceIds: null });
+  } finally {
+    // Closing ends the open event stream instead of waiting for it forever.
+    await web.close();
+  }
+  assert.deepEqual(await reader.read(), { value: undefined, done: true });
+});
+
+/** Reads `reader` until what it gave matches `pattern`; returns everything read, then the groups. */
+async function readUntil(reader: ReadableStreamDefaultReader<string>, pattern: RegExp): Promise<string[]> {
+  let seen = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`nothing matched ${pattern}; the output was:\n${seen}`);
+    seen += value;
+    const match = seen.match(pattern);
+    if (match) return [seen, ...match.slice(1)];
+  }
+}
+
+Deno.test("deno task viewer prints the page's address and serves it next to the receiver", async () => {
+  const viewer = new Deno.Command("deno", {
+    args: ["run", "--allow-net=127.0.0.1", "viewer/viewer.ts", "--port", "0", "--web-port", "0"],
+    cwd: new URL("..", import.meta.url),
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = viewer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const [, url] = await readUntil(
+      reader,
+      /^Viewer: the traces in a browser: (http:\/\/127\.0\.0\.1:\d+\/)$/m,
+    );
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>Traces · Deno tracing example<\/title>/);
+    const list = await fetch(`${url}api/traces`);
+    assert.deepEqual(await list.json(), { total: 0, traces: [] });
+  } finally {
+    viewer.kill("SIGINT");
+    await reader.cancel();
+  }
+  assert.equal((await viewer.status).code, 0);
+});
+
+Deno.test("deno task viewer says clearly when the web page's port is taken", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const output = await new Deno.Command("deno", {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "viewer/viewer.ts",
+      "--port",
+      "0",
+      "--web-port",
+      String(taken.addr.port),
+    ],
+    cwd: new URL("..", import.meta.url),
+    stdin: "null",
+  }).output();
+  assert.equal(output.code, 1);
+  assert.match(
+    new TextDecoder().decode(output.stderr),
+    new RegExp(`^viewer: 127\\.0\\.0\\.1:${taken.addr.port} \\(the web page\\) is already in use`),
+  );
+});
+
+Deno.test("deno task demo --keep-open keeps the web page with the joined trace open until Ctrl-C", async () => {
+  const demo = new Deno.Command("deno", {
+    args: ["task", "demo", "--keep-open"],
+    cwd: new URL("..", import.meta.url),
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(demo.stderr).text();
+  const reader = demo.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const [output, url] = await readUntil(
+      reader,
+      /The web view stays open on (http:\S+\/); Ctrl-C stops it\./,
+    );
+    assert.match(
+      output,
+      /^web view: http:\/\/127\.0\.0\.1:\d+\/ \(--keep-open keeps it open after the demo\)$/m,
+    );
+    assert.match(output, /One request, one trace/);
+    const { traces } = await (await fetch(`${url}api/traces`)).json();
+    assert.equal(traces.length, 1);
+    assert.deepEqual(
+      [traces[0].name, traces[0].services, traces[0].spans],
+      ["call-api", ["client", "server"], 4],
+    );
+  } finally {
+    demo.kill("SIGINT");
+    await reader.cancel();
+  }
+  assert.equal((await demo.status).code, 0, await stderr);
+});
