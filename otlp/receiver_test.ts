@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { childEnv } from "../harness/processes.ts";
 import { createReceiverHandler, isComplete, startReceiver, TelemetryStore } from "./receiver.ts";
 import { replay } from "./testdata/replay.ts";
 import {
@@ -266,6 +267,8 @@ Deno.test({
     const child = new Deno.Command("deno", {
       args: ["run", "--v8-flags=--expose-gc", "--allow-net=127.0.0.1", "otlp/testdata/memory_receiver.ts"],
       cwd: new URL("..", import.meta.url),
+      env: childEnv(),
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "inherit",

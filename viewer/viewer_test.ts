@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { TelemetryStore } from "../otlp/receiver.ts";
 import { watchTraces } from "./viewer.ts";
-import { runDeno } from "../harness/processes.ts";
+import { childEnv, runDeno } from "../harness/processes.ts";
 import { replay } from "../otlp/testdata/replay.ts";
 import { decodeTraces } from "../otlp/decode.ts";
 import { chain, ESCAPES, hasControls, jsonSpan, jsonTraces, TRACE_ID } from "../otlp/testdata/hostile.ts";
@@ -88,7 +88,8 @@ Deno.test("deno task viewer outlives hostile traces, prints no control sequence,
       ...["--port", "0", "--settle-ms", "10", "--wait-ms", "100", "--max-records", "9000"],
     ],
     cwd: new URL("..", import.meta.url),
-    env: { NO_COLOR: "1" },
+    env: childEnv(),
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { childEnv } from "../harness/processes.ts";
 import { TelemetryStore } from "../otlp/receiver.ts";
 import { createWebHandler, listTraces, startWebView } from "./web.ts";
 import { PAGE_SCRIPT } from "./web_page.ts";
@@ -206,7 +207,8 @@ Deno.test("deno task viewer prints the page's address and serves it next to the 
   const viewer = new Deno.Command("deno", {
     args: ["run", "--allow-net=127.0.0.1", "viewer/viewer.ts", "--port", "0", "--web-port", "0"],
     cwd: new URL("..", import.meta.url),
-    env: { NO_COLOR: "1" },
+    env: childEnv(),
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
@@ -242,6 +244,8 @@ Deno.test("deno task viewer says clearly when the web page's port is taken", asy
       String(taken.addr.port),
     ],
     cwd: new URL("..", import.meta.url),
+    env: childEnv(),
+    clearEnv: true,
     stdin: "null",
   }).output();
   assert.equal(output.code, 1);
@@ -255,7 +259,8 @@ Deno.test("deno task demo --keep-open keeps the web page with the joined trace o
   const demo = new Deno.Command("deno", {
     args: ["task", "demo", "--keep-open"],
     cwd: new URL("..", import.meta.url),
-    env: { NO_COLOR: "1" },
+    env: childEnv(),
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
