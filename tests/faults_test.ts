@@ -59,7 +59,8 @@ Deno.test("collector hanging: requests are not held up, the span queue stays bou
   await using collector = startFaultCollector({ mode: "ok" });
   const exportTimeout = { OTEL_EXPORTER_OTLP_TIMEOUT: "1000" };
   const server = await startServer({ otlpEndpoint: collector.url, workMs: 0, env: exportTimeout });
-  const hung = traceIdOf(0x4a4e47), back = traceIdOf(0xbac);
+  const hung = traceIdOf(0x4a4e47);
+  let back = "";
   const count = 1500; // 3000 spans: more than the queue and one batch can hold
   let baseline, during, client, clientMs, after;
   let exit;
@@ -80,12 +81,22 @@ Deno.test("collector hanging: requests are not held up, the span queue stays bou
       runClient(server.url, { otlpEndpoint: collector.url, env: { OTEL_EXPORTER_OTLP_TIMEOUT: "500" } })
     );
     collector.mode = "ok";
-    after = await burst(server.url, {
-      count: 20,
-      concurrency: 5,
-      headersFor: (i) => ({ traceparent: traceparent(back, i) }),
-    });
-    await collector.store.waitFor((s) => (s.trace(back)?.spans.length ?? 0) >= 40, wait("the spans after"));
+    // Until the server's queue has drained the hang's spans, it has no room and drops new ones: send the
+    // requests after in rounds, each in a trace of its own, until one round arrives whole.
+    for (let round = 1;; round++) {
+      back = traceIdOf(0xbac0 + round);
+      after = await burst(server.url, {
+        count: 20,
+        concurrency: 5,
+        headersFor: (i) => ({ traceparent: traceparent(back, i) }),
+      });
+      const arrived = collector.store.waitFor((s) => (s.trace(back)?.spans.length ?? 0) >= 40, {
+        signal: AbortSignal.timeout(3_000),
+        what: `the spans after, round ${round}`,
+      });
+      if (round === 10) await arrived;
+      if (await arrived.then(() => true, () => false)) break;
+    }
   } finally {
     exit = await server.stop();
   }
