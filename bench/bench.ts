@@ -68,7 +68,7 @@ export interface ServerCase {
   script?: string;
   /** Whether the server exports telemetry (to the sink). */
   traced: boolean;
-  /** The OTEL_* settings beyond turning tracing on and pointing it at the sink. */
+  /** The settings (OTEL_*, and `server.ts`'s own) beyond turning tracing on and pointing it at the sink. */
   settings: Env;
   /** The id of the untraced run to compare with. */
   baseline?: string;
@@ -124,12 +124,11 @@ export const SERVER_CASES: ServerCase[] = [
     logsPerRequest: 1,
   },
   {
-    id: "deno-no-traceresponse",
-    label: "server.ts, traced, no traceresponse header",
+    id: "deno-traceresponse",
+    label: "server.ts + traceresponse header, traced",
     runtime: "deno",
-    script: "bench/server_no_traceresponse.ts",
     traced: true,
-    settings: {},
+    settings: { TRACE_RESPONSE: "true" },
     baseline: "deno-off",
     yardstick: "tutorial-traced",
     logsPerRequest: 1,
@@ -718,7 +717,15 @@ if (import.meta.main) {
   const connections = numberArg("connections", values.connections, 1, 1000);
   const caseIds = values.cases?.split(",") ??
     (smoke
-      ? ["tutorial-off", "tutorial-traced", "deno-off", "deno-protobuf", "node-off", "node-sdk"]
+      ? [
+        "tutorial-off",
+        "tutorial-traced",
+        "deno-off",
+        "deno-protobuf",
+        "deno-traceresponse",
+        "node-off",
+        "node-sdk",
+      ]
       : SERVER_CASES.map((c) => c.id));
   const cases = caseIds.map((id) => {
     const found = SERVER_CASES.find((serverCase) => serverCase.id === id);

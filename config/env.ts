@@ -45,6 +45,18 @@ export function parseInteger(
 }
 
 /**
+ * Parses `value` (read from the variable `name`) as `true` or `false`, or returns `fallback` when it is
+ * `undefined`.
+ *
+ * @throws {ConfigError} when the value is neither `true` nor `false`.
+ */
+export function parseBoolean(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === "true" || value === "false") return value === "true";
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/**
  * Parses `value` (read from the variable `name`) as an absolute http(s) URL, or returns `fallback` when it
  * is `undefined`.
  *

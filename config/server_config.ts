@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { ConfigError, parseInteger, readEnv } from "./env.ts";
+import { ConfigError, parseBoolean, parseInteger, readEnv } from "./env.ts";
 
 /** The variables the server reads (its task allows exactly these, and those of `otelWarnings`). */
-export const SERVER_VARIABLES = ["HOST", "PORT", "SIMULATED_WORK_MS"] as const;
+export const SERVER_VARIABLES = ["HOST", "PORT", "SIMULATED_WORK_MS", "TRACE_RESPONSE"] as const;
 
-/** Where the server listens and how long its simulated work takes. */
+/** Where the server listens, how long its simulated work takes, and whether it sends `traceresponse`. */
 export interface ServerConfig {
   /** The address to listen on (`HOST`, default `127.0.0.1`). */
   hostname: string;
@@ -17,10 +17,13 @@ export interface ServerConfig {
   port: number;
   /** How long `GET /`'s simulated work takes, in milliseconds (`SIMULATED_WORK_MS`, default 50). */
   workMs: number;
+  /** Whether each traced response carries a `traceresponse` header (`TRACE_RESPONSE`, default `false`). */
+  traceResponse: boolean;
 }
 
 /**
- * Reads `HOST` (default `127.0.0.1`), `PORT` (default 8000) and `SIMULATED_WORK_MS` (default 50).
+ * Reads `HOST` (default `127.0.0.1`), `PORT` (default 8000), `SIMULATED_WORK_MS` (default 50) and
+ * `TRACE_RESPONSE` (`true` or `false`, default `false`).
  *
  * @throws {ConfigError} when a value is not usable.
  */
@@ -33,6 +36,7 @@ export function readServerConfig(env: (name: string) => string | undefined = rea
       min: 0,
       max: 60_000,
     }),
+    traceResponse: parseBoolean("TRACE_RESPONSE", env("TRACE_RESPONSE"), false),
   };
 }
 

@@ -12,6 +12,7 @@ import {
   startServer,
 } from "./processes.ts";
 import { denoRunOf, permissionFlags, type TaskCommand } from "./tasks.ts";
+import { SERVER_VARIABLES } from "../config/server_config.ts";
 
 /** The variables an `--allow-env=…` flag grants, or `undefined` when the flags grant none by list. */
 function allowedEnv(flags: string[]): string[] | undefined {
@@ -50,8 +51,9 @@ Deno.test("the harness runs the server and the client with their tasks' permissi
       assert.equal(env[name], value, `${task.argv.join(" ")}: ${name}`);
     }
   }
-  // The variables the harness sets for the programs' own settings are ones the tasks let them read.
-  for (const name of ["HOST", "PORT", "SIMULATED_WORK_MS"]) {
+  // The variables of the server's own settings (those the harness sets among them) are ones its task lets
+  // it read.
+  for (const name of SERVER_VARIABLES) {
     assert.ok(allowedEnv(serverPermissions())?.includes(name), `the server task lets server.ts read ${name}`);
   }
   assert.ok(allowedEnv(clientPermissions("http://x/"))?.includes("SERVER_URL"));

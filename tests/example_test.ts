@@ -28,8 +28,13 @@ for (const protocol of ["http/json", "http/protobuf"] as const) {
       const link = client.stdout.match(/^Grafana: +(\S+)$/m)?.[1] ?? "";
       assert.ok(link?.startsWith("http://localhost:3000/explore?") && link.includes(client.traceId), link);
 
-      // The traceresponse header names the same trace: the client test checks it on the wire; here the
-      // server's own span id must be the one the header would carry, so fetch once more for the header.
+      // Without TRACE_RESPONSE=true, a traced server sends no traceresponse header (it is a setting, off by
+      // default, for its cost per request: bench/README.md).
+      const plain = await fetch(server.url);
+      await plain.body?.cancel();
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers.get("traceresponse"), null);
+
       const trace = await receiver.store.waitForTrace(client.traceId, {
         spans: 4,
         signal: AbortSignal.timeout(15_000),
@@ -93,9 +98,13 @@ for (const protocol of ["http/json", "http/protobuf"] as const) {
   });
 }
 
-Deno.test("the traceresponse header names the trace and the server span of the request", async () => {
+Deno.test("with TRACE_RESPONSE=true, the traceresponse header names the trace and the server span of the request", async () => {
   await using receiver = startReceiver({ port: 0 });
-  const server = await startServer({ otlpEndpoint: receiver.url, workMs: 0 });
+  const server = await startServer({
+    otlpEndpoint: receiver.url,
+    workMs: 0,
+    env: { TRACE_RESPONSE: "true" },
+  });
   try {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const response = await fetch(server.url, {

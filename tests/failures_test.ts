@@ -72,7 +72,11 @@ Deno.test("5xx: the failing route records its exception and every span of the tr
 
 Deno.test("a malformed or hostile traceparent starts a fresh trace and fails nothing", async () => {
   await using receiver = startReceiver({ port: 0 });
-  await using server = await startServer({ otlpEndpoint: receiver.url, workMs: 0 });
+  await using server = await startServer({
+    otlpEndpoint: receiver.url,
+    workMs: 0,
+    env: { TRACE_RESPONSE: "true" },
+  });
   const hostile = [
     "garbage",
     "00-00000000000000000000000000000000-00f067aa0ba902b7-01", // all-zero trace id
@@ -121,7 +125,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     const server = await startServer({
       otlpEndpoint: receiver.url,
       workMs: 0,
-      env: { OTEL_BSP_SCHEDULE_DELAY: "60000", OTEL_BLRP_SCHEDULE_DELAY: "60000" },
+      env: { OTEL_BSP_SCHEDULE_DELAY: "60000", OTEL_BLRP_SCHEDULE_DELAY: "60000", TRACE_RESPONSE: "true" },
     });
     const response = await fetch(server.url);
     await response.body?.cancel();
@@ -171,6 +175,16 @@ for (const [port, shown] of [["abc", '"abc"'], ["70000", '"70000"']]) {
   });
 }
 
+Deno.test("TRACE_RESPONSE=yes stops the server with a one-line error", async () => {
+  await assert.rejects(startServer({ env: { TRACE_RESPONSE: "yes" } }), (error: Error) => {
+    assert.match(
+      error.message,
+      /exited with code 2 before listening:\nServer: TRACE_RESPONSE must be true or false, got "yes"\n$/,
+    );
+    return true;
+  });
+});
+
 Deno.test("a port in use stops the server with a one-line error", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   await assert.rejects(startServer({ env: { PORT: String(taken.addr.port) } }), (error: Error) => {
@@ -212,5 +226,5 @@ Deno.test("without --allow-env both programs fall back to their defaults instead
   assert.doesNotMatch(client.stderr, /NotCapable|PermissionDenied|Requires env access/);
   assert.ok(client.code === 0 || client.stderr.includes("http://localhost:8000/"), client.stderr);
   // The server's half (it would listen on 127.0.0.1:8000, a port tests leave alone) is in
-  // tests/permissions_test.ts: it says it does not read HOST, PORT, SIMULATED_WORK_MS.
+  // tests/permissions_test.ts: it says it does not read HOST, PORT, SIMULATED_WORK_MS, TRACE_RESPONSE.
 });

@@ -234,7 +234,11 @@ function describe(c: Case): string {
 Deno.test(`hostile propagation headers (${GENERATED} generated, seed ${SEED}, + ${HAND_PICKED.length} by hand): always answered, never reflected, a fresh trace when invalid`, async () => {
   const cases = [...HAND_PICKED, ...fc.sample(hostileCase, { numRuns: GENERATED, seed: SEED })];
   await using receiver = startReceiver({ port: 0 });
-  const server = await startServer({ otlpEndpoint: receiver.url, workMs: 0, env: serverTaskPropagators() });
+  const server = await startServer({
+    otlpEndpoint: receiver.url,
+    workMs: 0,
+    env: { ...serverTaskPropagators(), TRACE_RESPONSE: "true" },
+  });
   const port = Number(new URL(server.url).port);
   const expected: { spanId: string; parent?: string; label: string }[] = [];
   const tally = { continued: 0, fresh: 0, rejected: 0 };

@@ -12,7 +12,7 @@ import { closedPort, ROOT, runDeno, spawn } from "../harness/processes.ts";
 const EXPECTED: Record<string, string[][]> = {
   "server": [[
     "--allow-net=127.0.0.1",
-    "--allow-env=HOST,PORT,SIMULATED_WORK_MS,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,OTEL_EXPORTER_OTLP_PROTOCOL,OTEL_TRACES_SAMPLER_ARG,OTEL_PROPAGATORS",
+    "--allow-env=HOST,PORT,SIMULATED_WORK_MS,TRACE_RESPONSE,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,OTEL_EXPORTER_OTLP_PROTOCOL,OTEL_TRACES_SAMPLER_ARG,OTEL_PROPAGATORS",
   ]],
   "client": [[
     "--allow-net=localhost,127.0.0.1",
@@ -262,7 +262,7 @@ Deno.test("the plain tutorial commands: with --allow-env, PORT and SERVER_URL wo
   assert.equal(notListening.code, 2);
   assert.equal(
     notListening.stderr,
-    "Server: not reading HOST, PORT, SIMULATED_WORK_MS without --allow-env; using the defaults\n" +
+    "Server: not reading HOST, PORT, SIMULATED_WORK_MS, TRACE_RESPONSE without --allow-env; using the defaults\n" +
       'Server: Requires net access to "127.0.0.1:8000", run again with the --allow-net flag\n',
   );
 });

@@ -59,11 +59,17 @@ Deno.test("paths that look like object properties are not routes", async () => {
 
 Deno.test("server configuration: defaults, values, and one-line errors", () => {
   const env = (values: Record<string, string>) => (name: string) => values[name];
-  assert.deepEqual(readServerConfig(env({})), { hostname: "127.0.0.1", port: 8000, workMs: 50 });
+  assert.deepEqual(readServerConfig(env({})), {
+    hostname: "127.0.0.1",
+    port: 8000,
+    workMs: 50,
+    traceResponse: false,
+  });
   assert.deepEqual(
-    readServerConfig(env({ HOST: "0.0.0.0", PORT: "0", SIMULATED_WORK_MS: "0" })),
-    { hostname: "0.0.0.0", port: 0, workMs: 0 },
+    readServerConfig(env({ HOST: "0.0.0.0", PORT: "0", SIMULATED_WORK_MS: "0", TRACE_RESPONSE: "true" })),
+    { hostname: "0.0.0.0", port: 0, workMs: 0, traceResponse: true },
   );
+  assert.equal(readServerConfig(env({ TRACE_RESPONSE: "false" })).traceResponse, false);
   for (const port of ["abc", "70000", "-1", "80.5", "1e3"]) {
     assert.throws(
       () => readServerConfig(env({ PORT: port })),
@@ -73,4 +79,12 @@ Deno.test("server configuration: defaults, values, and one-line errors", () => {
     );
   }
   assert.throws(() => readServerConfig(env({ SIMULATED_WORK_MS: "slow" })), ConfigError);
+  for (const value of ["yes", "1", "TRUE"]) {
+    assert.throws(
+      () => readServerConfig(env({ TRACE_RESPONSE: value })),
+      (error) =>
+        error instanceof ConfigError &&
+        error.message === `TRACE_RESPONSE must be true or false, got ${JSON.stringify(value)}`,
+    );
+  }
 });
