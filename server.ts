@@ -21,6 +21,8 @@ import {
 } from "./config/server_config.ts";
 import { configOrExit, startupNotices } from "./config/startup.ts";
 
+export type { ServerConfig };
+
 const tracer = trace.getTracer("api-server", "1.0.0");
 
 /** A route: answers with `headers` (the `traceresponse` header, when it is on), when there are any. */
