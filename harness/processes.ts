@@ -317,9 +317,7 @@ export async function runDeno(script: string, options: RunOptions = {}): Promise
     "deno",
     ["run", ...(options.permissions ?? []), script, ...(options.args ?? [])],
     ROOT,
-    {
-      ...options.env,
-    },
+    options.env ?? {},
   );
   let killed = false;
   const timer = setTimeout(() => {

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
-import { childEnv, ROOT } from "../harness/processes.ts";
+import { ROOT, spawn } from "../harness/processes.ts";
 
 Deno.test("deno task demo draws the joined trace and exits 0", async () => {
-  const output = await new Deno.Command("deno", {
-    args: ["task", "demo"],
-    cwd: ROOT,
-    env: childEnv(),
-    clearEnv: true,
-    stdin: "null",
-  }).output();
+  const output = await spawn("deno", ["task", "demo"], ROOT, {}).output();
   const stdout = new TextDecoder().decode(output.stdout);
   const stderr = new TextDecoder().decode(output.stderr);
   assert.equal(output.code, 0, stdout + stderr);

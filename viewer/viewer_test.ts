@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { TelemetryStore } from "../otlp/receiver.ts";
 import { watchTraces } from "./viewer.ts";
-import { childEnv, runDeno } from "../harness/processes.ts";
+import { ROOT, runDeno, spawn } from "../harness/processes.ts";
 import { replay } from "../otlp/testdata/replay.ts";
 import { decodeTraces } from "../otlp/decode.ts";
 import { chain, ESCAPES, hasControls, jsonSpan, jsonTraces, TRACE_ID } from "../otlp/testdata/hostile.ts";
@@ -80,20 +80,17 @@ Deno.test("a trace that cannot be drawn is reported, and the viewer goes on with
 });
 
 Deno.test("deno task viewer outlives hostile traces, prints no control sequence, says what its budget dropped", async () => {
-  const child = new Deno.Command("deno", {
-    args: [
+  const child = spawn(
+    "deno",
+    [
       "run",
       "--allow-net=127.0.0.1",
       "viewer/viewer.ts",
       ...["--port", "0", "--settle-ms", "10", "--wait-ms", "100", "--max-records", "9000"],
     ],
-    cwd: new URL("..", import.meta.url),
-    env: childEnv(),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+    ROOT,
+    {},
+  );
   let stdout = "";
   const lines = child.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
   const waitFor = async (pattern: RegExp) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { childEnv } from "../harness/processes.ts";
+import { ROOT, runDeno, spawn } from "../harness/processes.ts";
 import { TelemetryStore } from "../otlp/receiver.ts";
 import { createWebHandler, listTraces, startWebView } from "./web.ts";
 import { PAGE_SCRIPT } from "./web_page.ts";
@@ -204,15 +204,18 @@ async function readUntil(reader: ReadableStreamDefaultReader<string>, pattern: R
 }
 
 Deno.test("deno task viewer prints the page's address and serves it next to the receiver", async () => {
-  const viewer = new Deno.Command("deno", {
-    args: ["run", "--allow-net=127.0.0.1", "viewer/viewer.ts", "--port", "0", "--web-port", "0"],
-    cwd: new URL("..", import.meta.url),
-    env: childEnv(),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const viewer = spawn(
+    "deno",
+    [
+      "run",
+      "--allow-net=127.0.0.1",
+      "viewer/viewer.ts",
+      ...["--port", "0", "--web-port", "0"],
+    ],
+    ROOT,
+    {},
+  );
+  const stderr = new Response(viewer.stderr).text();
   const reader = viewer.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
     const [, url] = await readUntil(
@@ -228,43 +231,24 @@ Deno.test("deno task viewer prints the page's address and serves it next to the 
     viewer.kill("SIGINT");
     await reader.cancel();
   }
-  assert.equal((await viewer.status).code, 0);
+  assert.equal((await viewer.status).code, 0, await stderr);
 });
 
 Deno.test("deno task viewer says clearly when the web page's port is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const output = await new Deno.Command("deno", {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "viewer/viewer.ts",
-      "--port",
-      "0",
-      "--web-port",
-      String(taken.addr.port),
-    ],
-    cwd: new URL("..", import.meta.url),
-    env: childEnv(),
-    clearEnv: true,
-    stdin: "null",
-  }).output();
+  const output = await runDeno("viewer/viewer.ts", {
+    permissions: ["--allow-net=127.0.0.1"],
+    args: ["--port", "0", "--web-port", String(taken.addr.port)],
+  });
   assert.equal(output.code, 1);
   assert.match(
-    new TextDecoder().decode(output.stderr),
+    output.stderr,
     new RegExp(`^viewer: 127\\.0\\.0\\.1:${taken.addr.port} \\(the web page\\) is already in use`),
   );
 });
 
 Deno.test("deno task demo --keep-open keeps the web page with the joined trace open until Ctrl-C", async () => {
-  const demo = new Deno.Command("deno", {
-    args: ["task", "demo", "--keep-open"],
-    cwd: new URL("..", import.meta.url),
-    env: childEnv(),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const demo = spawn("deno", ["task", "demo", "--keep-open"], ROOT, {});
   const stderr = new Response(demo.stderr).text();
   const reader = demo.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
