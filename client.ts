@@ -10,7 +10,7 @@
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { CallError, fetchSameOrigin, readJson } from "./config/http_call.ts";
-import { CLIENT_VARIABLES, readClientConfig } from "./config/client_config.ts";
+import { CLIENT_VARIABLES, DEFAULT_MAX_RESPONSE_BYTES, readClientConfig } from "./config/client_config.ts";
 import { configOrExit, startupNotices } from "./config/startup.ts";
 import { traceLines } from "./config/grafana_link.ts";
 
@@ -27,7 +27,7 @@ const tracer = trace.getTracer("api-client", "1.0.0");
  */
 export function callApi(
   url: URL | string,
-  { timeoutMs = 5000, maxBytes = 1_048_576 }: { timeoutMs?: number; maxBytes?: number } = {},
+  { timeoutMs = 5000, maxBytes = DEFAULT_MAX_RESPONSE_BYTES }: { timeoutMs?: number; maxBytes?: number } = {},
 ): Promise<CallResult> {
   return tracer.startActiveSpan("call-api", async (span) => {
     const { traceId } = span.spanContext();

@@ -107,18 +107,21 @@ export async function readJson(
   try {
     for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader!.read()) {
       size += chunk.value.byteLength;
-      if (size > maxBytes) throw new Error(tooLarge);
+      if (size > maxBytes) break;
       chunks.push(chunk.value);
     }
   } catch (error) {
     await reader?.cancel().catch(() => {});
-    if (error instanceof Error && error.message === tooLarge) throw error;
     throw new Error(
       _isTimeout(error)
         ? `the answer of ${url} was not complete within ${timeoutMs} ms (${size} bytes received)`
         : `the answer of ${url} broke off after ${size} bytes: ${_reason(error)}`,
       { cause: error },
     );
+  }
+  if (size > maxBytes) {
+    await reader?.cancel().catch(() => {});
+    throw new Error(tooLarge);
   }
   const bytes = new Uint8Array(size);
   chunks.reduce((offset, chunk) => (bytes.set(chunk, offset), offset + chunk.byteLength), 0);
