@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { childEnv, NODE_PEER_DIR, ROOT } from "../harness/processes.ts";
+import { childEnv, NODE_PEER_DIR, ROOT, runDeno } from "../harness/processes.ts";
 
 /** CPU time and memory of a process, read from `/proc`. */
 export interface ProcessUsage {
@@ -231,25 +231,20 @@ export async function runClientLoad(
   },
 ): Promise<ClientLoadResult> {
   const { port } = new URL(url);
-  const output = await new Deno.Command("deno", {
+  const output = await runDeno("bench/client_load.ts", {
+    permissions: [`--allow-net=127.0.0.1:${port}`],
     args: [
-      "run",
-      `--allow-net=127.0.0.1:${port}`,
-      "bench/client_load.ts",
       `--url=${url}`,
       `--concurrency=${concurrency}`,
       `--duration=${durationSeconds}`,
       `--warmup=${warmupSeconds}`,
     ],
-    cwd: ROOT,
-    env: childEnv(env),
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  if (output.code !== 0) {
-    throw new Error(`client_load.ts failed (${output.code}):\n${new TextDecoder().decode(output.stderr)}`);
-  }
-  return JSON.parse(new TextDecoder().decode(output.stdout).trim().split("\n").at(-1)!);
+    env,
+    // Only a stuck run is killed: the calls take warm-up plus duration, start-up and exit take seconds.
+    timeoutMs: (warmupSeconds + durationSeconds + 60) * 1000,
+  });
+  if (output.code !== 0) throw new Error(`client_load.ts failed (${output.code}):\n${output.stderr}`);
+  return JSON.parse(output.stdout.trim().split("\n").at(-1)!);
 }
 
 /** Runs a command to its end and returns its standard output, trimmed (empty when it cannot run). */
