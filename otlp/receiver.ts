@@ -29,7 +29,14 @@ import {
 } from "./decode.ts";
 import { TelemetryStore } from "./store.ts";
 
-export { type Dropped, isComplete, type StoreOptions, TelemetryStore, type Trace } from "./store.ts";
+export {
+  type Dropped,
+  isComplete,
+  servicesByStart,
+  type StoreOptions,
+  TelemetryStore,
+  type Trace,
+} from "./store.ts";
 
 /** Options of {@linkcode createReceiverHandler}. */
 export interface ReceiverOptions {

@@ -213,6 +213,21 @@ export class TelemetryStore {
 }
 
 /**
+ * The services of `spans`, in the order their earliest span started (not the order their exports arrived
+ * in), each once.
+ */
+export function servicesByStart(spans: readonly Span[]): string[] {
+  const first = new Map<string, bigint>();
+  for (const span of spans) {
+    const start = first.get(span.service);
+    if (start === undefined || span.startTimeUnixNano < start) {
+      first.set(span.service, span.startTimeUnixNano);
+    }
+  }
+  return [...first].sort(([, a], [, b]) => a < b ? -1 : a > b ? 1 : 0).map(([service]) => service);
+}
+
+/**
  * Whether a trace is whole: it has exactly one root span, and the parent of every other span arrived.
  */
 export function isComplete(trace: Trace): boolean {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { LogRecord, Span } from "./decode.ts";
-import { isComplete, TelemetryStore } from "./store.ts";
+import { isComplete, servicesByStart, TelemetryStore } from "./store.ts";
 
 function span(trace: number, n: number, parent?: number): Span {
   return {
@@ -56,4 +56,14 @@ Deno.test("waitForTrace still resolves in a store that evicts", async () => {
   store.addSpans([span(9, 0), span(9, 1, 0)]);
   assert.equal((await waiting).spans.length, 2);
   assert.throws(() => new TelemetryStore({ maxRecords: 0 }), RangeError);
+});
+
+Deno.test("servicesByStart names each service once, in the order its earliest span started", () => {
+  const at = (service: string, start: bigint): Span => ({ ...span(1, 0), service, startTimeUnixNano: start });
+  // Arrival order server, client, server: the client started first.
+  assert.deepEqual(servicesByStart([at("server", 5n), at("client", 1n), at("server", 3n)]), [
+    "client",
+    "server",
+  ]);
+  assert.deepEqual(servicesByStart([]), []);
 });

@@ -7,7 +7,7 @@
  * @module
  */
 import type { AttributeValue, LogRecord, Span } from "../otlp/decode.ts";
-import type { Trace } from "../otlp/receiver.ts";
+import { servicesByStart, type Trace } from "../otlp/receiver.ts";
 
 /** Options of {@linkcode renderWaterfall}. */
 export interface WaterfallOptions {
@@ -78,17 +78,10 @@ export function renderWaterfall(
 
   let start = spans[0].startTimeUnixNano;
   let end = spans[0].endTimeUnixNano;
-  // Each service with the start of its earliest span: the heading names them in that order, whatever order
-  // their exports arrived in.
-  const firstStart = new Map<string, bigint>();
   let errors = 0;
   for (const span of spans) {
     if (span.startTimeUnixNano < start) start = span.startTimeUnixNano;
     if (span.endTimeUnixNano > end) end = span.endTimeUnixNano;
-    const first = firstStart.get(span.service);
-    if (first === undefined || span.startTimeUnixNano < first) {
-      firstStart.set(span.service, span.startTimeUnixNano);
-    }
     if (span.status.code === "ERROR") errors++;
   }
   const total = end > start ? end - start : 1n;
@@ -133,7 +126,7 @@ export function renderWaterfall(
     nameWidth = Math.max(nameWidth, label(row).length);
   }
   const missing = roots.filter((root) => root.missingParent !== undefined);
-  const services = [...firstStart].sort(([, a], [, b]) => a < b ? -1 : a > b ? 1 : 0).map(([name]) => name);
+  const services = servicesByStart(spans);
   const named = [...services.values().take(MAX_SERVICES_NAMED)].map((service) =>
     cut(service, MAX_SERVICE_WIDTH)
   );

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { isComplete, type TelemetryStore, type Trace } from "../otlp/receiver.ts";
+import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "../otlp/receiver.ts";
 import { FAVICON_SVG, PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from "./web_page.ts";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
@@ -93,7 +93,7 @@ export function summarizeTrace(trace: Trace): TraceSummary {
     traceId: trace.traceId,
     name: root?.name ?? "",
     service: root?.service ?? logs[0]?.service ?? "",
-    services: _servicesByStart(trace),
+    services: servicesByStart(trace.spans),
     spans: spans.length,
     logs: logs.length,
     errors: spans.filter((span) => span.status.code === "ERROR").length,
@@ -101,17 +101,6 @@ export function summarizeTrace(trace: Trace): TraceSummary {
     durationNanos: String(end !== undefined && end > start ? end - start : 0n),
     complete: isComplete(trace),
   };
-}
-
-function _servicesByStart({ spans }: Trace): string[] {
-  const first = new Map<string, bigint>();
-  for (const span of spans) {
-    const start = first.get(span.service);
-    if (start === undefined || span.startTimeUnixNano < start) {
-      first.set(span.service, span.startTimeUnixNano);
-    }
-  }
-  return [...first].sort(([, a], [, b]) => a < b ? -1 : a > b ? 1 : 0).map(([service]) => service);
 }
 
 /** The traces of `store`, summarised, newest (latest start) first, at most `limit` of them. */
