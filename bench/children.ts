@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { childEnv, NODE_PEER_DIR, ROOT, runDeno } from "../harness/processes.ts";
+import { childEnv, NODE, NODE_PEER_DIR, ROOT, runDeno } from "../harness/processes.ts";
 
 /** CPU time and memory of a process, read from `/proc`. */
 export interface ProcessUsage {
@@ -24,7 +24,7 @@ export interface ProcessUsage {
  * @throws {Error} when it fails.
  */
 export async function procInfo<T>(...args: string[]): Promise<T> {
-  const output = await new Deno.Command("node", {
+  const output = await new Deno.Command(NODE, {
     args: ["proc.cjs", ...args],
     cwd: NODE_PEER_DIR,
     env: childEnv(),
@@ -175,7 +175,7 @@ export async function checkTools(): Promise<void> {
     }
   };
   const missing: string[] = [];
-  const node = new Deno.Command("node", {
+  const node = new Deno.Command(NODE, {
     args: ["--print", "require.resolve('@opentelemetry/sdk-node')"],
     cwd: NODE_PEER_DIR,
     env: childEnv(),
@@ -183,7 +183,7 @@ export async function checkTools(): Promise<void> {
     stdout: "null",
     stderr: "null",
   });
-  if (!await succeeds(node)) missing.push("Node.js 20.6+ with bench/node's packages (npm ci)");
+  if (!await succeeds(node)) missing.push("bench/node's packages and its pinned Node.js (npm ci)");
   if (!await succeeds(new Deno.Command(VEGETA, { args: ["-version"], stdout: "null", stderr: "null" }))) {
     missing.push("vegeta in bench/.bin");
   }
@@ -248,7 +248,7 @@ export async function runClientLoad(
 }
 
 /** Runs a command to its end and returns its standard output, trimmed (empty when it cannot run). */
-export async function commandOutput(command: string, args: string[], cwd: URL = ROOT): Promise<string> {
+export async function commandOutput(command: string | URL, args: string[], cwd: URL = ROOT): Promise<string> {
   try {
     const output = await new Deno.Command(command, { args, cwd, env: childEnv(), clearEnv: true }).output();
     return new TextDecoder().decode(output.stdout).trim();

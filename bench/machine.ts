@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { NODE } from "../harness/processes.ts";
 import { commandOutput, procInfo } from "./children.ts";
 import { wrkVersion } from "./wrk.ts";
 
@@ -38,7 +39,7 @@ async function nodePackageVersions(): Promise<Record<string, string>> {
       "@opentelemetry/sdk-node",
       "@opentelemetry/instrumentation-http",
       "@opentelemetry/exporter-trace-otlp-proto",
-      "@opentelemetry/sdk-trace-base",
+      "@opentelemetry/sdk-trace",
       "@opentelemetry/api",
     ]
   ) {
@@ -56,7 +57,8 @@ export async function describeMachine(): Promise<Machine> {
     ...machine,
     versions: {
       deno: deno.replace(/^deno /, ""),
-      node: (await commandOutput("node", ["--version"])) || "unknown",
+      // The pinned Node.js that runs the Node.js servers (not the system's).
+      node: (await commandOutput(NODE, ["--version"])) || "unknown",
       "deno: @opentelemetry/api":
         import.meta.resolve("@opentelemetry/api").match(/api[@/](\d+\.\d+\.\d+)/)?.[1] ??
           "unknown",

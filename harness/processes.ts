@@ -23,6 +23,11 @@ import { denoRunOf, envFileFlags, permissionFlags, scriptOf } from "./tasks.ts";
 export const ROOT: URL = new URL("../", import.meta.url);
 /** The Node.js peer of the benchmark: `server.cjs`, `tracing.cjs` and their `node_modules`. */
 export const NODE_PEER_DIR: URL = new URL("../bench/node/", import.meta.url);
+/**
+ * The Node.js that runs the peer: the release pinned in `bench/node/package-lock.json` (the `node-linux-*`
+ * packages; `npm ci` there installs the one for this machine), never the system's `node`.
+ */
+export const NODE: URL = new URL("node_modules/.bin/node", NODE_PEER_DIR);
 
 /** Environment variables for a child. */
 export type ChildEnv = Record<string, string>;
@@ -194,7 +199,7 @@ export function clientEnv(serverUrl: string, options: ChildOptions = {}): ChildE
  * Spawns `program args` in `cwd` hermetically: exactly {@linkcode childEnv}`(env)`, stdin closed, stdout and
  * stderr piped.
  */
-export function spawn(program: string, args: string[], cwd: URL, env: ChildEnv): Deno.ChildProcess {
+export function spawn(program: string | URL, args: string[], cwd: URL, env: ChildEnv): Deno.ChildProcess {
   return new Deno.Command(program, {
     args,
     cwd,
@@ -223,7 +228,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
       ROOT,
       env,
     )
-    : spawn("node", [...(options.nodeSdk ? ["--require", "./tracing.cjs"] : []), script], NODE_PEER_DIR, env);
+    : spawn(NODE, [...(options.nodeSdk ? ["--require", "./tracing.cjs"] : []), script], NODE_PEER_DIR, env);
   const stdout = collectOutput(process.stdout, undefined, { readIntervalMs: options.outputReadIntervalMs });
   const stderr = collectOutput(process.stderr);
   let killed = false;

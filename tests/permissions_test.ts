@@ -33,7 +33,7 @@ const EXPECTED: Record<string, string[][]> = {
   "check": [[], [], [], []],
   "bench": [[
     "--allow-net=127.0.0.1",
-    "--allow-run=deno,node,wrk,bench/.bin/vegeta",
+    "--allow-run=deno,bench/node/node_modules/.bin/node,wrk,bench/.bin/vegeta",
     "--allow-read=bench/node/package-lock.json",
     "--allow-write=bench/results",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
