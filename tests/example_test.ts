@@ -128,3 +128,20 @@ Deno.test("with TRACE_RESPONSE=true, the traceresponse header names the trace an
     await server.stop();
   }
 });
+
+Deno.test("the route is the path without the query string", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  await using server = await startServer({ otlpEndpoint: receiver.url, workMs: 0 });
+  const client = await runClient(new URL("/health?probe=/error", server.url).href, {
+    otlpEndpoint: receiver.url,
+  });
+  assert.equal(client.code, 0, client.stderr);
+  assert.match(client.stdout, /^Client: received \{"status":"ok"\}$/m);
+  const { spans } = await receiver.store.waitForTrace(client.traceId!, {
+    spans: 3,
+    signal: AbortSignal.timeout(15_000),
+  });
+  const serverSpan = only(spans, (span) => span.kind === "SERVER", "SERVER span");
+  assert.equal(serverSpan.name, "GET /health");
+  assert.equal(serverSpan.attributes["http.route"], "/health");
+});

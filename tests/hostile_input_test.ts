@@ -377,6 +377,13 @@ Deno.test("unknown routes, wrong methods, huge bodies and headers, slow clients:
     ["path traversal", buildRequest("GET", "/../../etc/passwd"), 404],
     ["bad percent-escape in the path", buildRequest("GET", "/%2e%2e/%zz"), 404],
     ["a query string", buildRequest("GET", "/health?<script>=1"), 200],
+    // Routes match the path as sent: no dot segments resolved, nothing decoded.
+    ["a dot segment before a route", buildRequest("GET", "/x/../health"), 404],
+    ["a percent-escaped route", buildRequest("GET", "/%68ealth"), 404],
+    ["a fragment", buildRequest("GET", "/health#x"), 404],
+    ["an absolute-form target", buildRequest("GET", "http://example.com/health"), 200],
+    ["OPTIONS *", buildRequest("OPTIONS", "*"), 404],
+    ["CONNECT", buildRequest("CONNECT", "example.com:443"), 404],
     ["POST", buildRequest("POST", "/", [["content-length", "2"]], "{}"), 405],
     ["DELETE", buildRequest("DELETE", "/health"), 405],
     ["PUT", buildRequest("PUT", "/error", [["content-length", "0"]]), 405],
