@@ -58,10 +58,10 @@ const routes: Record<string, Route> = {
 };
 
 /**
- * The path of a request's URL (`http://host/path?query` → `/path`), as sent: no dot segment resolved, nothing
- * decoded. It is found with string search, not `new URL(request.url)`, which cost more CPU per request than the
- * rest of an untraced handler (bench/README.md). `*` (`OPTIONS *`) and a bare authority (`CONNECT`) come back
- * whole, and match no route.
+ * The path of a request's URL (`http://host/path?query` → `/path`), as sent: no dot segment resolved,
+ * nothing decoded. It is found with string search, not `new URL(request.url)`, which cost more CPU per request
+ * than the rest of an untraced handler (bench/README.md). `*` (`OPTIONS *`) and a bare authority (`CONNECT`)
+ * come back whole, and match no route.
  */
 function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("://") + 3);
