@@ -161,6 +161,15 @@ export const SERVER_CASES: ServerCase[] = [
     logsPerRequest: 1,
   },
   {
+    id: "deno-always-off-quiet",
+    label: "server.ts, sampler always_off, console not exported",
+    runtime: "deno",
+    traced: true,
+    settings: { OTEL_TRACES_SAMPLER: "always_off", OTEL_DENO_CONSOLE: "ignore" },
+    baseline: "deno-off",
+    ratio: 0,
+  },
+  {
     id: "deno-ratio-0.1",
     label: "server.ts, traced, sampled 0.1",
     runtime: "deno",

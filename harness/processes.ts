@@ -163,6 +163,13 @@ export interface ServerOptions extends ChildOptions {
   /** Node.js only: load the OpenTelemetry SDK with HTTP auto-instrumentation (`--require ./tracing.cjs`). */
   nodeSdk?: boolean;
   /**
+   * Deno only: a program (with its arguments) to run `deno` under, such as `["valgrind", "--tool=callgrind"]`:
+   * the server runs as `wrapper… deno run …`, and `pid` is the wrapper's.
+   */
+  wrapper?: string[];
+  /** How long the server may take to listen, in milliseconds (default 30 s). */
+  startTimeoutMs?: number;
+  /**
    * Read the server's output at most every this many milliseconds (default 0: as it comes). For load tests,
    * where the server prints a line per request and reading each line at once would take CPU from it.
    */
@@ -219,12 +226,14 @@ export function spawn(program: string | URL, args: string[], cwd: URL, env: Chil
  */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const runtime = options.runtime ?? "deno";
+  const startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
   const env = serverEnv(options);
   const script = options.script ?? (runtime === "deno" ? scriptOf(denoRunOf("server")) : "server.cjs");
+  const [program, ...prefix] = [...(options.wrapper ?? []), "deno"];
   const process = runtime === "deno"
     ? spawn(
-      "deno",
-      ["run", ...taskEnvFiles("server"), ...(options.permissions ?? serverPermissions()), script],
+      program,
+      [...prefix, "run", ...taskEnvFiles("server"), ...(options.permissions ?? serverPermissions()), script],
       ROOT,
       env,
     )
@@ -246,7 +255,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   const listening = await Promise.race([
     stdout.line((line) => line.match(/^Server listening on (http:\/\/\S+)$/)?.[1]),
     exit.then(() => undefined),
-    new Promise<null>((resolve) => timer = setTimeout(resolve, START_TIMEOUT_MS, null)),
+    new Promise<null>((resolve) => timer = setTimeout(resolve, startTimeoutMs, null)),
   ]);
   clearTimeout(timer);
   if (listening === null) process.kill("SIGKILL");
@@ -254,7 +263,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     const { code, stdout, stderr } = await exit;
     throw new Error(
       listening === null
-        ? `${script} did not listen within ${START_TIMEOUT_MS} ms:\n${stdout}${stderr}`
+        ? `${script} did not listen within ${startTimeoutMs} ms:\n${stdout}${stderr}`
         : `${script} exited with code ${code} before listening:\n${stdout}${stderr}`,
     );
   }
