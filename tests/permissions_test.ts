@@ -38,6 +38,13 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-write=bench/results",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
+  "bench:instructions": [[
+    "--allow-net=127.0.0.1",
+    "--allow-run=deno,valgrind,callgrind_control",
+    "--allow-read=bench/.callgrind",
+    "--allow-write=bench/.callgrind",
+    "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
+  ]],
   "bench:smoke": [[]],
   "bench:install": [],
   "demo": [["--allow-run=deno", "--allow-net=127.0.0.1", "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME"]],
