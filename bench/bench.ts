@@ -6,7 +6,8 @@
  * gives the median and range over the rounds, and takes every ratio within a round. It measures the example
  * client's call path with tracing off and on the same way, finds where spans start to be lost under
  * rate-limited load (vegeta) and which batch settings lose none, and times how long a trace takes to become
- * visible. Writes `results.md`, `results.json` and `chart.svg` to `--out` (default `bench/results`).
+ * visible. Writes `results.md`, `results.json` and (with the server table) `chart.svg` to `--out` (default
+ * `bench/results`).
  *
  * Exports go to a raw sink (`raw_sink.ts`) in this process, which only stores the bodies during a run; they
  * are decoded and counted after the run, so that decoding takes no CPU from the server under test. The
@@ -797,17 +798,22 @@ if (import.meta.main) {
   await Deno.mkdir(out, { recursive: true });
   await Deno.writeTextFile(`${out}/results.json`, JSON.stringify(results, null, 2) + "\n");
   await Deno.writeTextFile(`${out}/results.md`, renderMarkdown(results));
-  await Deno.writeTextFile(
-    `${out}/chart.svg`,
-    renderChart(summarizeServers(results.servers), chartCaption(results)),
-  );
+  // The chart is of the server table: none without it.
+  const written = [`${out}/results.md`, `${out}/results.json`];
+  if (results.servers.length > 0) {
+    await Deno.writeTextFile(
+      `${out}/chart.svg`,
+      renderChart(summarizeServers(results.servers), chartCaption(results)),
+    );
+    written.push(`${out}/chart.svg`);
+  }
   // In the repository's own format, so that `deno fmt --check` passes on committed results.
   await new Deno.Command("deno", {
-    args: ["fmt", "--quiet", `${out}/results.md`, `${out}/chart.svg`, `${out}/results.json`],
+    args: ["fmt", "--quiet", ...written],
     env: childEnv(),
     clearEnv: true,
   }).output();
-  console.log(`wrote ${out}/results.md, results.json and chart.svg`);
+  console.log(`wrote ${written.join(", ")}`);
   const problems = harnessProblems(results);
   if (problems.length > 0) {
     console.error(`the harness did not work:\n${problems.map((problem) => `- ${problem}`).join("\n")}`);

@@ -368,7 +368,7 @@ export function summarizeServers(runs: ServerRun[]): ServerSummary[] {
 
 function spreadText(value: Spread | undefined, format: (value: number) => string): string {
   if (value === undefined) return "–";
-  return value.min === value.max
+  return format(value.min) === format(value.max)
     ? format(value.median)
     : `${format(value.median)} (${format(value.min)}–${format(value.max)})`;
 }
@@ -660,20 +660,20 @@ export function renderMarkdown(results: BenchResults, chartFile = "chart.svg"): 
   }
   if (results.clients.length > 0) {
     const clientRounds = Math.max(...results.clients.map((run) => run.round)) + 1;
+    const rounds = `${clientRounds} round${clientRounds === 1 ? "" : "s"}`;
+    const { clientConcurrency, warmupSeconds, durationSeconds } = results.parameters;
     parts.push(
       "## Client side: the example client's call path",
       "",
-      `\`callApi\` from client.ts in ${results.parameters.clientConcurrency} concurrent loops against the untraced ` +
-        `Deno server, ${results.parameters.warmupSeconds} s warm-up then ${results.parameters.durationSeconds} s ` +
-        `per configuration and round, ${clientRounds} round${
-          clientRounds === 1 ? "" : "s"
-        } in rotated order, ` +
-        "each run in a new client process. Each cell is the median over the rounds, with the lowest and highest " +
-        "round in parentheses; the ratio is taken within a round. Client CPU µs/call is the client process's " +
-        "CPU time from its start to the end of its measurement over the calls it made (warm-up included); " +
-        "client peak RSS is that process's own peak " +
-        "resident memory (VmHWM) up to the end of its measurement. Spans expected = calls × 2 (`call-api` " +
-        "and the fetch CLIENT span), summed over the rounds.",
+      `\`callApi\` from client.ts in ${clientConcurrency} concurrent loops against the untraced Deno server, ` +
+        `${warmupSeconds} s warm-up then ${durationSeconds} s per configuration and round, ${rounds} in ` +
+        "rotated order, each run in a new client process. Each cell " +
+        "is the median over the rounds, with the lowest and highest round in parentheses; the ratio is taken " +
+        "within a round. Client CPU µs/call: the client process's CPU time from its start to the end of its " +
+        "measurement, over the calls it made (warm-up included). Client peak RSS: that process's own peak " +
+        "resident memory (VmHWM) up to the end of its measurement; it grows with the run's length until V8's " +
+        "heap sizing levels off. Spans expected = calls × 2 (`call-api` and the fetch CLIENT span), summed " +
+        "over the rounds.",
       "",
       clientTable(summarizeClients(results.clients)),
       "",
