@@ -3,10 +3,11 @@
  * (wrk, from a second process, fixed connections) on the tutorial's server and on the example's `server.ts`,
  * with tracing off and on in several settings, and on the same handler on Node.js with and without the
  * OpenTelemetry SDK: every configuration once per round, in rotated order, for several rounds; the report
- * gives the median and range over the rounds, and takes every ratio within a round. It also measures the
- * example client's call path with tracing off and on, finds where spans start to be lost under
+ * gives the median and range over the rounds, and takes every ratio within a round. It measures the example
+ * client's call path with tracing off and on the same way, finds where spans start to be lost under
  * rate-limited load (vegeta) and which batch settings lose none, and times how long a trace takes to become
- * visible. Writes `results.md`, `results.json` and `chart.svg` to `--out` (default `bench/results`).
+ * visible. Writes `results.md`, `results.json` and (with the server table) `chart.svg` to `--out` (default
+ * `bench/results`).
  *
  * Exports go to a raw sink (`raw_sink.ts`) in this process, which only stores the bodies during a run; they
  * are decoded and counted after the run, so that decoding takes no CPU from the server under test. The
@@ -203,7 +204,7 @@ export const TUNED_SETTINGS: Env[] = [
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
-  /** Rounds of the server table: every configuration once per round, in rotated order. */
+  /** Rounds of the server and client tables: every configuration once per round, in rotated order. */
   rounds: number;
   /** Connections of the closed-loop load generator. */
   connections: number;
@@ -376,58 +377,82 @@ function describe(run: ServerRun): string {
   } MiB${spans}`;
 }
 
-/** Measures the example client's call path with tracing off and on, against an untraced Deno server. */
+/** A configuration of the client section: the example client's call path with tracing off or on. */
+interface ClientCase {
+  id: string;
+  label: string;
+  traced: boolean;
+  baseline?: string;
+}
+
+const CLIENT_CASES: ClientCase[] = [
+  { id: "bench-client-off", label: "client.ts callApi, tracing off", traced: false },
+  {
+    id: "bench-client-on",
+    label: "client.ts callApi, tracing on (protobuf)",
+    traced: true,
+    baseline: "bench-client-off",
+  },
+];
+
+/**
+ * Measures the example client's call path with tracing off and on, against an untraced Deno server: both
+ * configurations once per round, in rotated order, each run in a new client process.
+ */
 async function runClients(options: BenchOptions, sink: RawSink): Promise<ClientRun[]> {
   const server = await startServer({ runtime: "deno", workMs: 0 });
   const runs: ClientRun[] = [];
   try {
-    for (const traced of [false, true]) {
-      const service = `bench-client-${traced ? "on" : "off"}`;
-      const env: Env = traced
-        ? {
-          OTEL_DENO: "true",
-          OTEL_SERVICE_NAME: service,
-          OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-          OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
-        }
-        : {};
-      const before = await cpuSnapshot(server.pid);
-      const result = await runClientLoad(server.url, {
-        concurrency: options.clientConcurrency,
-        durationSeconds: options.durationSeconds,
-        warmupSeconds: options.warmupSeconds,
-        env,
-      });
-      const after = await cpuSnapshot(server.pid);
-      // The client process has exited, exporting what it held; decode what the sink stored.
-      const store = new CountingStore();
-      await sink.drain(store);
-      const calls = result.warmupCalls + result.calls + result.errors;
-      const received = store.received(service).spans;
-      const run: ClientRun = {
-        id: service,
-        label: traced ? "client.ts callApi, tracing on (protobuf)" : "client.ts callApi, tracing off",
-        baseline: traced ? "bench-client-off" : undefined,
-        callsPerSecond: result.callsPerSecond,
-        latencyUs: result.latencyUs,
-        calls: result.calls,
-        errors: result.errors,
-        peakRssKiB: result.peakRssKiB,
-        cpuUsPerCall: result.cpuSeconds / Math.max(1, calls) * 1e6,
-        cpu: cpuShares({
-          ...cpuDelta(before, after),
-          serverSeconds: after.server.cpuSeconds - before.server.cpuSeconds,
-          generatorSeconds: result.cpuSeconds,
-        }),
-        spans: traced ? spanCount(calls, SPANS_PER_REQUEST, received) : undefined,
-      };
-      options.log(
-        `${run.label}: ${
-          Math.round(run.callsPerSecond)
-        } calls/s, p50 ${run.latencyUs.p50} µs, p99 ${run.latencyUs.p99} µs` +
-          (run.spans ? `, spans ${received}/${run.spans.expected}` : ""),
-      );
-      runs.push(run);
+    for (let round = 0; round < options.rounds; round++) {
+      for (const clientCase of rotated(CLIENT_CASES, round)) {
+        const service = `${clientCase.id}-${round}`;
+        const env: Env = clientCase.traced
+          ? {
+            OTEL_DENO: "true",
+            OTEL_SERVICE_NAME: service,
+            OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+            OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+          }
+          : {};
+        const before = await cpuSnapshot(server.pid);
+        const result = await runClientLoad(server.url, {
+          concurrency: options.clientConcurrency,
+          durationSeconds: options.durationSeconds,
+          warmupSeconds: options.warmupSeconds,
+          env,
+        });
+        const after = await cpuSnapshot(server.pid);
+        // The client process has exited, exporting what it held; decode what the sink stored.
+        const store = new CountingStore();
+        await sink.drain(store);
+        const calls = result.warmupCalls + result.calls + result.errors;
+        const received = store.received(service).spans;
+        const run: ClientRun = {
+          id: clientCase.id,
+          label: clientCase.label,
+          round,
+          baseline: clientCase.baseline,
+          callsPerSecond: result.callsPerSecond,
+          latencyUs: result.latencyUs,
+          calls: result.calls,
+          errors: result.errors,
+          peakRssKiB: result.peakRssKiB,
+          cpuUsPerCall: result.cpuSeconds / Math.max(1, calls) * 1e6,
+          cpu: cpuShares({
+            ...cpuDelta(before, after),
+            serverSeconds: after.server.cpuSeconds - before.server.cpuSeconds,
+            generatorSeconds: result.cpuSeconds,
+          }),
+          spans: clientCase.traced ? spanCount(calls, SPANS_PER_REQUEST, received) : undefined,
+        };
+        options.log(
+          `round ${round + 1}/${options.rounds}: ${run.label}: ${Math.round(run.callsPerSecond)} calls/s, ` +
+            `${Math.round(run.cpuUsPerCall)} µs CPU/call, p50 ${run.latencyUs.p50} µs, p99 ` +
+            `${run.latencyUs.p99} µs, client peak RSS ${Math.round(run.peakRssKiB / 1024)} MiB` +
+            (run.spans ? `, spans ${received}/${run.spans.expected}` : ""),
+        );
+        runs.push(run);
+      }
     }
   } finally {
     await server.stop();
@@ -773,17 +798,22 @@ if (import.meta.main) {
   await Deno.mkdir(out, { recursive: true });
   await Deno.writeTextFile(`${out}/results.json`, JSON.stringify(results, null, 2) + "\n");
   await Deno.writeTextFile(`${out}/results.md`, renderMarkdown(results));
-  await Deno.writeTextFile(
-    `${out}/chart.svg`,
-    renderChart(summarizeServers(results.servers), chartCaption(results)),
-  );
+  // The chart is of the server table: none without it.
+  const written = [`${out}/results.md`, `${out}/results.json`];
+  if (results.servers.length > 0) {
+    await Deno.writeTextFile(
+      `${out}/chart.svg`,
+      renderChart(summarizeServers(results.servers), chartCaption(results)),
+    );
+    written.push(`${out}/chart.svg`);
+  }
   // In the repository's own format, so that `deno fmt --check` passes on committed results.
   await new Deno.Command("deno", {
-    args: ["fmt", "--quiet", `${out}/results.md`, `${out}/chart.svg`, `${out}/results.json`],
+    args: ["fmt", "--quiet", ...written],
     env: childEnv(),
     clearEnv: true,
   }).output();
-  console.log(`wrote ${out}/results.md, results.json and chart.svg`);
+  console.log(`wrote ${written.join(", ")}`);
   const problems = harnessProblems(results);
   if (problems.length > 0) {
     console.error(`the harness did not work:\n${problems.map((problem) => `- ${problem}`).join("\n")}`);

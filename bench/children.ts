@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { childEnv, NODE, NODE_PEER_DIR, ROOT, runDeno } from "../harness/processes.ts";
+import { childEnv, NODE, NODE_PEER_DIR, ROOT } from "../harness/processes.ts";
+import { collectOutput } from "../harness/output.ts";
 
 /** CPU time and memory of a process, read from `/proc`. */
 export interface ProcessUsage {
@@ -214,13 +215,25 @@ export interface ClientLoadResult {
   callsPerSecond: number;
   /** Latency percentiles, in microseconds. */
   latencyUs: { p50: number; p99: number };
-  /** Peak resident set size of the client process, in KiB. */
-  peakRssKiB: number;
-  /** The client process's own CPU time. */
+  /** The client process's own CPU time, from its start to the end of the measurement. */
   cpuSeconds: number;
+  /** The client process's resident set size at the end of the measurement, in KiB. */
+  rssKiBAtEnd: number;
+  /** The V8 heap in use at the end of the measurement, in KiB. */
+  heapUsedKiBAtEnd: number;
+  /**
+   * The client process's peak resident set size (VmHWM) from its start to the end of the measurement, in
+   * KiB: read from `/proc` while it waits, before it exits (and exports the spans it still holds).
+   */
+  peakRssKiB: number;
 }
 
-/** Runs the example client's call path (`client_load.ts`) against `url`, with `env` (OTEL_* variables). */
+/**
+ * Runs the example client's call path (`client_load.ts --hold`) against `url`, with `env` (OTEL_* variables),
+ * reads its peak RSS once it has printed what it measured, then lets it exit.
+ *
+ * @throws {Error} with its output when it fails or takes longer than its calls should.
+ */
 export async function runClientLoad(
   url: string,
   { concurrency, durationSeconds, warmupSeconds = 0, env = {} }: {
@@ -231,20 +244,51 @@ export async function runClientLoad(
   },
 ): Promise<ClientLoadResult> {
   const { port } = new URL(url);
-  const output = await runDeno("bench/client_load.ts", {
-    permissions: [`--allow-net=127.0.0.1:${port}`],
+  const child = new Deno.Command("deno", {
     args: [
+      "run",
+      `--allow-net=127.0.0.1:${port}`,
+      "bench/client_load.ts",
       `--url=${url}`,
       `--concurrency=${concurrency}`,
       `--duration=${durationSeconds}`,
       `--warmup=${warmupSeconds}`,
+      "--hold",
     ],
-    env,
-    // Only a stuck run is killed: the calls take warm-up plus duration, start-up and exit take seconds.
-    timeoutMs: (warmupSeconds + durationSeconds + 60) * 1000,
-  });
-  if (output.code !== 0) throw new Error(`client_load.ts failed (${output.code}):\n${output.stderr}`);
-  return JSON.parse(output.stdout.trim().split("\n").at(-1)!);
+    cwd: ROOT,
+    env: childEnv(env),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Only a stuck run is killed: the calls take warm-up plus duration, start-up and exit take seconds.
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, (warmupSeconds + durationSeconds + 60) * 1000);
+  const stdout = collectOutput(child.stdout);
+  const stderr = collectOutput(child.stderr);
+  const stdin = child.stdin.getWriter();
+  try {
+    const printed = await stdout.line((line) => line.startsWith("{") ? line : undefined);
+    // While it waits for its standard input to close, its VmHWM is the peak of this run's calls alone.
+    const peak = printed === undefined ? undefined : await processUsage(child.pid);
+    await stdin.close();
+    const status = await child.status;
+    if (!status.success || printed === undefined || peak === undefined) {
+      const why = `code ${status.code}${killed ? ", killed: too slow" : ""}`;
+      throw new Error(`client_load.ts failed (${why}):\n${await stderr.text}`);
+    }
+    const result: Omit<ClientLoadResult, "peakRssKiB"> = JSON.parse(printed);
+    return { ...result, peakRssKiB: peak.peakRssKiB };
+  } finally {
+    clearTimeout(timer);
+    await stdin.close().catch(() => {}); // Closed already, or the process is gone.
+    await child.status;
+    await Promise.all([stdout.text, stderr.text]);
+  }
 }
 
 /** Runs a command to its end and returns its standard output, trimmed (empty when it cannot run). */

@@ -2,7 +2,13 @@
  * The client side of the benchmark: calls the server with the example client's own call path
  * ({@linkcode callApi} from `client.ts`: the `call-api` span, the traced `fetch`, the JSON answer) from
  * `--concurrency` loops for `--duration` seconds, after `--warmup` seconds that are not measured, and prints
- * one JSON line: calls, calls per second, p50 and p99 latency in microseconds, and the process's peak RSS.
+ * one JSON line: calls, calls per second, p50 and p99 latency in microseconds, the process's CPU time, and its
+ * resident memory and V8 heap in use at the end of the measurement.
+ *
+ * Its peak RSS is read by the caller from `/proc/<pid>/status` (VmHWM), which Deno lets a program read only
+ * with `--allow-all`: with `--hold` the process waits, after printing, until its standard input closes, so
+ * that the caller can read it first. (`process.resourceUsage().maxRSS`, getrusage's `ru_maxrss`, is no use
+ * here: Linux carries the peak of the process that spawned this one over into it.)
  *
  * Whether tracing is on is up to the environment (`OTEL_DENO`), as for `client.ts`. On exit Deno exports
  * the spans it still holds.
@@ -68,6 +74,7 @@ if (import.meta.main) {
       concurrency: { type: "string", default: "8" },
       duration: { type: "string", default: "10" },
       warmup: { type: "string", default: "0" },
+      hold: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -87,7 +94,9 @@ if (import.meta.main) {
       p50: Math.round(percentile(stats.latenciesMs, 50) * 1000),
       p99: Math.round(percentile(stats.latenciesMs, 99) * 1000),
     },
-    peakRssKiB: process.resourceUsage().maxRSS,
     cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    rssKiBAtEnd: Math.round(Deno.memoryUsage().rss / 1024),
+    heapUsedKiBAtEnd: Math.round(Deno.memoryUsage().heapUsed / 1024),
   }));
+  if (values.hold) { for await (const _ of Deno.stdin.readable) { /* until standard input closes */ } }
 }

@@ -108,6 +108,8 @@ export interface ClientRun {
   id: string;
   /** The name in the report. */
   label: string;
+  /** The round this run belongs to. */
+  round: number;
   /** The id of the run this one is compared with (tracing off), if any. */
   baseline?: string;
   /** Calls per second of the measurement. */
@@ -118,9 +120,12 @@ export interface ClientRun {
   calls: number;
   /** Calls that failed. */
   errors: number;
-  /** The client's peak resident set size, in KiB. */
+  /**
+   * The peak resident set size (VmHWM) of the client process of this run alone, in KiB: from its start to
+   * the end of its measurement (read before it exits and exports what it still holds).
+   */
   peakRssKiB: number;
-  /** The client's CPU time per call, in microseconds. */
+  /** The client's CPU time per call (warm-up and measurement), in microseconds. */
   cpuUsPerCall: number;
   /** How the machine's CPU time was shared during the load. */
   cpu: CpuShares;
@@ -154,12 +159,12 @@ export interface BenchResults {
     durationSeconds: number;
     warmupSeconds: number;
     clientConcurrency: number;
-    /** Rounds of the server table: every configuration once per round, in rotated order. */
+    /** Rounds of the server and client tables: every configuration once per round, in rotated order. */
     rounds: number;
   };
   /** Every run of the server table's rounds, in the order they ran. */
   servers: ServerRun[];
-  /** The client's call path, tracing off and on. */
+  /** The client's call path, tracing off and on: every run of the rounds, in the order they ran. */
   clients: ClientRun[];
   /** Rate-limited runs with the default batch settings, with a sink that answers at once and a slow one. */
   lossByRate: ServerRun[];
@@ -235,10 +240,6 @@ export function spanCount(
 function expected(spans: SpanCount | undefined): string {
   if (spans === undefined) return "–";
   return `${spans.approximate ? "≈" : ""}${integer.format(spans.expected)}`;
-}
-
-function ratio(value: number, baseline: number | undefined): string {
-  return baseline === undefined || baseline === 0 ? "1.00" : (value / baseline).toFixed(2);
 }
 
 function settings(run: ServerRun): string {
@@ -317,15 +318,28 @@ function sumCounts(counts: (SpanCount | undefined)[]): SpanCount | undefined {
   };
 }
 
-/** Ratios of `run`'s req/s to those of the run `otherId` of the same round. */
-function ratiosWithin(runs: ServerRun[], all: ServerRun[], otherId: string | undefined): Spread | undefined {
+/** A run of a configuration in a round: what {@linkcode ratiosWithin} pairs up. */
+interface RoundRun {
+  id: string;
+  round: number;
+}
+
+/** Ratios of each run's `value` to that of the run `otherId` of the same round. */
+function ratiosWithin<T extends RoundRun>(
+  runs: T[],
+  all: T[],
+  otherId: string | undefined,
+  value: (run: T) => number,
+): Spread | undefined {
   if (otherId === undefined) return undefined;
   const ratios = runs.flatMap((run) => {
     const other = all.find((candidate) => candidate.id === otherId && candidate.round === run.round);
-    return other && other.requestsPerSecond > 0 ? [run.requestsPerSecond / other.requestsPerSecond] : [];
+    return other && value(other) > 0 ? [value(run) / value(other)] : [];
   });
   return ratios.length === 0 ? undefined : spread(ratios);
 }
+
+const requestsPerSecond = (run: ServerRun) => run.requestsPerSecond;
 
 /** Groups the runs by configuration (in first-seen order) and summarises each over its rounds. */
 export function summarizeServers(runs: ServerRun[]): ServerSummary[] {
@@ -343,8 +357,8 @@ export function summarizeServers(runs: ServerRun[]): ServerSummary[] {
       cpuUsPerRequest: spread(mine.map((run) => run.cpuUsPerRequest)),
       p99Us: spread(mine.map((run) => run.latencyUs.p99)),
       peakRssKiB: spread(mine.map((run) => run.peakRssKiB)),
-      vsUntraced: ratiosWithin(mine, runs, first.baseline),
-      vsTutorial: ratiosWithin(mine, runs, first.yardstick),
+      vsUntraced: ratiosWithin(mine, runs, first.baseline, requestsPerSecond),
+      vsTutorial: ratiosWithin(mine, runs, first.yardstick, requestsPerSecond),
       spans: sumCounts(mine.map((run) => run.spans)),
       logs: sumCounts(mine.map((run) => run.logs)),
       failed: mine.reduce((sum, run) => sum + run.failed, 0),
@@ -354,7 +368,7 @@ export function summarizeServers(runs: ServerRun[]): ServerSummary[] {
 
 function spreadText(value: Spread | undefined, format: (value: number) => string): string {
   if (value === undefined) return "–";
-  return value.min === value.max
+  return format(value.min) === format(value.max)
     ? format(value.median)
     : `${format(value.median)} (${format(value.min)}–${format(value.max)})`;
 }
@@ -424,34 +438,122 @@ function others(cpu: CpuShares): string {
   return cpu.others === undefined ? "–" : cpu.others.toFixed(2);
 }
 
-/** The client-side table: the example client's call path with tracing off and on. */
-export function clientTable(runs: ClientRun[]): string {
-  const byId = new Map(runs.map((run) => [run.id, run]));
+/** One client configuration over all the rounds it ran in. */
+export interface ClientSummary {
+  /** The configuration's id (`ClientRun.id`). */
+  id: string;
+  /** Its name in the table. */
+  label: string;
+  /** How many rounds it ran in. */
+  rounds: number;
+  /** Calls per second of the measurement. */
+  callsPerSecond: Spread;
+  /** The client's CPU time per call, in microseconds. */
+  cpuUsPerCall: Spread;
+  /** Calls per second over the untraced client's, each ratio taken within one round. */
+  vsUntraced?: Spread;
+  /** Median latency, in microseconds. */
+  p50Us: Spread;
+  /** 99th percentile latency, in microseconds. */
+  p99Us: Spread;
+  /** Peak resident memory of each run's client process, in KiB. */
+  peakRssKiB: Spread;
+  /** Spans over all rounds (loss = not received of expected). */
+  spans?: SpanCount;
+  /** Calls completed in the measurements, over all rounds. */
+  calls: number;
+  /** Calls that failed, over all rounds. */
+  errors: number;
+}
+
+const callsPerSecond = (run: ClientRun) => run.callsPerSecond;
+
+/** Groups the client runs by configuration (in first-seen order) and summarises each over its rounds. */
+export function summarizeClients(runs: ClientRun[]): ClientSummary[] {
+  const ids = [...new Set(runs.map((run) => run.id))];
+  return ids.map((id) => {
+    const mine = runs.filter((run) => run.id === id);
+    const first = mine[0];
+    return {
+      id,
+      label: first.label,
+      rounds: mine.length,
+      callsPerSecond: spread(mine.map(callsPerSecond)),
+      cpuUsPerCall: spread(mine.map((run) => run.cpuUsPerCall)),
+      vsUntraced: ratiosWithin(mine, runs, first.baseline, callsPerSecond),
+      p50Us: spread(mine.map((run) => run.latencyUs.p50)),
+      p99Us: spread(mine.map((run) => run.latencyUs.p99)),
+      peakRssKiB: spread(mine.map((run) => run.peakRssKiB)),
+      spans: sumCounts(mine.map((run) => run.spans)),
+      calls: mine.reduce((sum, run) => sum + run.calls, 0),
+      errors: mine.reduce((sum, run) => sum + run.errors, 0),
+    };
+  });
+}
+
+/**
+ * The client-side table: the example client's call path with tracing off and on, one row per configuration,
+ * the median over the rounds with the range in parentheses; the ratio is taken within each round. Spans are
+ * summed over the rounds.
+ */
+export function clientTable(summaries: ClientSummary[]): string {
   return table(
     [
       "Client",
       "calls/s",
+      "client CPU µs/call",
+      "calls/s vs untraced",
       "p50 ms",
       "p99 ms",
-      "peak RSS MiB",
-      "client CPU µs/call",
+      "client peak RSS MiB",
       "spans expected",
       "spans received",
-      "loss",
-      "calls/s vs untraced",
+      "spans lost",
+    ],
+    summaries.map((summary) => [
+      summary.label,
+      spreadText(summary.callsPerSecond, (value) => integer.format(value)),
+      spreadText(summary.cpuUsPerCall, (value) => integer.format(value)),
+      spreadText(summary.vsUntraced, twoDigits),
+      ms(summary.p50Us.median),
+      ms(summary.p99Us.median),
+      spreadText(summary.peakRssKiB, mib),
+      expected(summary.spans),
+      summary.spans === undefined ? "–" : integer.format(summary.spans.received),
+      loss(summary.spans),
+    ]),
+  );
+}
+
+/** Every client run of the rounds, in the order they ran: the raw numbers behind the client table. */
+export function clientRoundsTable(runs: ClientRun[]): string {
+  return table(
+    [
+      "Round",
+      "Client",
+      "calls/s",
+      "client CPU µs/call",
+      "p50 ms",
+      "p99 ms",
+      "client peak RSS MiB",
+      "spans lost",
+      "client, cores",
+      "server, cores",
+      "machine busy, cores",
       "other load, cores",
     ],
     runs.map((run) => [
+      String(run.round + 1),
       run.label,
       integer.format(run.callsPerSecond),
+      integer.format(run.cpuUsPerCall),
       ms(run.latencyUs.p50),
       ms(run.latencyUs.p99),
       mib(run.peakRssKiB),
-      integer.format(run.cpuUsPerCall),
-      expected(run.spans),
-      run.spans === undefined ? "–" : integer.format(run.spans.received),
       loss(run.spans),
-      ratio(run.callsPerSecond, run.baseline ? byId.get(run.baseline)?.callsPerSecond : undefined),
+      run.cpu.generator === undefined ? "–" : run.cpu.generator.toFixed(2),
+      run.cpu.server.toFixed(2),
+      run.cpu.machine.toFixed(2),
       others(run.cpu),
     ]),
   );
@@ -557,13 +659,29 @@ export function renderMarkdown(results: BenchResults, chartFile = "chart.svg"): 
     );
   }
   if (results.clients.length > 0) {
+    const clientRounds = Math.max(...results.clients.map((run) => run.round)) + 1;
+    const rounds = `${clientRounds} round${clientRounds === 1 ? "" : "s"}`;
+    const { clientConcurrency, warmupSeconds, durationSeconds } = results.parameters;
     parts.push(
       "## Client side: the example client's call path",
       "",
-      `\`callApi\` from client.ts in ${results.parameters.clientConcurrency} concurrent loops against the untraced ` +
-        "Deno server; spans expected = calls × 2 (`call-api` and the fetch CLIENT span).",
+      `\`callApi\` from client.ts in ${clientConcurrency} concurrent loops against the untraced Deno server, ` +
+        `${warmupSeconds} s warm-up then ${durationSeconds} s per configuration and round, ${rounds} in ` +
+        "rotated order, each run in a new client process. Each cell " +
+        "is the median over the rounds, with the lowest and highest round in parentheses; the ratio is taken " +
+        "within a round. Client CPU µs/call: the client process's CPU time from its start to the end of its " +
+        "measurement, over the calls it made (warm-up included). Client peak RSS: that process's own peak " +
+        "resident memory (VmHWM) up to the end of its measurement; it grows with the run's length until V8's " +
+        "heap sizing levels off. Spans expected = calls × 2 (`call-api` and the fetch CLIENT span), summed " +
+        "over the rounds.",
       "",
-      clientTable(results.clients),
+      clientTable(summarizeClients(results.clients)),
+      "",
+      "<details><summary>Every client run, in the order they ran</summary>",
+      "",
+      clientRoundsTable(results.clients),
+      "",
+      "</details>",
       "",
     );
   }

@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import { countTempoSpans, rotated } from "./bench.ts";
 import { CountingStore } from "./counting_store.ts";
 import {
+  clientRoundsTable,
+  type ClientRun,
+  clientTable,
   lossPercent,
   median,
   rateTable,
@@ -12,6 +15,7 @@ import {
   serverTable,
   spanCount,
   spread,
+  summarizeClients,
   summarizeServers,
 } from "./report.ts";
 import { parseWrkOutput } from "./wrk.ts";
@@ -120,6 +124,93 @@ Deno.test("the server table shows medians with ranges, ratios and log loss", () 
   assert.match(rows[2], /^\| Deno, tracing off \| 30,000 \(20,000–40,000\) \| – \| – \| 16 \|/);
   assert.match(rows[3], /^\| server\.ts, traced \| 15,000 \(10,000–20,000\) \| – \| 0\.50 \| 16 \|/);
   assert.match(rows[3], /\| 0 % of 600,000 \| 3\.3 % of 300,000 \|$/);
+});
+
+function clientRun(overrides: Partial<ClientRun>): ClientRun {
+  return {
+    id: "bench-client-off",
+    label: "callApi, tracing off",
+    round: 0,
+    callsPerSecond: 8_000,
+    latencyUs: { p50: 700, p99: 5_000 },
+    calls: 40_000,
+    errors: 0,
+    peakRssKiB: 60 * 1024,
+    cpuUsPerCall: 100,
+    cpu: { server: 0.3, sink: 0.1, generator: 1, machine: 1.45, others: 0.05 },
+    ...overrides,
+  };
+}
+
+function tracedClient(overrides: Partial<ClientRun>): ClientRun {
+  return clientRun({
+    id: "bench-client-on",
+    label: "callApi, tracing on",
+    baseline: "bench-client-off",
+    callsPerSecond: 6_000,
+    cpuUsPerCall: 150,
+    peakRssKiB: 70 * 1024,
+    ...overrides,
+  });
+}
+
+// Three rounds in rotated order; the machine was slower in the second, and the ratio within each round is
+// what counts: 0.75, 0.5, 0.75.
+const clientRounds = [
+  clientRun({ round: 0 }),
+  tracedClient({ round: 0, spans: spanCount(30_000, 2, 60_000) }),
+  tracedClient({ round: 1, callsPerSecond: 2_000, cpuUsPerCall: 200, spans: spanCount(10_000, 2, 19_000) }),
+  clientRun({ round: 1, callsPerSecond: 4_000, cpuUsPerCall: 120, peakRssKiB: 62 * 1024 }),
+  clientRun({ round: 2, callsPerSecond: 8_000, cpuUsPerCall: 90 }),
+  // 70.2 MiB: shown as 70, like the other runs, with no range.
+  tracedClient({ round: 2, peakRssKiB: 70 * 1024 + 200, spans: spanCount(30_000, 2, 60_000) }),
+];
+
+Deno.test("client runs are summarised per configuration, ratios within a round, spans summed", () => {
+  const [off, on] = summarizeClients(clientRounds);
+  assert.equal(off.id, "bench-client-off");
+  assert.equal(off.rounds, 3);
+  assert.deepEqual(off.callsPerSecond, { median: 8_000, min: 4_000, max: 8_000 });
+  assert.deepEqual(off.cpuUsPerCall, { median: 100, min: 90, max: 120 });
+  assert.deepEqual(off.peakRssKiB, { median: 60 * 1024, min: 60 * 1024, max: 62 * 1024 });
+  assert.equal(off.vsUntraced, undefined);
+  assert.equal(off.spans, undefined);
+  assert.deepEqual(on.vsUntraced, { median: 0.75, min: 0.5, max: 0.75 });
+  assert.deepEqual(on.cpuUsPerCall, { median: 150, min: 150, max: 200 });
+  assert.equal(on.spans?.expected, 140_000);
+  assert.equal(on.spans?.received, 139_000);
+  assert.equal(on.calls, 120_000);
+});
+
+Deno.test("the client table shows medians with ranges, the ratio within rounds and the spans lost", () => {
+  const rows = clientTable(summarizeClients(clientRounds)).split("\n");
+  assert.equal(rows.length, 4);
+  assert.match(rows[0], /^\| Client \| calls\/s \| client CPU µs\/call \| calls\/s vs untraced \|/);
+  assert.equal(
+    rows[2],
+    "| callApi, tracing off | 8,000 (4,000–8,000) | 100 (90–120) | – | 0.70 | 5.00 | 60 (60–62) | – | – | – |",
+  );
+  assert.equal(
+    rows[3],
+    "| callApi, tracing on | 6,000 (2,000–6,000) | 150 (150–200) | 0.75 (0.50–0.75) | 0.70 | 5.00 | 70 | " +
+      "140,000 | 139,000 | 0.7 % |",
+  );
+});
+
+Deno.test("every client run is listed in the order it ran, with its round and the CPU shares", () => {
+  const rows = clientRoundsTable(clientRounds).split("\n").slice(2);
+  assert.deepEqual(rows.map((row) => row.split(" | ").slice(0, 2).join(" | ")), [
+    "| 1 | callApi, tracing off",
+    "| 1 | callApi, tracing on",
+    "| 2 | callApi, tracing on",
+    "| 2 | callApi, tracing off",
+    "| 3 | callApi, tracing off",
+    "| 3 | callApi, tracing on",
+  ]);
+  assert.match(
+    rows[2],
+    /\| 2,000 \| 200 \| 0\.70 \| 5\.00 \| 70 \| 5\.0 % \| 1\.00 \| 0\.30 \| 1\.45 \| 0\.05 \|$/,
+  );
 });
 
 Deno.test("the chart is SVG with a bar and a whisker per configuration and measure", () => {
