@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { childEnv, NODE, NODE_PEER_DIR, ROOT } from "../harness/processes.ts";
+import { childEnv, NODE, NODE_PEER_DIR, ROOT, spawn } from "../harness/processes.ts";
 import { collectOutput } from "../harness/output.ts";
 
 /** CPU time and memory of a process, read from `/proc`. */
@@ -229,6 +229,39 @@ export interface ClientLoadResult {
 }
 
 /**
+ * Starts the example client's call path, `client_load.ts --hold`, against `url` with `env` (OTEL_* variables),
+ * its standard input piped: it prints what it measured as one JSON line, then waits for standard input to close
+ * before it exits.
+ */
+export function spawnClientLoad(
+  url: string,
+  { concurrency, durationSeconds, warmupSeconds = 0, env = {} }: {
+    concurrency: number;
+    durationSeconds: number;
+    warmupSeconds?: number;
+    env?: Record<string, string>;
+  },
+): Deno.ChildProcess {
+  const { port } = new URL(url);
+  return spawn(
+    "deno",
+    [
+      "run",
+      `--allow-net=127.0.0.1:${port}`,
+      "bench/client_load.ts",
+      `--url=${url}`,
+      `--concurrency=${concurrency}`,
+      `--duration=${durationSeconds}`,
+      `--warmup=${warmupSeconds}`,
+      "--hold",
+    ],
+    ROOT,
+    env,
+    { stdin: "piped" },
+  );
+}
+
+/**
  * Runs the example client's call path (`client_load.ts --hold`) against `url`, with `env` (OTEL_* variables),
  * reads its peak RSS once it has printed what it measured, then lets it exit.
  *
@@ -243,25 +276,7 @@ export async function runClientLoad(
     env?: Record<string, string>;
   },
 ): Promise<ClientLoadResult> {
-  const { port } = new URL(url);
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      `--allow-net=127.0.0.1:${port}`,
-      "bench/client_load.ts",
-      `--url=${url}`,
-      `--concurrency=${concurrency}`,
-      `--duration=${durationSeconds}`,
-      `--warmup=${warmupSeconds}`,
-      "--hold",
-    ],
-    cwd: ROOT,
-    env: childEnv(env),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnClientLoad(url, { concurrency, durationSeconds, warmupSeconds, env });
   // Only a stuck run is killed: the calls take warm-up plus duration, start-up and exit take seconds.
   let killed = false;
   const timer = setTimeout(() => {

@@ -1,9 +1,9 @@
 // The client side of the benchmark (`client_load.ts`) as a real process against a server in this one: what it
 // measures, and `--hold`, which keeps it alive after it printed so that `runClientLoad` can read its peak RSS.
 import assert from "node:assert/strict";
-import { childEnv, ROOT } from "../harness/processes.ts";
 import { collectOutput } from "../harness/output.ts";
 import { percentile } from "./client_load.ts";
+import { spawnClientLoad } from "./children.ts";
 
 Deno.test("percentile is the nearest rank of the sorted values", () => {
   assert.equal(percentile([1, 2, 3, 4], 50), 2);
@@ -19,23 +19,7 @@ Deno.test("client_load.ts --hold prints what it measured, then exits only once i
     return Response.json({ message: "hello" });
   });
   const url = `http://127.0.0.1:${server.addr.port}/`;
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      `--allow-net=127.0.0.1:${server.addr.port}`,
-      "bench/client_load.ts",
-      `--url=${url}`,
-      "--concurrency=2",
-      "--duration=0.3",
-      "--hold",
-    ],
-    cwd: ROOT,
-    env: childEnv(),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnClientLoad(url, { concurrency: 2, durationSeconds: 0.3 });
   let exited = false;
   const status = child.status.then((status) => {
     exited = true;

@@ -203,16 +203,22 @@ export function clientEnv(serverUrl: string, options: ChildOptions = {}): ChildE
 }
 
 /**
- * Spawns `program args` in `cwd` hermetically: exactly {@linkcode childEnv}`(env)`, stdin closed, stdout and
- * stderr piped.
+ * Spawns `program args` in `cwd` hermetically: exactly {@linkcode childEnv}`(env)`, stdin closed (or piped,
+ * for a child that waits for it to close), stdout and stderr piped.
  */
-export function spawn(program: string | URL, args: string[], cwd: URL, env: ChildEnv): Deno.ChildProcess {
+export function spawn(
+  program: string | URL,
+  args: string[],
+  cwd: URL,
+  env: ChildEnv,
+  { stdin = "null" }: { stdin?: "null" | "piped" } = {},
+): Deno.ChildProcess {
   return new Deno.Command(program, {
     args,
     cwd,
     env: childEnv(env),
     clearEnv: true,
-    stdin: "null",
+    stdin,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
