@@ -228,6 +228,18 @@ export interface ClientLoadResult {
   peakRssKiB: number;
 }
 
+/** How `client_load.ts` loads the server: see {@linkcode runClientLoad}. */
+export interface ClientLoadOptions {
+  /** Concurrent loops of calls. */
+  concurrency: number;
+  /** How long the measured calls go on, in seconds. */
+  durationSeconds: number;
+  /** How long calls go on before the measurement, in seconds (default 0). */
+  warmupSeconds?: number;
+  /** The client's OTEL_* variables (none: tracing off). */
+  env?: Record<string, string>;
+}
+
 /**
  * Starts the example client's call path, `client_load.ts --hold`, against `url` with `env` (OTEL_* variables),
  * its standard input piped: it prints what it measured as one JSON line, then waits for standard input to close
@@ -235,12 +247,7 @@ export interface ClientLoadResult {
  */
 export function spawnClientLoad(
   url: string,
-  { concurrency, durationSeconds, warmupSeconds = 0, env = {} }: {
-    concurrency: number;
-    durationSeconds: number;
-    warmupSeconds?: number;
-    env?: Record<string, string>;
-  },
+  { concurrency, durationSeconds, warmupSeconds = 0, env = {} }: ClientLoadOptions,
 ): Deno.ChildProcess {
   const { port } = new URL(url);
   return spawn(
@@ -269,12 +276,7 @@ export function spawnClientLoad(
  */
 export async function runClientLoad(
   url: string,
-  { concurrency, durationSeconds, warmupSeconds = 0, env = {} }: {
-    concurrency: number;
-    durationSeconds: number;
-    warmupSeconds?: number;
-    env?: Record<string, string>;
-  },
+  { concurrency, durationSeconds, warmupSeconds = 0, env = {} }: ClientLoadOptions,
 ): Promise<ClientLoadResult> {
   const child = spawnClientLoad(url, { concurrency, durationSeconds, warmupSeconds, env });
   // Only a stuck run is killed: the calls take warm-up plus duration, start-up and exit take seconds.

@@ -341,14 +341,17 @@ function ratiosWithin<T extends RoundRun>(
 
 const requestsPerSecond = (run: ServerRun) => run.requestsPerSecond;
 
+/** The runs of each configuration, configurations in first-seen order. */
+function byConfiguration<T extends { id: string }>(runs: T[]): T[][] {
+  return [...new Set(runs.map((run) => run.id))].map((id) => runs.filter((run) => run.id === id));
+}
+
 /** Groups the runs by configuration (in first-seen order) and summarises each over its rounds. */
 export function summarizeServers(runs: ServerRun[]): ServerSummary[] {
-  const ids = [...new Set(runs.map((run) => run.id))];
-  return ids.map((id) => {
-    const mine = runs.filter((run) => run.id === id);
+  return byConfiguration(runs).map((mine) => {
     const first = mine[0];
     return {
-      id,
+      id: first.id,
       label: first.label,
       runtime: first.runtime,
       traced: first.spans !== undefined,
@@ -470,12 +473,10 @@ const callsPerSecond = (run: ClientRun) => run.callsPerSecond;
 
 /** Groups the client runs by configuration (in first-seen order) and summarises each over its rounds. */
 export function summarizeClients(runs: ClientRun[]): ClientSummary[] {
-  const ids = [...new Set(runs.map((run) => run.id))];
-  return ids.map((id) => {
-    const mine = runs.filter((run) => run.id === id);
+  return byConfiguration(runs).map((mine) => {
     const first = mine[0];
     return {
-      id,
+      id: first.id,
       label: first.label,
       rounds: mine.length,
       callsPerSecond: spread(mine.map(callsPerSecond)),
