@@ -93,7 +93,7 @@ export async function countInstructions(
   const prefix = new URL(`cg-${crypto.randomUUID()}`, OUT_DIR).pathname;
   await using sink = startRawSink({ maxBytes: 64 * 2 ** 20 });
   const serverEnv = { SIMULATED_WORK_MS: "0", ...env };
-  await using server = await startServer({
+  const server = await startServer({
     script,
     wrapper: [
       "valgrind",

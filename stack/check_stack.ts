@@ -378,6 +378,21 @@ async function callThroughExample(otlpEndpoint: string): Promise<string> {
   return traceId;
 }
 
+/** Waits until Tempo's trace-by-id API has all 4 spans of the call's trace, and returns them, flattened. */
+function joinedTraceInTempo(tempoUrl: string, traceId: string, timeoutMs: number): Promise<FlatSpan[]> {
+  return poll(`trace ${traceId} with 4 spans in Tempo`, timeoutMs, async () => {
+    const res = await get(`${tempoUrl}/api/v2/traces/${traceId}`, "Tempo");
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new CheckError("Tempo does not know the trace yet");
+    }
+    if (!res.ok) throw new CheckError(`Tempo answered ${res.status}: ${(await res.text()).trim()}`);
+    const flat = flattenTrace(await res.json());
+    if (flat.length < 4) throw new CheckError(`Tempo has ${flat.length} of the 4 spans so far`);
+    return flat;
+  });
+}
+
 /** How long to wait for an exemplar of the check's calls before making another call. */
 const EXEMPLAR_RETRY_MS = 30_000;
 
@@ -392,18 +407,7 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
   const traceId = await callThroughExample(otlpEndpoint);
 
   // 3. The joined trace, from Tempo's trace-by-id API.
-  const spans = await poll(`trace ${traceId} with 4 spans in Tempo`, timeoutMs, async () => {
-    const url = `${tempoUrl}/api/v2/traces/${traceId}`;
-    const res = await get(url, "Tempo");
-    if (res.status === 404) {
-      await res.body?.cancel();
-      throw new CheckError("Tempo does not know the trace yet");
-    }
-    if (!res.ok) throw new CheckError(`Tempo answered ${res.status}: ${(await res.text()).trim()}`);
-    const flat = flattenTrace(await res.json());
-    if (flat.length < 4) throw new CheckError(`Tempo has ${flat.length} of the 4 spans so far`);
-    return flat;
-  });
+  const spans = await joinedTraceInTempo(tempoUrl, traceId, timeoutMs);
   const [callApi, clientGet, serverGet, handler] = checkJoinedTrace(spans, traceId);
   ok(`Tempo returns the joined trace:`);
   for (const [depth, span] of [callApi, clientGet, serverGet, handler].entries()) {
@@ -501,13 +505,7 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
       return found;
     },
   );
-  if (named !== traceId) {
-    await poll(`trace ${named} (named by the exemplar) in Tempo`, timeoutMs, async () => {
-      const res = await get(`${tempoUrl}/api/v2/traces/${named}`, "Tempo");
-      await res.body?.cancel();
-      return res.ok ? true : undefined;
-    });
-  }
+  if (named !== traceId) checkJoinedTrace(await joinedTraceInTempo(tempoUrl, named, timeoutMs), named);
   ok(`Prometheus has an exemplar of ${exemplarQuery} with ${EXEMPLAR_TRACE_ID_LABEL}=${named}`);
 
   console.log(
