@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { childEnv } from "../harness/processes.ts";
+import { childEnv } from "@example/harness/processes";
 import { createReceiverHandler, isComplete, startReceiver, TelemetryStore } from "./receiver.ts";
 import { replay } from "./testdata/replay.ts";
 import {

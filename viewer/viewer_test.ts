@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { TelemetryStore } from "../otlp/receiver.ts";
+import { TelemetryStore } from "@example/otlp/receiver";
 import { watchTraces } from "./viewer.ts";
-import { ROOT, runDeno, spawn } from "../harness/processes.ts";
-import { replay } from "../otlp/testdata/replay.ts";
-import { decodeTraces } from "../otlp/decode.ts";
-import { chain, ESCAPES, hasControls, jsonSpan, jsonTraces, TRACE_ID } from "../otlp/testdata/hostile.ts";
+import { ROOT, runDeno, spawn } from "@example/harness/processes";
+import { replay } from "@example/otlp/testdata/replay";
+import { decodeTraces } from "@example/otlp/decode";
+import { chain, ESCAPES, hasControls, jsonSpan, jsonTraces, TRACE_ID } from "@example/otlp/testdata/hostile";
 
 Deno.test("the viewer waits for the server's spans before it prints a trace, and reprints late ones", async () => {
   const [trace] = (await replay("json")).traces();

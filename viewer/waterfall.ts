@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { AttributeValue, LogRecord, Span } from "../otlp/decode.ts";
-import { servicesByStart, type Trace } from "../otlp/receiver.ts";
+import type { AttributeValue, LogRecord, Span } from "@example/otlp/decode";
+import { servicesByStart, type Trace } from "@example/otlp/receiver";
 
 /** Options of {@linkcode renderWaterfall}. */
 export interface WaterfallOptions {

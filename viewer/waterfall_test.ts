@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { renderWaterfall } from "./waterfall.ts";
-import { replay } from "../otlp/testdata/replay.ts";
-import { decodeLogs, decodeTraces } from "../otlp/decode.ts";
+import { replay } from "@example/otlp/testdata/replay";
+import { decodeLogs, decodeTraces } from "@example/otlp/decode";
 import {
   chain,
   ESCAPES,
@@ -10,7 +10,7 @@ import {
   jsonTraces,
   spanId,
   TRACE_ID,
-} from "../otlp/testdata/hostile.ts";
+} from "@example/otlp/testdata/hostile";
 
 // Ids come from DENO_UNSTABLE_OTEL_DETERMINISTIC (see testdata/record.ts); times are real, so rows are
 // matched by what they say, not by their timings.

@@ -7,7 +7,7 @@
  * answer carries a strict Content-Security-Policy (scripts and styles from the viewer itself, nothing else).
  *
  * ```ts
- * import { startReceiver } from "../otlp/receiver.ts";
+ * import { startReceiver } from "@example/otlp/receiver";
  * import { startWebView } from "./web.ts";
  * await using receiver = startReceiver({ port: 0 });
  * await using web = startWebView({ store: receiver.store, port: 0 });
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "../otlp/receiver.ts";
+import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "@example/otlp/receiver";
 import { FAVICON_SVG, PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from "./web_page.ts";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */

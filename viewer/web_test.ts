@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { ROOT, runDeno, spawn } from "../harness/processes.ts";
-import { TelemetryStore } from "../otlp/receiver.ts";
+import { ROOT, runDeno, spawn } from "@example/harness/processes";
+import { TelemetryStore } from "@example/otlp/receiver";
 import { createWebHandler, listTraces, startWebView } from "./web.ts";
 import { PAGE_SCRIPT } from "./web_page.ts";
-import { replay } from "../otlp/testdata/replay.ts";
-import type { Span } from "../otlp/decode.ts";
+import { replay } from "@example/otlp/testdata/replay";
+import type { Span } from "@example/otlp/decode";
 
 const TRACE_ID = "00000000000000000b00000000000001";
 
