@@ -1,0 +1,216 @@
+/**
+ * The tools' one way to read command-line flags: each flag is defined once, with its default, its bounds and
+ * its help text, and from that one definition come the parsing (`node:util` `parseArgs`), the validation of
+ * numbers, the `--help` text and the table a README shows.
+ *
+ * ```ts
+ * import { parseFlags } from "./flags.ts";
+ * const flags = {
+ *   port: { type: "number", default: 4318, min: 0, max: 65535, help: "the port to listen on" },
+ *   verbose: { type: "boolean", help: "print more" },
+ * } as const;
+ * const { values } = parseFlags(flags, ["--port=4000"]);
+ * values.port; // 4000
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** A flag that takes a number: a whole one unless `fraction` is set, from `min` to `max`. */
+export interface NumberFlag {
+  /** `"number"`. */
+  type: "number";
+  /** The value when the flag is not given. */
+  default: number;
+  /** The smallest value accepted (default 0). */
+  min?: number;
+  /** The largest value accepted (default `Number.MAX_SAFE_INTEGER`). */
+  max?: number;
+  /** Whether a fraction such as `0.5` is accepted (default: whole numbers only). */
+  fraction?: boolean;
+  /** One line on what the flag does. */
+  help: string;
+}
+
+/** A flag that takes a text, or one of `choices`. */
+export interface StringFlag {
+  /** `"string"`. */
+  type: "string";
+  /** The value when the flag is not given (none: `undefined`). */
+  default?: string;
+  /** The only values accepted, when there is such a list. */
+  choices?: readonly string[];
+  /** One line on what the flag does. */
+  help: string;
+}
+
+/** A flag that takes a comma-separated list of numbers within `min` and `max`. */
+export interface NumberListFlag {
+  /** `"numbers"`. */
+  type: "numbers";
+  /** The list when the flag is not given. */
+  default: readonly number[];
+  /** The smallest value accepted (default 0). */
+  min?: number;
+  /** The largest value accepted (default `Number.MAX_SAFE_INTEGER`). */
+  max?: number;
+  /** One line on what the flag does. */
+  help: string;
+}
+
+/** A comma-separated list of texts, each one of `choices` when there is such a list. */
+export interface StringListFlag {
+  /** `"strings"`. */
+  type: "strings";
+  /** The list when the flag is not given (none: `undefined`). */
+  default?: readonly string[];
+  /** The only values accepted, when there is such a list. */
+  choices?: readonly string[];
+  /** One line on what the flag does. */
+  help: string;
+}
+
+/** A flag that is on when given, off otherwise. */
+export interface BooleanFlag {
+  /** `"boolean"`. */
+  type: "boolean";
+  /** One line on what the flag does. */
+  help: string;
+}
+
+/** Any flag's definition. */
+export type Flag = NumberFlag | StringFlag | NumberListFlag | StringListFlag | BooleanFlag;
+
+/** Flags by name (the name is the flag without its `--`). */
+export type FlagSpecs = Record<string, Flag>;
+
+type ValueOf<F extends Flag> = F extends NumberFlag ? number
+  : F extends BooleanFlag ? boolean
+  : F extends NumberListFlag ? number[]
+  : F extends StringListFlag ? F extends { default: readonly string[] } ? string[] : string[] | undefined
+  : F extends { default: string } ? string
+  : string | undefined;
+
+/** The parsed values of `S`, each typed by its flag. */
+export type FlagValues<S extends FlagSpecs> = { -readonly [K in keyof S]: ValueOf<S[K]> };
+
+/** A flag that was given a value it does not take, or a flag that does not exist. */
+export class FlagError extends Error {
+  /** `"FlagError"`. */
+  override name = "FlagError";
+}
+
+function bounds(flag: NumberFlag | NumberListFlag): [number, number] {
+  return [flag.min ?? 0, flag.max ?? Number.MAX_SAFE_INTEGER];
+}
+
+function toNumber(name: string, flag: NumberFlag | NumberListFlag, text: string): number {
+  const [min, max] = bounds(flag);
+  const pattern = flag.type === "number" && flag.fraction ? /^-?\d+(\.\d+)?$/ : /^-?\d+$/;
+  const value = Number(text);
+  if (!pattern.test(text.trim()) || !(value >= min && value <= max)) {
+    const kind = flag.type === "number" && flag.fraction ? "a number" : "a whole number";
+    throw new FlagError(`--${name} takes ${kind} from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function checkChoice(name: string, choices: readonly string[] | undefined, value: string): string {
+  if (choices !== undefined && !choices.includes(value)) {
+    throw new FlagError(`--${name} takes one of ${choices.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function convert(name: string, flag: Flag, raw: string | boolean | undefined): unknown {
+  if (flag.type === "boolean") return raw === true;
+  if (raw === undefined) {
+    return flag.type === "numbers" || flag.type === "strings" ? flag.default?.slice() : flag.default;
+  }
+  const text = String(raw);
+  switch (flag.type) {
+    case "number":
+      return toNumber(name, flag, text);
+    case "numbers":
+      return text.split(",").map((item) => toNumber(name, flag, item));
+    case "strings":
+      return text.split(",").map((item) => checkChoice(name, flag.choices, item));
+    case "string":
+      return checkChoice(name, flag.choices, text);
+  }
+}
+
+/**
+ * Parses `args` against `specs`, plus `--help` (`-h`). Every number is validated against its bounds.
+ *
+ * @throws {FlagError} for an unknown flag, a missing value or a value out of bounds, with a one-line message.
+ */
+export function parseFlags<S extends FlagSpecs>(
+  specs: S,
+  args: readonly string[],
+  { positionals = false }: { positionals?: boolean } = {},
+): { values: FlagValues<S>; help: boolean; positionals: string[] } {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const [name, flag] of Object.entries(specs)) {
+    options[name] = { type: flag.type === "boolean" ? "boolean" : "string" };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: positionals });
+  } catch (error) {
+    throw new FlagError((error as Error).message.split("\n")[0]);
+  }
+  const values: Record<string, unknown> = {};
+  for (const [name, flag] of Object.entries(specs)) {
+    values[name] = convert(name, flag, parsed.values[name] as string | boolean | undefined);
+  }
+  return {
+    values: values as FlagValues<S>,
+    help: parsed.values.help === true,
+    positionals: parsed.positionals,
+  };
+}
+
+function defaultText(flag: Flag): string {
+  switch (flag.type) {
+    case "boolean":
+      return "off";
+    case "number":
+      return String(flag.default);
+    case "numbers":
+    case "strings":
+      return flag.default?.join(",") ?? "none";
+    case "string":
+      return flag.default === undefined ? "none" : flag.default === "" ? '""' : flag.default;
+  }
+}
+
+function argumentText(name: string, flag: Flag): string {
+  if (flag.type === "boolean") return `--${name}`;
+  if (flag.type === "number" || flag.type === "numbers") {
+    return `--${name}=N${flag.type === "numbers" ? ",N" : ""}`;
+  }
+  return `--${name}=${flag.choices ? flag.choices.join("|") : "TEXT"}`;
+}
+
+/** The `--help` text of a command: its usage line, then one line per flag with its default. */
+export function helpText(usage: string, specs: FlagSpecs): string {
+  const rows = Object.entries(specs).map(([name, flag]) => [argumentText(name, flag), flag, name] as const);
+  const width = Math.max(...rows.map(([argument]) => argument.length));
+  const lines = rows.map(([argument, flag]) => {
+    const fallback = flag.type === "boolean" ? "" : ` (default ${defaultText(flag)})`;
+    return `  ${argument.padEnd(width)}  ${flag.help}${fallback}`;
+  });
+  return [`usage: ${usage}`, ...lines].join("\n");
+}
+
+/** The flags as a Markdown table (flag, default, meaning), for a README; a test keeps the README equal to it. */
+export function flagTable(specs: FlagSpecs): string {
+  const rows = Object.entries(specs).map(([name, flag]) =>
+    `| \`--${name}\` | ${flag.type === "boolean" ? "off" : `\`${defaultText(flag)}\``} | ${flag.help} |`
+  );
+  return ["| flag | default | meaning |", "| --- | --- | --- |", ...rows].join("\n");
+}
