@@ -23,7 +23,7 @@
  * @module
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
+import { FlagError, type FlagValues, helpText, parseFlags } from "@example/harness/flags";
 import { startReceiver, TelemetryStore } from "@example/otlp/receiver";
 import { CountingStore } from "./counting_store.ts";
 import { type RawSink, startRawSink } from "./raw_sink.ts";
@@ -559,6 +559,101 @@ export function rotated<T>(items: T[], round: number): T[] {
   return [...items.slice(start), ...items.slice(0, start)];
 }
 
+/** Counts the runs of one benchmark, so that each run's ports and sinks are its own. */
+interface Counter {
+  run: number;
+}
+
+/** The server table: every case once per round, in rotated order. */
+async function runServerRounds(options: BenchOptions, sink: RawSink, counter: Counter): Promise<ServerRun[]> {
+  const runs: ServerRun[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    for (const serverCase of rotated(options.cases, round)) {
+      const result = await runServerCase(serverCase, {
+        sink,
+        connections: options.connections,
+        durationSeconds: options.durationSeconds,
+        warmupSeconds: options.warmupSeconds,
+        run: counter.run++,
+        round,
+      });
+      options.log(`round ${round + 1}/${options.rounds}: ${describe(result)}`);
+      runs.push(result);
+    }
+  }
+  return runs;
+}
+
+/** The tuned batch settings next to the defaults, each as a case of its own. */
+function tunedCases(defaults: ServerCase, tuned: Record<string, string>[]): ServerCase[] {
+  return [{}, ...tuned].map((settings) => {
+    const sampled = settings.OTEL_TRACES_SAMPLER_ARG;
+    const isTuned = Object.keys(settings).length > 0;
+    return {
+      ...defaults,
+      id: isTuned ? "deno-tuned" : defaults.id,
+      label: isTuned ? "server.ts, traced, tuned" : defaults.label,
+      settings,
+      ratio: sampled === undefined ? undefined : Number(sampled),
+    };
+  });
+}
+
+/** Span loss by rate (vegeta), against the sink that answers at once and a slow one; then the tuned settings. */
+async function runLoss(
+  options: BenchOptions,
+  sink: RawSink,
+  counter: Counter,
+): Promise<Pick<BenchResults, "lossByRate" | "tuned">> {
+  const defaults = SERVER_CASES.find((serverCase) => serverCase.id === "deno-protobuf")!;
+  await using slow = startRawSink({ delayMs: options.sinkDelayMs });
+  const sinks = { 0: sink, [options.sinkDelayMs]: slow };
+  const lossRun = async (serverCase: ServerCase, sinkDelayMs: number, rate: number | undefined) => {
+    const result = await runServerCase(serverCase, {
+      connections: options.connections,
+      sink: sinks[sinkDelayMs],
+      sinkDelayMs,
+      durationSeconds: rate === undefined ? options.durationSeconds : options.rateSeconds,
+      warmupSeconds: rate === undefined ? options.warmupSeconds : 0,
+      rate,
+      run: counter.run++,
+    });
+    const named = Object.entries(serverCase.settings).map(([name, value]) => `${name}=${value}`).join(" ");
+    options.log(`${named || "defaults"}, sink delay ${sinkDelayMs} ms: ${describe(result)}`);
+    return result;
+  };
+  const lossByRate: ServerRun[] = [];
+  for (const rate of options.rates) lossByRate.push(await lossRun(defaults, 0, rate));
+  for (const rate of options.slowRates) lossByRate.push(await lossRun(defaults, options.sinkDelayMs, rate));
+  // The defaults again and the tuned settings, back to back: with the slow sink at its highest rate, and
+  // flat out (closed loop, as in the main table) with the sink that answers at once.
+  const groups: [number, number | undefined][] = [[options.sinkDelayMs, Math.max(...options.slowRates)]];
+  if (options.tunedFlatOut) groups.push([0, undefined]);
+  const tuned: ServerRun[] = [];
+  for (const [sinkDelayMs, rate] of groups) {
+    for (const serverCase of tunedCases(defaults, options.tuned)) {
+      tuned.push(await lossRun(serverCase, sinkDelayMs, rate));
+    }
+  }
+  return { lossByRate, tuned };
+}
+
+/** Time to visible: in the built-in receiver, then in Tempo when one answers. */
+async function runVisibleSection(options: BenchOptions, skipped: string[]): Promise<VisibleRun[]> {
+  await using receiver = startReceiver({ port: 0, store: new TelemetryStore() });
+  const visible = await runVisible(options, {
+    name: "the built-in receiver",
+    otlpEndpoint: receiver.url,
+    waitForTrace: (traceId, spans, signal) => receiver.store.waitForTrace(traceId, { spans, signal }),
+  });
+  const tempo = options.tempo && await findTempo(options.tempo.api, options.tempo.otlpEndpoint);
+  if (tempo) visible.push(...await runVisible(options, tempo));
+  else if (options.tempo) {
+    skipped.push(`Time to visible in Tempo: no Tempo answered at ${options.tempo.api}.`);
+  }
+  return visible;
+}
+
 /** Runs the benchmark's sections and returns what they measured. */
 export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const startedAt = new Date().toISOString();
@@ -569,18 +664,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     }`,
   );
   await using sink = startRawSink();
+  const { connections, durationSeconds, warmupSeconds, clientConcurrency, rounds } = options;
   const results: BenchResults = {
     startedAt,
     finishedAt: "",
     machine,
     loadAtEnd: { loadAverage: machine.loadAverage, builds: [] },
-    parameters: {
-      connections: options.connections,
-      durationSeconds: options.durationSeconds,
-      warmupSeconds: options.warmupSeconds,
-      clientConcurrency: options.clientConcurrency,
-      rounds: options.rounds,
-    },
+    parameters: { connections, durationSeconds, warmupSeconds, clientConcurrency, rounds },
     servers: [],
     clients: [],
     lossByRate: [],
@@ -588,83 +678,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     visible: [],
     skipped: [],
   };
-  let run = 0;
-  if (options.sections.has("servers")) {
-    for (let round = 0; round < options.rounds; round++) {
-      for (const serverCase of rotated(options.cases, round)) {
-        const result = await runServerCase(serverCase, {
-          sink,
-          connections: options.connections,
-          durationSeconds: options.durationSeconds,
-          warmupSeconds: options.warmupSeconds,
-          run: run++,
-          round,
-        });
-        options.log(`round ${round + 1}/${options.rounds}: ${describe(result)}`);
-        results.servers.push(result);
-      }
-    }
-  }
+  const counter = { run: 0 };
+  if (options.sections.has("servers")) results.servers = await runServerRounds(options, sink, counter);
   if (options.sections.has("clients")) results.clients = await runClients(options, sink);
-  if (options.sections.has("loss")) {
-    const defaults = SERVER_CASES.find((serverCase) => serverCase.id === "deno-protobuf")!;
-    await using slow = startRawSink({ delayMs: options.sinkDelayMs });
-    const sinks = { 0: sink, [options.sinkDelayMs]: slow };
-    const lossRun = async (serverCase: ServerCase, sinkDelayMs: number, rate: number | undefined) => {
-      const result = await runServerCase(serverCase, {
-        connections: options.connections,
-        sink: sinks[sinkDelayMs],
-        sinkDelayMs,
-        durationSeconds: rate === undefined ? options.durationSeconds : options.rateSeconds,
-        warmupSeconds: rate === undefined ? options.warmupSeconds : 0,
-        rate,
-        run: run++,
-      });
-      const named = Object.entries(serverCase.settings).map(([name, value]) => `${name}=${value}`).join(" ");
-      options.log(`${named || "defaults"}, sink delay ${sinkDelayMs} ms: ${describe(result)}`);
-      return result;
-    };
-    for (const rate of options.rates) results.lossByRate.push(await lossRun(defaults, 0, rate));
-    for (const rate of options.slowRates) {
-      results.lossByRate.push(await lossRun(defaults, options.sinkDelayMs, rate));
-    }
-    // The defaults again and the tuned settings, back to back: with the slow sink at its highest rate, and
-    // flat out (closed loop, as in the main table) with the sink that answers at once.
-    const groups: [number, number | undefined][] = [[options.sinkDelayMs, Math.max(...options.slowRates)]];
-    if (options.tunedFlatOut) groups.push([0, undefined]);
-    for (const [sinkDelayMs, rate] of groups) {
-      for (const settings of [{}, ...options.tuned]) {
-        const sampled = settings.OTEL_TRACES_SAMPLER_ARG;
-        const tuned = Object.keys(settings).length > 0;
-        results.tuned.push(
-          await lossRun(
-            {
-              ...defaults,
-              id: tuned ? "deno-tuned" : defaults.id,
-              label: tuned ? "server.ts, traced, tuned" : defaults.label,
-              settings,
-              ratio: sampled === undefined ? undefined : Number(sampled),
-            },
-            sinkDelayMs,
-            rate,
-          ),
-        );
-      }
-    }
-  }
-  if (options.sections.has("visible")) {
-    await using receiver = startReceiver({ port: 0, store: new TelemetryStore() });
-    results.visible = await runVisible(options, {
-      name: "the built-in receiver",
-      otlpEndpoint: receiver.url,
-      waitForTrace: (traceId, spans, signal) => receiver.store.waitForTrace(traceId, { spans, signal }),
-    });
-    const tempo = options.tempo && await findTempo(options.tempo.api, options.tempo.otlpEndpoint);
-    if (tempo) results.visible.push(...await runVisible(options, tempo));
-    else if (options.tempo) {
-      results.skipped.push(`Time to visible in Tempo: no Tempo answered at ${options.tempo.api}.`);
-    }
-  }
+  if (options.sections.has("loss")) Object.assign(results, await runLoss(options, sink, counter));
+  if (options.sections.has("visible")) results.visible = await runVisibleSection(options, results.skipped);
   results.finishedAt = new Date().toISOString();
   results.loadAtEnd = await machineLoad();
   return results;
@@ -699,121 +717,151 @@ export function harnessProblems(results: BenchResults): string[] {
   return problems;
 }
 
-/** Parses a command-line number from `min` to `max`. @throws {Error} when it is not one. */
-function numberArg(name: string, value: string | undefined, min: number, max: number): number {
-  const number = Number(value);
-  if (
-    value === undefined || value.trim() === "" || !Number.isFinite(number) || number < min || number > max
-  ) {
-    throw new Error(`--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return number;
-}
+/** The benchmark's flags. Each run is bounded: at most 2 minutes of load, at most 100,000 requests per second. */
+export const BENCH_FLAGS = {
+  smoke: { type: "boolean", help: "a short run that checks the harness works (its numbers mean nothing)" },
+  rounds: { type: "number", default: 5, min: 1, max: 50, help: "rounds of every case, in rotated order" },
+  duration: { type: "number", default: 5, min: 1, max: 120, help: "seconds of load per run" },
+  warmup: { type: "number", default: 1, min: 0, max: 60, help: "seconds of load before each run" },
+  connections: { type: "number", default: 32, min: 1, max: 1000, help: "wrk's connections" },
+  "client-concurrency": {
+    type: "number",
+    default: 8,
+    min: 1,
+    max: 256,
+    help: "calls in flight in the client section",
+  },
+  rates: {
+    type: "numbers",
+    default: [2000, 4000, 6000, 8000, 10000],
+    min: 1,
+    max: 100_000,
+    help: "req/s of the span-loss runs against the sink that answers at once",
+  },
+  "slow-rates": {
+    type: "numbers",
+    default: [1000, 2000, 2500, 3000, 4000],
+    min: 1,
+    max: 100_000,
+    help: "req/s of the span-loss runs against the slow sink",
+  },
+  "sink-delay": {
+    type: "number",
+    default: 100,
+    min: 1,
+    max: 5000,
+    help: "ms the slow sink takes per export",
+  },
+  "rate-duration": {
+    type: "number",
+    default: 0,
+    max: 120,
+    help: "seconds of each span-loss run (0: as --duration)",
+  },
+  "visible-trials": {
+    type: "number",
+    default: 5,
+    min: 1,
+    max: 50,
+    help: "trials per time-to-visible setting",
+  },
+  tempo: { type: "string", default: "http://127.0.0.1:3200", help: "Tempo's API (empty: skip Tempo)" },
+  "tempo-otlp": {
+    type: "string",
+    default: "http://127.0.0.1:4318",
+    help: "the OTLP endpoint in front of Tempo",
+  },
+  sections: {
+    type: "strings",
+    default: ["servers", "clients", "loss", "visible"],
+    choices: ["servers", "clients", "loss", "visible"],
+    help: "what to measure",
+  },
+  cases: {
+    type: "strings",
+    choices: SERVER_CASES.map((serverCase) => serverCase.id),
+    help: "the server cases (default: all; the smoke run: one of each kind)",
+  },
+  out: {
+    type: "string",
+    help: "where results go (default bench/results, the smoke run bench/results/smoke)",
+  },
+} as const;
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      smoke: { type: "boolean", default: false },
-      rounds: { type: "string", default: "5" },
-      duration: { type: "string", default: "5" },
-      warmup: { type: "string", default: "1" },
-      connections: { type: "string", default: "32" },
-      "client-concurrency": { type: "string", default: "8" },
-      rates: { type: "string", default: "2000,4000,6000,8000,10000" },
-      "slow-rates": { type: "string", default: "1000,2000,2500,3000,4000" },
-      "sink-delay": { type: "string", default: "100" },
-      "rate-duration": { type: "string" },
-      "visible-trials": { type: "string", default: "5" },
-      tempo: { type: "string", default: "http://127.0.0.1:3200" },
-      "tempo-otlp": { type: "string", default: "http://127.0.0.1:4318" },
-      sections: { type: "string", default: "servers,clients,loss,visible" },
-      cases: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(
-      "deno task bench [--rounds=5] [--duration=5] [--warmup=1] [--connections=32] [--client-concurrency=8]\n" +
-        "  [--rates=2000,4000,...] [--slow-rates=1000,2000,...] [--sink-delay=100] [--rate-duration=SECONDS]\n" +
-        "  [--visible-trials=5]\n" +
-        "  [--tempo=http://127.0.0.1:3200 --tempo-otlp=http://127.0.0.1:4318 (--tempo= to skip)]\n" +
-        "  [--sections=servers,clients,loss,visible] [--cases=deno-off,deno-protobuf,...] [--out=bench/results]\n" +
-        "deno task bench:smoke   (a few seconds: checks that the harness works; numbers are meaningless)",
-    );
-    Deno.exit(0);
-  }
+const SMOKE_CASES = [
+  "tutorial-off",
+  "tutorial-traced",
+  "deno-off",
+  "deno-protobuf",
+  "deno-traceresponse",
+  "node-off",
+  "node-sdk",
+];
+
+/** The options of a run from its flags: the smoke run overrides what would make it long. */
+export function benchOptions(values: FlagValues<typeof BENCH_FLAGS>): BenchOptions {
   const smoke = values.smoke;
-  // Each run is bounded: at most 2 minutes of load, at most 100,000 requests per second asked for.
-  const duration = smoke ? 1 : numberArg("duration", values.duration, 1, 120);
-  const connections = numberArg("connections", values.connections, 1, 1000);
-  const caseIds = values.cases?.split(",") ??
-    (smoke
-      ? [
-        "tutorial-off",
-        "tutorial-traced",
-        "deno-off",
-        "deno-protobuf",
-        "deno-traceresponse",
-        "node-off",
-        "node-sdk",
-      ]
-      : SERVER_CASES.map((c) => c.id));
-  const cases = caseIds.map((id) => {
-    const found = SERVER_CASES.find((serverCase) => serverCase.id === id);
-    if (found === undefined) {
-      throw new Error(`unknown case ${id}: ${SERVER_CASES.map((c) => c.id).join(", ")}`);
-    }
-    return found;
-  });
-  const options: BenchOptions = {
-    rounds: smoke ? 2 : numberArg("rounds", values.rounds, 1, 50),
-    connections,
+  const caseIds = values.cases ?? (smoke ? SMOKE_CASES : SERVER_CASES.map((c) => c.id));
+  const duration = smoke ? 1 : values.duration;
+  return {
+    rounds: smoke ? 2 : values.rounds,
+    connections: values.connections,
     durationSeconds: duration,
-    warmupSeconds: smoke ? 0 : numberArg("warmup", values.warmup, 0, 60),
-    clientConcurrency: numberArg("client-concurrency", values["client-concurrency"], 1, 256),
-    rates: smoke ? [500] : values.rates.split(",").map((rate) => numberArg("rates", rate, 1, 100_000)),
-    slowRates: smoke
-      ? [500]
-      : values["slow-rates"].split(",").map((rate) => numberArg("slow-rates", rate, 1, 100_000)),
-    sinkDelayMs: numberArg("sink-delay", values["sink-delay"], 1, 5000),
-    rateSeconds: smoke ? 1 : numberArg("rate-duration", values["rate-duration"] ?? String(duration), 1, 120),
+    warmupSeconds: smoke ? 0 : values.warmup,
+    clientConcurrency: values["client-concurrency"],
+    rates: smoke ? [500] : values.rates,
+    slowRates: smoke ? [500] : values["slow-rates"],
+    sinkDelayMs: values["sink-delay"],
+    rateSeconds: smoke ? 1 : values["rate-duration"] || duration,
     tuned: smoke ? TUNED_SETTINGS.slice(0, 1) : TUNED_SETTINGS,
     tunedFlatOut: !smoke,
     visibleDelays: smoke ? [200] : [5000, 1000, 200],
-    visibleTrials: smoke ? 1 : numberArg("visible-trials", values["visible-trials"], 1, 50),
+    visibleTrials: smoke ? 1 : values["visible-trials"],
     tempo: smoke || values.tempo === ""
       ? undefined
       : { api: values.tempo, otlpEndpoint: values["tempo-otlp"] },
-    cases,
-    sections: new Set(values.sections.split(",") as ("servers" | "clients" | "loss" | "visible")[]),
+    cases: caseIds.map((id) => SERVER_CASES.find((serverCase) => serverCase.id === id)!),
+    sections: new Set(values.sections as ("servers" | "clients" | "loss" | "visible")[]),
     log: (line) => console.log(line),
   };
-  // Relative to the working directory: the repository root under `deno task`.
-  const out = values.out ?? (smoke ? "bench/results/smoke" : "bench/results");
-  await checkTools();
-  const results = await runBench(options);
+}
+
+/** Writes `results.json`, `results.md` and (with the server table) `chart.svg` to `out`; returns their paths. */
+async function writeResults(out: string, results: BenchResults): Promise<string[]> {
   await Deno.mkdir(out, { recursive: true });
   await Deno.writeTextFile(`${out}/results.json`, JSON.stringify(results, null, 2) + "\n");
   await Deno.writeTextFile(`${out}/results.md`, renderMarkdown(results));
-  // The chart is of the server table: none without it.
   const written = [`${out}/results.md`, `${out}/results.json`];
   if (results.servers.length > 0) {
-    await Deno.writeTextFile(
-      `${out}/chart.svg`,
-      renderChart(summarizeServers(results.servers), chartCaption(results)),
-    );
+    const chart = renderChart(summarizeServers(results.servers), chartCaption(results));
+    await Deno.writeTextFile(`${out}/chart.svg`, chart);
     written.push(`${out}/chart.svg`);
   }
   // In the repository's own format, so that `deno fmt --check` passes on committed results.
-  await new Deno.Command("deno", {
-    args: ["fmt", "--quiet", ...written],
-    env: childEnv(),
-    clearEnv: true,
-  }).output();
-  console.log(`wrote ${written.join(", ")}`);
+  await new Deno.Command("deno", { args: ["fmt", "--quiet", ...written], env: childEnv(), clearEnv: true })
+    .output();
+  return written;
+}
+
+if (import.meta.main) {
+  let parsed;
+  try {
+    parsed = parseFlags(BENCH_FLAGS, Deno.args);
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    console.error(`bench: ${error.message} (--help lists the flags)`);
+    Deno.exit(2);
+  }
+  if (parsed.help) {
+    console.log(helpText("deno task bench [flags]   (deno task bench:smoke: the smoke run)", BENCH_FLAGS));
+    Deno.exit(0);
+  }
+  const values = parsed.values;
+  // Relative to the working directory: the repository root under `deno task`.
+  const out = values.out ?? (values.smoke ? "bench/results/smoke" : "bench/results");
+  await checkTools();
+  const results = await runBench(benchOptions(values));
+  console.log(`wrote ${(await writeResults(out, results)).join(", ")}`);
   const problems = harnessProblems(results);
   if (problems.length > 0) {
     console.error(`the harness did not work:\n${problems.map((problem) => `- ${problem}`).join("\n")}`);

@@ -21,7 +21,7 @@
  * @module
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
+import { FlagError, parseFlags } from "@example/harness/flags";
 import { callApi } from "../client.ts";
 
 /** What {@linkcode measureCalls} measured. */
@@ -66,24 +66,21 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[rank - 1];
 }
 
+/** The flags of `client_load.ts`. */
+export const CLIENT_LOAD_FLAGS = {
+  url: { type: "string", default: "", help: "the server to call (required)" },
+  concurrency: { type: "number", default: 8, min: 1, max: 256, help: "calls in flight" },
+  duration: { type: "number", default: 10, min: 0.1, max: 120, fraction: true, help: "seconds of calls" },
+  warmup: { type: "number", default: 0, max: 60, fraction: true, help: "seconds of calls before measuring" },
+  hold: { type: "boolean", help: "wait until standard input closes before exiting" },
+} as const;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      url: { type: "string" },
-      concurrency: { type: "string", default: "8" },
-      duration: { type: "string", default: "10" },
-      warmup: { type: "string", default: "0" },
-      hold: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  if (values.url === undefined) throw new Error("--url is required");
-  const concurrency = Number(values.concurrency);
-  const warmup = values.warmup === "0"
-    ? undefined
-    : await measureCalls(values.url, concurrency, Number(values.warmup));
-  const stats = await measureCalls(values.url, concurrency, Number(values.duration));
+  const { values } = parseFlags(CLIENT_LOAD_FLAGS, Deno.args);
+  if (values.url === "") throw new FlagError("--url is required");
+  const concurrency = values.concurrency;
+  const warmup = values.warmup === 0 ? undefined : await measureCalls(values.url, concurrency, values.warmup);
+  const stats = await measureCalls(values.url, concurrency, values.duration);
   console.log(JSON.stringify({
     warmupCalls: warmup?.calls ?? 0,
     calls: stats.calls,

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { FlagError, helpText, parseFlags } from "@example/harness/flags";
 import { startServer } from "@example/harness/processes";
 import { startRawSink } from "./raw_sink.ts";
 
@@ -151,41 +151,44 @@ export function instructionTable(counts: InstructionCount[]): string {
   return lines.join("\n");
 }
 
-if (import.meta.main) {
-  const { values, positionals } = parseArgs({
-    args: Deno.args,
-    allowPositionals: true,
-    options: {
-      traced: { type: "boolean" },
-      untraced: { type: "boolean" },
-      warmup: { type: "string", default: "1500" },
-      requests: { type: "string", default: "1000" },
-      env: { type: "string", multiple: true, default: [] },
-      help: { type: "boolean" },
-    },
-  });
-  if (values.help) {
-    console.log(
-      "deno task bench:instructions [--traced | --untraced] [--warmup=1500] [--requests=1000]\n" +
-        "  [--env=NAME=VALUE ...] [script ...]   (default scripts: bench/tutorial_server.ts server.ts)",
-    );
-    Deno.exit(0);
-  }
-  const warmup = Number(values.warmup);
-  const requests = Number(values.requests);
-  if (!Number.isInteger(warmup) || warmup < 0 || !Number.isInteger(requests) || requests < 1) {
-    console.error("bench:instructions: --warmup and --requests must be whole numbers (requests at least 1)");
-    Deno.exit(2);
-  }
+/** The flags of `deno task bench:instructions`. */
+export const INSTRUCTIONS_FLAGS = {
+  traced: { type: "boolean", help: "count traced requests only" },
+  untraced: { type: "boolean", help: "count untraced requests only" },
+  warmup: { type: "number", default: 1500, help: "requests before the counters are zeroed" },
+  requests: { type: "number", default: 1000, min: 1, help: "requests counted" },
+  env: { type: "strings", default: [], repeated: true, help: "NAME=VALUE set for the server (repeatable)" },
+} as const;
+
+/** The environment that `--env=NAME=VALUE` flags give. @throws {FlagError} for an item without a name. */
+export function envPairs(pairs: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const pair of values.env) {
+  for (const pair of pairs) {
     const at = pair.indexOf("=");
-    if (at < 1) {
-      console.error(`bench:instructions: --env wants NAME=VALUE, got ${JSON.stringify(pair)}`);
-      Deno.exit(2);
-    }
+    if (at < 1) throw new FlagError(`--env wants NAME=VALUE, got ${JSON.stringify(pair)}`);
     env[pair.slice(0, at)] = pair.slice(at + 1);
   }
+  return env;
+}
+
+if (import.meta.main) {
+  let parsed, env;
+  try {
+    parsed = parseFlags(INSTRUCTIONS_FLAGS, Deno.args, { positionals: true });
+    env = envPairs(parsed.values.env);
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    console.error(`bench:instructions: ${error.message}`);
+    Deno.exit(2);
+  }
+  if (parsed.help) {
+    const usage =
+      "deno task bench:instructions [flags] [script ...]   (default: bench/tutorial_server.ts server.ts)";
+    console.log(helpText(usage, INSTRUCTIONS_FLAGS));
+    Deno.exit(0);
+  }
+  const { values, positionals } = parsed;
+  const { warmup, requests } = values;
   const scripts = positionals.length > 0 ? positionals : ["bench/tutorial_server.ts", "server.ts"];
   const tracings = values.traced ? [true] : values.untraced ? [false] : [false, true];
   const counts: InstructionCount[] = [];

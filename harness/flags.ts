@@ -67,6 +67,8 @@ export interface StringListFlag {
   default?: readonly string[];
   /** The only values accepted, when there is such a list. */
   choices?: readonly string[];
+  /** Whether each item is given as a flag of its own (`--env=A=1 --env=B=2`), not split at commas. */
+  repeated?: boolean;
   /** One line on what the flag does. */
   help: string;
 }
@@ -123,8 +125,11 @@ function checkChoice(name: string, choices: readonly string[] | undefined, value
   return value;
 }
 
-function convert(name: string, flag: Flag, raw: string | boolean | undefined): unknown {
+function convert(name: string, flag: Flag, raw: string | boolean | string[] | undefined): unknown {
   if (flag.type === "boolean") return raw === true;
+  if (Array.isArray(raw)) {
+    return raw.map((item) => checkChoice(name, "choices" in flag ? flag.choices : undefined, item));
+  }
   if (raw === undefined) {
     return flag.type === "numbers" || flag.type === "strings" ? flag.default?.slice() : flag.default;
   }
@@ -151,11 +156,12 @@ export function parseFlags<S extends FlagSpecs>(
   args: readonly string[],
   { positionals = false }: { positionals?: boolean } = {},
 ): { values: FlagValues<S>; help: boolean; positionals: string[] } {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
     help: { type: "boolean", short: "h" },
   };
   for (const [name, flag] of Object.entries(specs)) {
-    options[name] = { type: flag.type === "boolean" ? "boolean" : "string" };
+    const multiple = flag.type === "strings" && flag.repeated === true;
+    options[name] = { type: flag.type === "boolean" ? "boolean" : "string", multiple };
   }
   let parsed;
   try {
@@ -165,7 +171,7 @@ export function parseFlags<S extends FlagSpecs>(
   }
   const values: Record<string, unknown> = {};
   for (const [name, flag] of Object.entries(specs)) {
-    values[name] = convert(name, flag, parsed.values[name] as string | boolean | undefined);
+    values[name] = convert(name, flag, parsed.values[name] as string | boolean | string[] | undefined);
   }
   return {
     values: values as FlagValues<S>,
@@ -188,23 +194,44 @@ function defaultText(flag: Flag): string {
   }
 }
 
+/** The choices, when they fit in the flag's column of the help text. */
+function shortChoices(flag: Flag): string | undefined {
+  const choices = "choices" in flag ? flag.choices?.join("|") : undefined;
+  return choices !== undefined && choices.length <= 32 ? choices : undefined;
+}
+
 function argumentText(name: string, flag: Flag): string {
-  if (flag.type === "boolean") return `--${name}`;
-  if (flag.type === "number" || flag.type === "numbers") {
-    return `--${name}=N${flag.type === "numbers" ? ",N" : ""}`;
+  switch (flag.type) {
+    case "boolean":
+      return `--${name}`;
+    case "number":
+      return `--${name}=N`;
+    case "numbers":
+      return `--${name}=N,N`;
+    case "string":
+      return `--${name}=${shortChoices(flag) ?? "TEXT"}`;
+    case "strings":
+      return `--${name}=${shortChoices(flag) ?? "A,B"}`;
   }
-  return `--${name}=${flag.choices ? flag.choices.join("|") : "TEXT"}`;
+}
+
+function helpLine(flag: Flag): string {
+  const choices = "choices" in flag && flag.choices && !shortChoices(flag)
+    ? `; one of ${flag.choices.join(", ")}`
+    : "";
+  const fallback = defaultText(flag);
+  return `${flag.help}${choices}${
+    flag.type === "boolean" || fallback === "none" ? "" : ` (default ${fallback})`
+  }`;
 }
 
 /** The `--help` text of a command: its usage line, then one line per flag with its default. */
 export function helpText(usage: string, specs: FlagSpecs): string {
-  const rows = Object.entries(specs).map(([name, flag]) => [argumentText(name, flag), flag, name] as const);
+  const rows = Object.entries(specs).map(([name, flag]) => [argumentText(name, flag), helpLine(flag)]);
   const width = Math.max(...rows.map(([argument]) => argument.length));
-  const lines = rows.map(([argument, flag]) => {
-    const fallback = flag.type === "boolean" ? "" : ` (default ${defaultText(flag)})`;
-    return `  ${argument.padEnd(width)}  ${flag.help}${fallback}`;
-  });
-  return [`usage: ${usage}`, ...lines].join("\n");
+  return [`usage: ${usage}`, ...rows.map(([argument, help]) => `  ${argument.padEnd(width)}  ${help}`)].join(
+    "\n",
+  );
 }
 
 /** The flags as a Markdown table (flag, default, meaning), for a README; a test keeps the README equal to it. */

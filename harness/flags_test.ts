@@ -9,6 +9,7 @@ const specs = {
   out: { type: "string", help: "where to write" },
   mode: { type: "string", default: "x", choices: ["x", "y"], help: "how" },
   smoke: { type: "boolean", help: "a short run" },
+  env: { type: "strings", default: [], repeated: true, help: "NAME=VALUE for the child" },
 } as const;
 
 Deno.test("flags take their defaults, and typed values when given", () => {
@@ -21,6 +22,7 @@ Deno.test("flags take their defaults, and typed values when given", () => {
     out: undefined,
     mode: "x",
     smoke: false,
+    env: [],
   });
   assert.equal(none.help, false);
   const given = parseFlags(specs, [
@@ -37,6 +39,7 @@ Deno.test("flags take their defaults, and typed values when given", () => {
   assert.deepEqual(given.values.sections, ["b", "a"]);
   assert.equal(given.values.smoke, true);
   assert.equal(parseFlags(specs, ["-h"]).help, true);
+  assert.deepEqual(parseFlags(specs, ["--env=A=1,2", "--env", "B=3"]).values.env, ["A=1,2", "B=3"]);
 });
 
 Deno.test("a bad value or an unknown flag is a one-line FlagError naming the flag", () => {
