@@ -626,7 +626,102 @@ export function machineSection(results: BenchResults): string {
   ].join("\n");
 }
 
-/** The whole report, as Markdown. */
+function details(summary: string, table: string): string[] {
+  return [`<details><summary>${summary}</summary>`, "", table, "", "</details>", ""];
+}
+
+function serverSection(results: BenchResults, chartFile: string): string[] {
+  return [
+    "## Server throughput, latency and memory",
+    "",
+    `GET / with no simulated work, ${results.parameters.connections} connections, ` +
+    `${results.parameters.rounds} rounds. Each cell is the median over the rounds, with the lowest and ` +
+    "highest round in parentheses. Ratios are taken within a round (against the run of the same round), " +
+    "then summarised the same way. Spans expected = requests answered × 2 (the HTTP SERVER span and the " +
+    "handler's own), × the ratio when sampling; log records expected = requests answered × 1 where the " +
+    "runtime exports `console.log` (Deno's default), else none.",
+    "",
+    serverTable(summarizeServers(results.servers)),
+    "",
+    `![Requests per second and server CPU per request, median and range](${chartFile})`,
+    "",
+    ...details("Every run, in the order they ran", roundsTable(results.servers)),
+  ];
+}
+
+function clientSection(results: BenchResults): string[] {
+  const clientRounds = Math.max(...results.clients.map((run) => run.round)) + 1;
+  const rounds = `${clientRounds} round${clientRounds === 1 ? "" : "s"}`;
+  const { clientConcurrency, warmupSeconds, durationSeconds } = results.parameters;
+  return [
+    "## Client side: the example client's call path",
+    "",
+    `\`callApi\` from client.ts in ${clientConcurrency} concurrent loops against the untraced Deno server, ` +
+    `${warmupSeconds} s warm-up then ${durationSeconds} s per configuration and round, ${rounds} in ` +
+    "rotated order, each run in a new client process. Each cell " +
+    "is the median over the rounds, with the lowest and highest round in parentheses; the ratio is taken " +
+    "within a round. Client CPU µs/call: the client process's CPU time from its start to the end of its " +
+    "measurement, over the calls it made (warm-up included). Client peak RSS: that process's own peak " +
+    "resident memory (VmHWM) up to the end of its measurement; it grows with the run's length until V8's " +
+    "heap sizing levels off. Spans expected = calls × 2 (`call-api` and the fetch CLIENT span), summed " +
+    "over the rounds.",
+    "",
+    clientTable(summarizeClients(results.clients)),
+    "",
+    ...details("Every client run, in the order they ran", clientRoundsTable(results.clients)),
+  ];
+}
+
+function lossSection(results: BenchResults): string[] {
+  const fast = results.lossByRate.filter((run) => run.sinkDelayMs === 0);
+  const slow = results.lossByRate.filter((run) => run.sinkDelayMs > 0);
+  const delay = slow[0]?.sinkDelayMs ?? results.tuned.find((run) => run.sinkDelayMs > 0)?.sinkDelayMs;
+  const parts = [
+    "## Span loss under sustained, rate-limited load",
+    "",
+    "GET / of the traced Deno server (OTLP http/protobuf, default batch settings) at a constant request " +
+    "rate: vegeta sends each request when it is due, whether or not earlier ones were answered (at most " +
+    "256 in flight). Spans expected = requests sent × 2; a target above what the server can answer shows " +
+    "as a lower achieved rate.",
+    "",
+  ];
+  if (fast.length > 0) parts.push("The sink answers each export at once:", "", rateTable(fast), "");
+  if (slow.length > 0) {
+    parts.push(
+      `The same sink holding each export request ${delay} ms before it answers, like a collector that is ` +
+        "far away or busy (Deno sends one batch at a time and waits for the answer):",
+      "",
+      rateTable(slow),
+      "",
+    );
+  }
+  if (results.tuned.length > 0) {
+    parts.push(
+      "The defaults and other settings side by side, each group run back to back" +
+        (delay === undefined ? "" : `: with the ${delay} ms sink at its highest rate, `) +
+        `and flat out as in the first table (closed loop, ${results.parameters.connections} connections, ` +
+        "sink answering at once).",
+      "",
+      rateTable(results.tuned),
+      "",
+    );
+  }
+  return parts;
+}
+
+function visibleSection(results: BenchResults): string[] {
+  return [
+    "## Time to visible",
+    "",
+    "From the exit of one `client.ts` run to the complete trace (4 spans) in the receiver; the server runs " +
+    "on, so its spans leave with its next batch.",
+    "",
+    visibleTable(results.visible),
+    "",
+  ];
+}
+
+/** The whole report, as Markdown: each section that has results. */
 export function renderMarkdown(results: BenchResults, chartFile = "chart.svg"): string {
   const parts = [
     "# What tracing costs: benchmark results",
@@ -636,109 +731,12 @@ export function renderMarkdown(results: BenchResults, chartFile = "chart.svg"): 
     machineSection(results),
     "",
   ];
-  if (results.servers.length > 0) {
-    parts.push(
-      "## Server throughput, latency and memory",
-      "",
-      `GET / with no simulated work, ${results.parameters.connections} connections, ` +
-        `${results.parameters.rounds} rounds. Each cell is the median over the rounds, with the lowest and ` +
-        "highest round in parentheses. Ratios are taken within a round (against the run of the same round), " +
-        "then summarised the same way. Spans expected = requests answered × 2 (the HTTP SERVER span and the " +
-        "handler's own), × the ratio when sampling; log records expected = requests answered × 1 where the " +
-        "runtime exports `console.log` (Deno's default), else none.",
-      "",
-      serverTable(summarizeServers(results.servers)),
-      "",
-      `![Requests per second and server CPU per request, median and range](${chartFile})`,
-      "",
-      "<details><summary>Every run, in the order they ran</summary>",
-      "",
-      roundsTable(results.servers),
-      "",
-      "</details>",
-      "",
-    );
-  }
-  if (results.clients.length > 0) {
-    const clientRounds = Math.max(...results.clients.map((run) => run.round)) + 1;
-    const rounds = `${clientRounds} round${clientRounds === 1 ? "" : "s"}`;
-    const { clientConcurrency, warmupSeconds, durationSeconds } = results.parameters;
-    parts.push(
-      "## Client side: the example client's call path",
-      "",
-      `\`callApi\` from client.ts in ${clientConcurrency} concurrent loops against the untraced Deno server, ` +
-        `${warmupSeconds} s warm-up then ${durationSeconds} s per configuration and round, ${rounds} in ` +
-        "rotated order, each run in a new client process. Each cell " +
-        "is the median over the rounds, with the lowest and highest round in parentheses; the ratio is taken " +
-        "within a round. Client CPU µs/call: the client process's CPU time from its start to the end of its " +
-        "measurement, over the calls it made (warm-up included). Client peak RSS: that process's own peak " +
-        "resident memory (VmHWM) up to the end of its measurement; it grows with the run's length until V8's " +
-        "heap sizing levels off. Spans expected = calls × 2 (`call-api` and the fetch CLIENT span), summed " +
-        "over the rounds.",
-      "",
-      clientTable(summarizeClients(results.clients)),
-      "",
-      "<details><summary>Every client run, in the order they ran</summary>",
-      "",
-      clientRoundsTable(results.clients),
-      "",
-      "</details>",
-      "",
-    );
-  }
-  if (results.lossByRate.length > 0 || results.tuned.length > 0) {
-    const fast = results.lossByRate.filter((run) => run.sinkDelayMs === 0);
-    const slow = results.lossByRate.filter((run) => run.sinkDelayMs > 0);
-    const delay = slow[0]?.sinkDelayMs ?? results.tuned.find((run) => run.sinkDelayMs > 0)?.sinkDelayMs;
-    parts.push(
-      "## Span loss under sustained, rate-limited load",
-      "",
-      "GET / of the traced Deno server (OTLP http/protobuf, default batch settings) at a constant request " +
-        "rate: vegeta sends each request when it is due, whether or not earlier ones were answered (at most " +
-        "256 in flight). Spans expected = requests sent × 2; a target above what the server can answer shows " +
-        "as a lower achieved rate.",
-      "",
-    );
-    if (fast.length > 0) parts.push("The sink answers each export at once:", "", rateTable(fast), "");
-    if (slow.length > 0) {
-      parts.push(
-        `The same sink holding each export request ${delay} ms before it answers, like a collector that is ` +
-          "far away or busy (Deno sends one batch at a time and waits for the answer):",
-        "",
-        rateTable(slow),
-        "",
-      );
-    }
-    if (results.tuned.length > 0) {
-      parts.push(
-        "The defaults and other settings side by side, each group run back to back" +
-          (delay === undefined ? "" : `: with the ${delay} ms sink at its highest rate, `) +
-          `and flat out as in the first table (closed loop, ${results.parameters.connections} connections, ` +
-          "sink answering at once).",
-        "",
-        rateTable(results.tuned),
-        "",
-      );
-    }
-  }
-  if (results.visible.length > 0) {
-    parts.push(
-      "## Time to visible",
-      "",
-      "From the exit of one `client.ts` run to the complete trace (4 spans) in the receiver; the server runs " +
-        "on, so its spans leave with its next batch.",
-      "",
-      visibleTable(results.visible),
-      "",
-    );
-  }
+  if (results.servers.length > 0) parts.push(...serverSection(results, chartFile));
+  if (results.clients.length > 0) parts.push(...clientSection(results));
+  if (results.lossByRate.length > 0 || results.tuned.length > 0) parts.push(...lossSection(results));
+  if (results.visible.length > 0) parts.push(...visibleSection(results));
   if (results.skipped.length > 0) {
-    parts.push(
-      "## Not run",
-      "",
-      ...results.skipped.map((line) => `- ${line}`),
-      "",
-    );
+    parts.push("## Not run", "", ...results.skipped.map((line) => `- ${line}`), "");
   }
   return parts.join("\n");
 }
