@@ -205,6 +205,8 @@ export function clientEnv(serverUrl: string, options: ChildOptions = {}): ChildE
 /**
  * Spawns `program args` in `cwd` hermetically: exactly {@linkcode childEnv}`(env)`, stdin closed (or piped,
  * for a child that waits for it to close), stdout and stderr piped.
+ *
+ * @throws {Error} when `args` grant every permission (`-A`, `--allow-all`).
  */
 export function spawn(
   program: string | URL,
@@ -213,6 +215,11 @@ export function spawn(
   env: ChildEnv,
   { stdin = "null" }: { stdin?: "null" | "piped" } = {},
 ): Deno.ChildProcess {
+  // A child Deno is not bound by its parent's permissions (`--allow-run=deno` starts it with any flags): the
+  // harness is what keeps each child to the flags it names.
+  if (args.some((arg) => arg === "-A" || /^--allow-all(=|$)/.test(arg))) {
+    throw new Error(`the harness starts no child with every permission: ${program} ${args.join(" ")}`);
+  }
   return new Deno.Command(program, {
     args,
     cwd,

@@ -9,6 +9,7 @@ import {
   runDeno,
   serverEnv,
   serverPermissions,
+  spawn,
   startServer,
 } from "./processes.ts";
 import { denoRunOf, permissionFlags, type TaskCommand } from "./tasks.ts";
@@ -101,6 +102,19 @@ Deno.test("startServer: listens on a port of its own, says why when it cannot st
     startServer({ env: { SIMULATED_WORK_MS: "soon" } }),
     /server\.ts exited with code 2 before listening:\nServer: SIMULATED_WORK_MS must be a whole number/,
   );
+});
+
+Deno.test("the harness starts no child with every permission", async () => {
+  for (const flag of ["-A", "--allow-all", "--allow-all=true"]) {
+    assert.throws(
+      () => spawn("deno", ["run", flag, "server.ts"], ROOT, {}),
+      /starts no child with every permission/,
+    );
+    await assert.rejects(
+      runDeno("server.ts", { permissions: [flag] }),
+      /starts no child with every permission/,
+    );
+  }
 });
 
 Deno.test("runDeno: kills a child that runs too long, and says so", async () => {
