@@ -287,7 +287,7 @@ export function endpointsFromEnv(): StackEndpoints {
   };
 }
 
-/** Fails with one line naming the first backend that is not there or not ready. */
+/** Step 1: fails with one line naming the first backend that is not there or not ready. */
 export async function checkBackendsReady(endpoints: StackEndpoints): Promise<void> {
   const ready = async (what: string, url: string) => {
     const res = await get(url, what);
@@ -338,7 +338,7 @@ async function callClient(serverUrl: string, otlpEndpoint: string): Promise<stri
   return traceId;
 }
 
-/** Runs the server and one call of the client, then stops the server; returns the call's trace id. */
+/** Step 2: runs the server and one call of the client, then stops the server; returns the trace id. */
 function callThroughExample(otlpEndpoint: string): Promise<string> {
   return withExampleServer(otlpEndpoint, (url) => callClient(url, otlpEndpoint));
 }
@@ -494,16 +494,13 @@ async function checkExemplar(endpoints: StackEndpoints, traceId: string): Promis
 
 /** Runs the whole check; resolves on success, rejects with a {@linkcode CheckError} otherwise. */
 export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv()): Promise<void> {
-  // 1. Is a stack there at all?
-  await checkBackendsReady(endpoints);
-  // 2. One call through the example, with tracing on, exporting to the Collector.
-  const traceId = await callThroughExample(endpoints.otlpEndpoint);
+  await checkBackendsReady(endpoints); // step 1: is a stack there at all?
+  const traceId = await callThroughExample(endpoints.otlpEndpoint); // step 2, with tracing on
   const [, , , handler] = await checkTraceInTempo(endpoints, traceId);
   await checkTempoSearch(endpoints, traceId);
   await checkLogLine(endpoints, traceId, handler);
   await checkMetrics(endpoints);
   await checkExemplar(endpoints, traceId);
-  // 8. Every query of the provisioned Grafana dashboard, read out of its JSON, returns the example's data.
   await checkDashboard(endpoints);
   console.log(
     `\nAll stack checks passed. The trace in Grafana: ${
