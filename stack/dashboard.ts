@@ -180,7 +180,8 @@ export const SERVICE_MAP_METRICS = [
 /**
  * The PromQL instant queries Grafana's Tempo data source sends to Prometheus for a service-graph query
  * (`makePromServiceMapRequest` in Grafana's Tempo plugin): per metric, the rate summed by edge and the
- * edge's labels, one sub-expression per matcher, joined by OR.
+ * edge's labels, one sub-expression per matcher, joined by OR. (The span-metrics table Explore shows next to
+ * a service graph comes from further queries, which a node graph panel does not draw; they are not run.)
  */
 export function serviceMapExprs(serviceMapQuery: string | string[] | undefined): string[] {
   const matchers = Array.isArray(serviceMapQuery) ? serviceMapQuery : [serviceMapQuery ?? ""];
@@ -439,7 +440,7 @@ function requestUrl(endpoints: StackEndpoints, query: BackendQuery, context: Que
           new URLSearchParams({ query: query.expr, ...range, step: String(context.stepSeconds) });
     case "tempo":
       return `${endpoints.tempoUrl}/api/search?` +
-        new URLSearchParams({ q: query.traceql, limit: String(query.limit), ...range });
+        new URLSearchParams({ q: query.traceql, limit: String(query.limit), spss: "3", ...range });
     case "loki":
       return `${endpoints.lokiUrl}/loki/api/v1/query_range?` + new URLSearchParams({
         query: query.logql,
