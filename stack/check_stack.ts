@@ -23,7 +23,7 @@
  */
 import { grafanaTraceUrl } from "../config/grafana_link.ts";
 import { runClient, startServer } from "../harness/processes.ts";
-import { checkDashboardQueries, dashboardUrl } from "./dashboard.ts";
+import { checkDashboardQueries, checkErrorRateSeesFailures, dashboardUrl } from "./dashboard.ts";
 import { CheckError, get, getJson, ok, poll } from "./stack_http.ts";
 
 export { CheckError };
@@ -347,13 +347,23 @@ function callThroughExample(otlpEndpoint: string): Promise<string> {
  * Step 8: every query of the provisioned dashboard returns the example's data. A rate needs a counter that
  * rose between two samples, which a server that stops right after one call has not exported; so, as a
  * server in real use does, this one keeps running (exporting every second) while the dashboard's queries
- * are asked, and the client calls it again while a query has no data yet.
+ * are asked, and the client calls it again while a query has no data yet. Then the error-rate panel must
+ * show the failures of requests to the route that fails on purpose.
  */
 function checkDashboard(endpoints: StackEndpoints): Promise<void> {
-  return withExampleServer(
-    endpoints.otlpEndpoint,
-    (url) => checkDashboardQueries(endpoints, () => callClient(url, endpoints.otlpEndpoint)),
-  );
+  return withExampleServer(endpoints.otlpEndpoint, async (url) => {
+    await checkDashboardQueries(endpoints, () => callClient(url, endpoints.otlpEndpoint));
+    await checkErrorRateSeesFailures(endpoints, () => failingRequest(url));
+  });
+}
+
+/** The server's route that fails on purpose (server.ts): one request to it, which must answer 500. */
+async function failingRequest(serverUrl: string): Promise<string> {
+  const route = "/error";
+  const res = await get(new URL(route, serverUrl).href, "the example's server");
+  await res.body?.cancel();
+  if (res.status !== 500) throw new CheckError(`${route} answered ${res.status}, expected 500`);
+  return route;
 }
 
 /** Waits until Tempo's trace-by-id API has all 4 spans of the call's trace, and returns them, flattened. */

@@ -524,3 +524,42 @@ export async function checkDashboardQueries(
     console.log(`     ${query.what}: ${describeQuery(query)}`);
   }
 }
+
+/** The title of the panel whose query {@linkcode checkErrorRateSeesFailures} proves. */
+export const ERROR_RATE_PANEL = "Error rate";
+
+/**
+ * Whether a Prometheus answer shows a share above 0 for `route`: the error-rate panel seeing failures.
+ */
+export function showsErrorsFor(body: { data?: { result?: PromSeries[] } }, route: string): boolean {
+  return (body.data?.result ?? []).some((series) =>
+    series.metric.http_route === route && (series.values ?? []).some(([, v]) => Number(v) > 0)
+  );
+}
+
+/**
+ * Proves that the query of the "Error rate" panel sees failures, not only that it returns a number:
+ * `fail` makes one request the server answers with a 5xx and returns its route; it is called again while
+ * the panel shows no share above 0 for that route (a new series needs a second sample that rose).
+ *
+ * @throws {CheckError} when the panel's query shows no errors for `endpoints.timeoutMs`.
+ */
+export async function checkErrorRateSeesFailures(
+  endpoints: StackEndpoints,
+  fail: () => Promise<string>,
+  dashboard: Dashboard = DASHBOARD,
+  context: QueryContext = CHECK_CONTEXT,
+): Promise<void> {
+  const panel = dashboard.panels.find((p) => p.title === ERROR_RATE_PANEL);
+  if (!panel?.targets?.length) throw new CheckError(`the dashboard has no panel "${ERROR_RATE_PANEL}"`);
+  const [query] = targetQueries(panel, panel.targets[0], context);
+  const route = await fail();
+  let failures = 1;
+  await poll(`dashboard ${query.what} to show the errors of ${route}`, endpoints.timeoutMs, async () => {
+    const body = await getJson(requestUrl(endpoints, query, context), query.what);
+    if (showsErrorsFor(body as { data?: { result?: PromSeries[] } }, route)) return true;
+    await fail();
+    failures++;
+  });
+  ok(`the dashboard's "${ERROR_RATE_PANEL}" shows the errors of ${route} (${failures} failed requests)`);
+}

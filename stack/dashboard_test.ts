@@ -16,6 +16,7 @@ import {
   logsHoldTrace,
   seriesHaveData,
   serviceMapExprs,
+  showsErrorsFor,
   variableQuery,
   variablesIn,
 } from "./dashboard.ts";
@@ -240,4 +241,14 @@ Deno.test("seriesHaveData wants a number and every label the legend names; logsH
   const logs = { data: { result: [{ stream: { service_name: "server", trace_id: "ab" } }] } };
   assert.ok(logsHoldTrace(logs, "ab"));
   assert.ok(!logsHoldTrace(logs, "cd"));
+});
+
+Deno.test("showsErrorsFor wants a share above 0 on the failing route, not 0 there or errors elsewhere", () => {
+  const body = (route: string, values: [number, string][]) => ({
+    data: { result: [{ metric: { http_route: route }, values }] },
+  });
+  assert.ok(showsErrorsFor(body("/error", [[1, "0"], [2, "1"]]), "/error"));
+  assert.ok(!showsErrorsFor(body("/error", [[1, "0"], [2, "NaN"]]), "/error"));
+  assert.ok(!showsErrorsFor(body("/", [[1, "0.5"]]), "/error"));
+  assert.ok(!showsErrorsFor({}, "/error"));
 });
