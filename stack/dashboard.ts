@@ -480,6 +480,23 @@ function describeQuery(query: BackendQuery): string {
 }
 
 /**
+ * Asks the backend `ask.query` once a second until `accept` takes its answer, for at most
+ * `endpoints.timeoutMs`; after each answer it does not take, `more` makes more traffic.
+ */
+function untilAnswered(
+  endpoints: StackEndpoints,
+  ask: { query: BackendQuery; context: QueryContext; waitingFor: string },
+  accept: (body: unknown) => boolean,
+  more: () => Promise<void>,
+): Promise<true> {
+  return poll(ask.waitingFor, endpoints.timeoutMs, async () => {
+    const body = await getJson(requestUrl(endpoints, ask.query, ask.context), ask.query.what);
+    if (accept(body)) return true;
+    await more();
+  });
+}
+
+/**
  * Runs every query of the dashboard ({@linkcode backendQueries} with `$service` = the example's server)
  * against the real backends and waits until each returns the example's data: the variable lists the
  * server, every Prometheus panel has a series with a number and the labels its legend names, Tempo's search
@@ -508,13 +525,16 @@ export async function checkDashboardQueries(
       console.log(`     ${query.what} may be empty (${query.mayBeEmpty}): ${text}`);
       continue;
     }
-    await poll(`dashboard ${query.what} to return data: ${text}`, endpoints.timeoutMs, async () => {
-      const body = await getJson(requestUrl(endpoints, query, context), query.what);
-      if (traceIds.some((id) => answered(query, body, context, id))) return true;
-      console.log(`     no data yet for ${query.what}: one more call`);
-      traceIds.push(await call());
-      calls++;
-    });
+    await untilAnswered(
+      endpoints,
+      { query, context, waitingFor: `dashboard ${query.what} to return data: ${text}` },
+      (body) => traceIds.some((id) => answered(query, body, context, id)),
+      async () => {
+        console.log(`     no data yet for ${query.what}: one more call`);
+        traceIds.push(await call());
+        calls++;
+      },
+    );
   }
   ok(
     `every query of the dashboard "${dashboard.title}" returns data for $service=${context.service} ` +
@@ -555,11 +575,14 @@ export async function checkErrorRateSeesFailures(
   const [query] = targetQueries(panel, panel.targets[0], context);
   const route = await fail();
   let failures = 1;
-  await poll(`dashboard ${query.what} to show the errors of ${route}`, endpoints.timeoutMs, async () => {
-    const body = await getJson(requestUrl(endpoints, query, context), query.what);
-    if (showsErrorsFor(body as { data?: { result?: PromSeries[] } }, route)) return true;
-    await fail();
-    failures++;
-  });
+  await untilAnswered(
+    endpoints,
+    { query, context, waitingFor: `dashboard ${query.what} to show the errors of ${route}` },
+    (body) => showsErrorsFor(body as { data?: { result?: PromSeries[] } }, route),
+    async () => {
+      await fail();
+      failures++;
+    },
+  );
   ok(`the dashboard's "${ERROR_RATE_PANEL}" shows the errors of ${route} (${failures} failed requests)`);
 }
