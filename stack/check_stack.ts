@@ -11,7 +11,8 @@
  * 5. Prometheus holds the service-graph edge client → server and the span metrics of the server, written by
  *    Tempo's metrics generator, with an exemplar that names this trace ({@linkcode EXEMPLAR_TRACE_ID_LABEL}).
  * 6. Every query of the provisioned Grafana dashboard "Deno services", read out of its JSON with the
- *    variables filled in, returns the example's data from Prometheus, Tempo and Loki (`dashboard.ts`).
+ *    variables filled in, returns the example's data from Prometheus, Tempo and Loki (`dashboard.ts`), and
+ *    its "Error rate" panel shows the failures of the server's `/error`.
  *
  * Endpoints (defaults in parentheses): `TEMPO_URL` (http://127.0.0.1:3200), `LOKI_URL`
  * (http://127.0.0.1:3100), `PROMETHEUS_URL` (http://127.0.0.1:9090), `OTELCOL_HEALTH_URL`
