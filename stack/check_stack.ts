@@ -10,6 +10,9 @@
  * 4. Prometheus holds Deno's own `http_server_request_duration_seconds` for service `server` (OTLP).
  * 5. Prometheus holds the service-graph edge client → server and the span metrics of the server, written by
  *    Tempo's metrics generator, with an exemplar that names this trace ({@linkcode EXEMPLAR_TRACE_ID_LABEL}).
+ * 6. Every query of the provisioned Grafana dashboard "Deno services", read out of its JSON with the
+ *    variables filled in, returns the example's data from Prometheus, Tempo and Loki (`dashboard.ts`), and
+ *    its "Error rate" panel shows the failures of the server's `/error`.
  *
  * Endpoints (defaults in parentheses): `TEMPO_URL` (http://127.0.0.1:3200), `LOKI_URL`
  * (http://127.0.0.1:3100), `PROMETHEUS_URL` (http://127.0.0.1:9090), `OTELCOL_HEALTH_URL`
@@ -21,6 +24,10 @@
  */
 import { grafanaTraceUrl } from "../config/grafana_link.ts";
 import { runClient, startServer } from "@example/harness/processes";
+import { checkDashboardQueries, checkErrorRateSeesFailures, dashboardUrl } from "./dashboard.ts";
+import { CheckError, get, getJson, ok, poll } from "./stack_http.ts";
+
+export { CheckError };
 
 /** A span as Tempo's `GET /api/v2/traces/<id>` returns it (OTLP JSON with base64 ids). */
 export interface TempoSpan {
@@ -103,12 +110,6 @@ export function flattenTrace(body: TempoTraceResponse): FlatSpan[] {
     }
   }
   return spans;
-}
-
-/** A failed expectation of the end-to-end check. */
-export class CheckError extends Error {
-  /** The error's name. */
-  override name = "CheckError";
 }
 
 function describe(span: FlatSpan): string {
@@ -287,50 +288,7 @@ export function endpointsFromEnv(): StackEndpoints {
   };
 }
 
-const HINT =
-  "start the stack first: `docker compose up -d`, or `stack/run_native.sh` (the same versions, native)";
-
-async function get(url: string, what: string): Promise<Response> {
-  try {
-    return await fetch(url, { signal: AbortSignal.timeout(5000) });
-  } catch (error) {
-    const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : "";
-    // "error sending request for url (...): client error (Connect): tcp connect error: Connection refused"
-    const reason = (cause || (error as Error).message).split("\n")[0].split(": ").at(-1);
-    throw new CheckError(`${what}: nothing answers at ${url} (${reason}); ${HINT}`);
-  }
-}
-
-async function getJson(url: string, what: string): Promise<unknown> {
-  const res = await get(url, what);
-  const text = await res.text();
-  if (!res.ok) throw new CheckError(`${what} answered ${res.status} at ${url}: ${text.trim().slice(0, 300)}`);
-  return JSON.parse(text);
-}
-
-async function poll<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      if (!(error instanceof CheckError)) throw error;
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-  }
-  throw new CheckError(
-    `timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`,
-  );
-}
-
-function ok(message: string): void {
-  console.log(`ok   ${message}`);
-}
-
-/** Fails with one line naming the first backend that is not there or not ready. */
+/** Step 1: fails with one line naming the first backend that is not there or not ready. */
 export async function checkBackendsReady(endpoints: StackEndpoints): Promise<void> {
   const ready = async (what: string, url: string) => {
     const res = await get(url, what);
@@ -357,25 +315,56 @@ export async function checkBackendsReady(endpoints: StackEndpoints): Promise<voi
 }
 
 /**
- * Runs the server and one call of the client, with tracing on, exporting to the Collector, and returns the
- * call's trace id. A SIGTERM then shuts the server down gracefully: it exports what it still holds (spans,
- * logs, metrics) before it exits. Deno exports metrics every OTEL_METRIC_EXPORT_INTERVAL ms (60 s by default);
- * a short interval as well.
+ * Runs the example's server, with tracing on, exporting to the Collector, for as long as `use` takes. A
+ * SIGTERM then shuts it down gracefully: it exports what it still holds (spans, logs, metrics) before it
+ * exits. Deno exports metrics every OTEL_METRIC_EXPORT_INTERVAL ms (60 s by default); here every second.
  */
-async function callThroughExample(otlpEndpoint: string): Promise<string> {
+async function withExampleServer<T>(otlpEndpoint: string, use: (url: string) => Promise<T>): Promise<T> {
   const server = await startServer({ otlpEndpoint, protocol: "http/protobuf", env: METRIC_ENV });
-  let client;
   try {
-    client = await runClient(server.url, { otlpEndpoint, protocol: "http/protobuf" });
+    return await use(server.url);
   } finally {
     await server.stop();
   }
+}
+
+/** Runs one call of the client against the server at `serverUrl` and returns the call's trace id. */
+async function callClient(serverUrl: string, otlpEndpoint: string): Promise<string> {
+  const client = await runClient(serverUrl, { otlpEndpoint, protocol: "http/protobuf" });
   console.log((client.stdout + client.stderr).trimEnd().replace(/^/gm, "     client | "));
   if (client.code !== 0) throw new CheckError(`the client failed (exit code ${client.code})`);
   const traceId = client.traceId;
   if (!traceId) throw new CheckError("the client printed no trace id (is OTEL_DENO=true honoured?)");
   ok(`client call done, trace id ${traceId}`);
   return traceId;
+}
+
+/** Step 2: runs the server and one call of the client, then stops the server; returns the trace id. */
+function callThroughExample(otlpEndpoint: string): Promise<string> {
+  return withExampleServer(otlpEndpoint, (url) => callClient(url, otlpEndpoint));
+}
+
+/**
+ * Step 8: every query of the provisioned dashboard returns the example's data. A rate needs a counter that
+ * rose between two samples, which a server that stops right after one call has not exported; so, as a
+ * server in real use does, this one keeps running (exporting every second) while the dashboard's queries
+ * are asked, and the client calls it again while a query has no data yet. Then the error-rate panel must
+ * show the failures of requests to the route that fails on purpose.
+ */
+function checkDashboard(endpoints: StackEndpoints): Promise<void> {
+  return withExampleServer(endpoints.otlpEndpoint, async (url) => {
+    await checkDashboardQueries(endpoints, () => callClient(url, endpoints.otlpEndpoint));
+    await checkErrorRateSeesFailures(endpoints, () => failingRequest(url));
+  });
+}
+
+/** The server's route that fails on purpose (server.ts): one request to it, which must answer 500. */
+async function failingRequest(serverUrl: string): Promise<string> {
+  const route = "/error";
+  const res = await get(new URL(route, serverUrl).href, "the example's server");
+  await res.body?.cancel();
+  if (res.status !== 500) throw new CheckError(`${route} answered ${res.status}, expected 500`);
+  return route;
 }
 
 /** Waits until Tempo's trace-by-id API has all 4 spans of the call's trace, and returns them, flattened. */
@@ -393,31 +382,22 @@ function joinedTraceInTempo(tempoUrl: string, traceId: string, timeoutMs: number
   });
 }
 
-/** How long to wait for an exemplar of the check's calls before making another call. */
-const EXEMPLAR_RETRY_MS = 30_000;
-
-/** Runs the whole check; resolves on success, rejects with a {@linkcode CheckError} otherwise. */
-export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv()): Promise<void> {
-  const { tempoUrl, lokiUrl, prometheusUrl: promUrl, otlpEndpoint, timeoutMs } = endpoints;
-
-  // 1. Is a stack there at all?
-  await checkBackendsReady(endpoints);
-
-  // 2. One call through the example, with tracing on, exporting to the Collector.
-  const traceId = await callThroughExample(otlpEndpoint);
-
-  // 3. The joined trace, from Tempo's trace-by-id API.
-  const spans = await joinedTraceInTempo(tempoUrl, traceId, timeoutMs);
-  const [callApi, clientGet, serverGet, handler] = checkJoinedTrace(spans, traceId);
+/** Step 3: the joined trace from Tempo's trace-by-id API, printed as a tree; returns its four spans. */
+async function checkTraceInTempo(endpoints: StackEndpoints, traceId: string): Promise<FlatSpan[]> {
+  const spans = await joinedTraceInTempo(endpoints.tempoUrl, traceId, endpoints.timeoutMs);
+  const joined = checkJoinedTrace(spans, traceId);
   ok(`Tempo returns the joined trace:`);
-  for (const [depth, span] of [callApi, clientGet, serverGet, handler].entries()) {
+  for (const [depth, span] of joined.entries()) {
     console.log(
       `     ${"  ".repeat(depth)}${span.service}: ${span.name} (${span.kind.replace("SPAN_KIND_", "")})`,
     );
   }
+  return joined;
+}
 
-  // 4. Search by service.name.
-  await poll(`Tempo search by service.name=client to list ${traceId}`, timeoutMs, async () => {
+/** Step 4: Tempo's search by `service.name` lists the trace. */
+async function checkTempoSearch(endpoints: StackEndpoints, traceId: string): Promise<void> {
+  await poll(`Tempo search by service.name=client to list ${traceId}`, endpoints.timeoutMs, async () => {
     const end = Math.ceil(Date.now() / 1000) + 60;
     const query = new URLSearchParams({
       tags: "service.name=client",
@@ -425,16 +405,21 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
       start: String(end - 3600),
       end: String(end),
     });
-    const body = await getJson(`${tempoUrl}/api/search?${query}`, "Tempo search");
+    const body = await getJson(`${endpoints.tempoUrl}/api/search?${query}`, "Tempo search");
     return searchFinds(body as { traces?: { traceID: string }[] }, traceId) ? true : undefined;
   });
   ok("Tempo search by service.name=client finds the trace");
+}
 
-  // 5. The server's log line in Loki, by the query of Grafana's "logs for this span" on the handler span.
+/**
+ * Step 5: the server's log line in Loki, found by the query of Grafana's "logs for this span" on the handler
+ * span, carrying the trace's and the span's id.
+ */
+async function checkLogLine(endpoints: StackEndpoints, traceId: string, handler: FlatSpan): Promise<void> {
   const logQuery = logsForSpanQuery("server", traceId, handler.spanId);
   const line = await poll(
     `Loki to hold "${SERVER_LOG_LINE}" for span ${handler.spanId}`,
-    timeoutMs,
+    endpoints.timeoutMs,
     async () => {
       const nowNs = BigInt(Date.now()) * 1_000_000n;
       const query = new URLSearchParams({
@@ -443,7 +428,7 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
         end: String(nowNs + 60_000_000_000n),
         limit: "100",
       });
-      const body = await getJson(`${lokiUrl}/loki/api/v1/query_range?${query}`, "Loki");
+      const body = await getJson(`${endpoints.lokiUrl}/loki/api/v1/query_range?${query}`, "Loki");
       const [found] = findLogLines(body as { data?: { result?: LokiStream[] } }, SERVER_LOG_LINE);
       if (!found) throw new CheckError(`Loki returns no such line for ${logQuery} yet`);
       return found;
@@ -457,12 +442,10 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
   }
   ok(`Loki has the server's log line with trace_id ${traceId} and the ${handler.name} span's span_id`);
   console.log(`     ${logQuery}`);
+}
 
-  // 6. Prometheus: Deno's own metric (OTLP), then what Tempo's metrics generator writes (remote write).
-  const promQuery = (query: string) =>
-    getJson(`${promUrl}/api/v1/query?${new URLSearchParams({ query })}`, "Prometheus") as Promise<
-      { data?: { result?: { metric: Record<string, string>; value: [number, string] }[] } }
-    >;
+/** Step 6: Deno's own metric (OTLP), then what Tempo's metrics generator writes (remote write). */
+async function checkMetrics(endpoints: StackEndpoints): Promise<void> {
   for (
     const [what, query] of [
       ["Deno's HTTP server duration metric for service server", denoRequestCountQuery("server")],
@@ -470,24 +453,32 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
       ["the span metrics of service server", spanRateQuery("server")],
     ]
   ) {
-    await poll(`Prometheus to hold ${what} (${query})`, timeoutMs, async () => {
-      const body = await promQuery(query);
+    await poll(`Prometheus to hold ${what} (${query})`, endpoints.timeoutMs, async () => {
+      const url = `${endpoints.prometheusUrl}/api/v1/query?${new URLSearchParams({ query })}`;
+      const body = await getJson(url, "Prometheus") as { data?: { result?: unknown[] } };
       return (body.data?.result?.length ?? 0) > 0 ? true : undefined;
     });
     ok(`Prometheus has ${what}: ${query}`);
   }
+}
 
-  // 7. An exemplar that leads from the span metrics back to a trace of this check. Tempo's metrics generator
-  // does not always attach one to the first observation of a new series (seen once in CI, with Tempo 3.0.3:
-  // no exemplar after 120 s, while a rerun had it at once). So after EXEMPLAR_RETRY_MS without one, the check
-  // calls again (a fresh trace, the series now exists) and accepts an exemplar naming any of its traces; one
-  // that names another call's trace must lead to that trace in Tempo.
+/** How long to wait for an exemplar of the check's calls before making another call. */
+const EXEMPLAR_RETRY_MS = 30_000;
+
+/**
+ * Step 7: an exemplar that leads from the span metrics back to a trace of this check. Tempo's metrics
+ * generator does not always attach one to the first observation of a new series (seen once in CI, with Tempo
+ * 3.0.3: no exemplar after 120 s, while a rerun had it at once). So after EXEMPLAR_RETRY_MS without one, the
+ * check calls again (a fresh trace, the series now exists) and accepts an exemplar naming any of its traces;
+ * one that names another call's trace must lead to that whole joined trace in Tempo.
+ */
+async function checkExemplar(endpoints: StackEndpoints, traceId: string): Promise<void> {
   const exemplarQuery = 'traces_spanmetrics_latency_bucket{service="server"}';
   const traceIds = [traceId];
   let lastCall = Date.now();
   const named = await poll(
     "Prometheus to hold an exemplar naming a trace of this check",
-    timeoutMs,
+    endpoints.timeoutMs,
     async () => {
       const end = Math.ceil(Date.now() / 1000) + 60;
       const query = new URLSearchParams({
@@ -495,24 +486,39 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
         start: String(end - 3600),
         end: String(end),
       });
-      const body = await getJson(`${promUrl}/api/v1/query_exemplars?${query}`, "Prometheus exemplars");
+      const url = `${endpoints.prometheusUrl}/api/v1/query_exemplars?${query}`;
+      const body = await getJson(url, "Prometheus exemplars");
       const found = traceIds.find((id) => exemplarsName(body as { data?: ExemplarSeries[] }, id));
       if (found === undefined && Date.now() - lastCall >= EXEMPLAR_RETRY_MS) {
         console.log(`     no exemplar yet after ${EXEMPLAR_RETRY_MS / 1000} s: one more call`);
-        traceIds.push(await callThroughExample(otlpEndpoint));
+        traceIds.push(await callThroughExample(endpoints.otlpEndpoint));
         lastCall = Date.now();
       }
       return found;
     },
   );
-  if (named !== traceId) checkJoinedTrace(await joinedTraceInTempo(tempoUrl, named, timeoutMs), named);
+  if (named !== traceId) {
+    checkJoinedTrace(await joinedTraceInTempo(endpoints.tempoUrl, named, endpoints.timeoutMs), named);
+  }
   ok(`Prometheus has an exemplar of ${exemplarQuery} with ${EXEMPLAR_TRACE_ID_LABEL}=${named}`);
+}
 
+/** Runs the whole check; resolves on success, rejects with a {@linkcode CheckError} otherwise. */
+export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv()): Promise<void> {
+  await checkBackendsReady(endpoints); // step 1: is a stack there at all?
+  const traceId = await callThroughExample(endpoints.otlpEndpoint); // step 2, with tracing on
+  const [, , , handler] = await checkTraceInTempo(endpoints, traceId);
+  await checkTempoSearch(endpoints, traceId);
+  await checkLogLine(endpoints, traceId, handler);
+  await checkMetrics(endpoints);
+  await checkExemplar(endpoints, traceId);
+  await checkDashboard(endpoints);
   console.log(
     `\nAll stack checks passed. The trace in Grafana: ${
       grafanaTraceUrl(traceId, { grafanaUrl: endpoints.grafanaUrl })
     }`,
   );
+  console.log(`The dashboard: ${dashboardUrl(endpoints.grafanaUrl)}`);
 }
 
 /** Deno exports metrics every 60 s by default; the server of the check exports every second. */

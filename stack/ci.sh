@@ -8,7 +8,8 @@
 #   3. `otelcol validate` on the repository's otel-collector.yaml, as in the container and as run natively;
 #   4. stack/run_native.sh: Prometheus, Loki, Tempo and the Collector on 127.0.0.1 with the repository's
 #      configs, then `deno task test:stack` (joined trace and search in Tempo, the server's log line in Loki,
-#      Deno's metrics, the service graph, span metrics and exemplars in Prometheus).
+#      Deno's metrics, the service graph, span metrics and exemplars in Prometheus, every query of the
+#      Grafana dashboard).
 # Every step fails loudly; re-running it is safe. Each step prints how long it took.
 set -euo pipefail
 
