@@ -57,6 +57,16 @@ export interface SpanEvent {
   attributes: Attributes;
 }
 
+/** A link from a span to another span, of its own trace or another. */
+export interface SpanLink {
+  /** The linked span's trace id, 32 lower-case hex digits. */
+  traceId: string;
+  /** The linked span's id, 16 lower-case hex digits. */
+  spanId: string;
+  /** The link's attributes. */
+  attributes: Attributes;
+}
+
 /** One span as received, with the service and instrumentation scope it came from. */
 export interface Span {
   /** The trace id, 32 lower-case hex digits. */
@@ -77,6 +87,8 @@ export interface Span {
   attributes: Attributes;
   /** The events recorded on the span. */
   events: SpanEvent[];
+  /** The span's links to other spans (a link without a valid trace or span id is left out). */
+  links: SpanLink[];
   /** `UNSET`, `OK` or `ERROR`, with the message that came with it. */
   status: { code: "UNSET" | "OK" | "ERROR"; message?: string };
   /** The resource's `service.name`. */
@@ -180,6 +192,12 @@ export function decodeTraces(
               timeUnixNano: event.timeUnixNano,
               attributes: fromKeyValues(event.attributes, 0),
             })),
+            links: raw.links.flatMap((link) => {
+              const traceId = binaryId(link.traceId, 16);
+              const spanId = binaryId(link.spanId, 8);
+              if (traceId === undefined || spanId === undefined) return [];
+              return [{ traceId, spanId, attributes: fromKeyValues(link.attributes, 0) }];
+            }),
             status: statusFrom(raw.status?.code ?? 0, raw.status?.message ?? ""),
             service,
             resource,
@@ -212,6 +230,13 @@ export function decodeTraces(
             timeUnixNano: nanos(event.timeUnixNano, "event.timeUnixNano"),
             attributes: jsonKeyValues(event.attributes, 0),
           };
+        }),
+        links: array(span.links, "span.links").flatMap((raw) => {
+          const link = object(raw, "link");
+          const traceId = jsonId(link.traceId, 16, "link.traceId");
+          const spanId = jsonId(link.spanId, 8, "link.spanId");
+          if (traceId === undefined || spanId === undefined) return [];
+          return [{ traceId, spanId, attributes: jsonKeyValues(link.attributes, 0) }];
         }),
         status: statusFrom(integer(status.code, "status.code"), string(status.message, "status.message")),
         service,

@@ -13,6 +13,7 @@ function span(trace: number, n: number, parent?: number): Span {
     endTimeUnixNano: 2n,
     attributes: {},
     events: [],
+    links: [],
     status: { code: "UNSET" },
     service: "test",
     resource: {},

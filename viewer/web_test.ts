@@ -28,6 +28,7 @@ function span(traceId: string, spanId: string, start: bigint, fields: Partial<Sp
     endTimeUnixNano: start + 1000n,
     attributes: {},
     events: [],
+    links: [],
     status: { code: "UNSET" },
     service: "svc",
     resource: {},
