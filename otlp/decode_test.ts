@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeLogs, decodeMetrics, decodeTraces, MAX_VALUE_DEPTH, OtlpDecodeError } from "./decode.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import * as pb from "./gen/otlp_pb.ts";
 import {
   emptySpansProtobuf,
   jsonSpan,
@@ -108,4 +110,35 @@ Deno.test("ids: protobuf bytes and OTLP/JSON hex give the same lower-case hex", 
   const protobuf = decodeTraces(nestedKvlistProtobuf(1), "protobuf");
   assert.equal(protobuf.accepted[0].traceId, TRACE_ID);
   assert.equal(protobuf.accepted[0].spanId, "0000000000000001");
+});
+
+Deno.test("span links are decoded from JSON and protobuf; a link without a valid id is left out", () => {
+  const other = "0af7651916cd43dd8448eb211c80319c";
+  const links = [
+    { traceId: other, spanId: "b7ad6b7169203331", attributes: [{ key: "k", value: { stringValue: "v" } }] },
+    { traceId: "00000000000000000000000000000000", spanId: "b7ad6b7169203331" },
+    { traceId: other, spanId: "xyz" },
+  ];
+  const json = decodeTraces(jsonTraces([jsonSpan(0, { links })]), "json").accepted[0];
+  assert.deepEqual(json.links, [{ traceId: other, spanId: "b7ad6b7169203331", attributes: { k: "v" } }]);
+  assert.deepEqual(decodeTraces(jsonTraces([jsonSpan(1)]), "json").accepted[0].links, []);
+  const bytes = toBinary(
+    pb.ExportTraceServiceRequestSchema,
+    create(pb.ExportTraceServiceRequestSchema, {
+      resourceSpans: [{
+        scopeSpans: [{
+          spans: [{
+            traceId: Uint8Array.fromHex(TRACE_ID),
+            spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
+            links: [
+              { traceId: Uint8Array.fromHex(other), spanId: Uint8Array.fromHex("b7ad6b7169203331") },
+              { traceId: new Uint8Array(3), spanId: Uint8Array.fromHex("b7ad6b7169203331") },
+            ],
+          }],
+        }],
+      }],
+    }),
+  );
+  const binary = decodeTraces(bytes, "protobuf").accepted[0];
+  assert.deepEqual(binary.links, [{ traceId: other, spanId: "b7ad6b7169203331", attributes: {} }]);
 });

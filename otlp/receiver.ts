@@ -107,8 +107,7 @@ export function createReceiverHandler(
     try {
       if (signal === "metrics") {
         const { accepted } = decodeMetrics(body, encoding, { maxItems });
-        store.metrics.requests++;
-        store.metrics.metrics += accepted.length;
+        store.addMetricNames(accepted);
         return success(encoding, encodeSuccess(encoding));
       }
       const decoded = signal === "traces"

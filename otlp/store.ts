@@ -42,12 +42,16 @@ export interface StoreOptions {
  */
 export const DEFAULT_MAX_RECORDS = 50_000;
 
+/** How many distinct metric names a store keeps, so that a sender of endless names cannot grow it. */
+export const MAX_METRIC_NAMES = 1_000;
+
 /** Everything the receiver has accepted, grouped by trace, within a budget. */
 export class TelemetryStore {
   /** How many spans and log records the store holds at most. */
   readonly maxRecords: number;
   /** How many metric export requests arrived, and how many metrics they held. */
   metrics = { requests: 0, metrics: 0 };
+  #metricNames = new Set<string>();
   #spans: Span[] = [];
   #logs: LogRecord[] = [];
   #byTrace = new Map<string, Trace>();
@@ -101,6 +105,22 @@ export class TelemetryStore {
     if (untraced.length > 0) this.#age.set(`logs ${this.#batches++}`, untraced);
     this.#held += logs.length;
     this.#changed(new Set(logs.flatMap((log) => log.traceId ?? [])));
+  }
+
+  /** Counts one metric export request holding metrics of these names, and keeps the first names. */
+  addMetricNames(names: string[]): void {
+    this.metrics.requests++;
+    this.metrics.metrics += names.length;
+    for (const name of names) {
+      if (this.#metricNames.size >= MAX_METRIC_NAMES) break;
+      this.#metricNames.add(name);
+    }
+    for (const check of [...this.#waiters]) check();
+  }
+
+  /** The names of the metrics that arrived (the first {@linkcode MAX_METRIC_NAMES} distinct ones). */
+  get metricNames(): ReadonlySet<string> {
+    return this.#metricNames;
   }
 
   /** The trace with this id, or `undefined` when nothing of it arrived (or it was evicted). */
