@@ -128,6 +128,11 @@ export class TelemetryStore {
     return this.#byTrace.get(traceId.toLowerCase());
   }
 
+  /** The span `spanId` of trace `traceId`, when it is held. */
+  span(traceId: string, spanId: string): Span | undefined {
+    return this.trace(traceId)?.spans.find((span) => span.spanId === spanId.toLowerCase());
+  }
+
   /** All traces held, in the order their first span or log record arrived. */
   traces(): Trace[] {
     return [...this.#byTrace.values()];
