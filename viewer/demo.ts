@@ -111,7 +111,8 @@ export async function demoMain(name: string, run: (demo: DemoRun) => Promise<boo
     Deno.exit(1);
   }
   console.log(`web view: ${web.url} (--keep-open keeps it open after the demo)`);
-  const draw = (trace: Trace) => console.log(`\n${renderWaterfall(trace, { color })}`);
+  const draw = (trace: Trace) =>
+    console.log(`\n${renderWaterfall(trace, { color, findSpan: store.span.bind(store) })}`);
   try {
     if (!await run({ store, draw })) Deno.exitCode = 1;
   } catch (error) {

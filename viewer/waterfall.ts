@@ -1,7 +1,7 @@
 /**
  * Draws one trace as a text waterfall: the span tree by parent, each row with service, span kind, name,
- * start offset, duration and a bar proportional to the span's place in the trace, errors marked, events and
- * the log records written inside each span beneath it. A trace whose parent spans did not all arrive is
+ * start offset, duration and a bar proportional to the span's place in the trace, errors marked, events,
+ * links to other spans and the log records written inside each span beneath it. A trace whose parent spans did not all arrive is
  * drawn all the same and said to be incomplete.
  *
  * @module
@@ -21,6 +21,11 @@ export interface WaterfallOptions {
   maxDepth?: number;
   /** How many spans are drawn (default 500); the rest are counted, not drawn. */
   maxRows?: number;
+  /**
+   * Finds a span a link points to, in another trace (the linked span is named when it is found); links
+   * within the trace are always named.
+   */
+  findSpan?: (traceId: string, spanId: string) => Span | undefined;
 }
 
 interface Node {
@@ -55,7 +60,8 @@ const MAX_SERVICE_WIDTH = 24;
  */
 export function renderWaterfall(
   trace: Trace,
-  { color = false, barWidth = 40, maxNameLength = 40, maxDepth = 40, maxRows = 500 }: WaterfallOptions = {},
+  { color = false, barWidth = 40, maxNameLength = 40, maxDepth = 40, maxRows = 500, findSpan }:
+    WaterfallOptions = {},
 ): string {
   const paint = (code: string, text: string) => color ? `\x1b[${code}m${text}\x1b[0m` : text;
   const { spans, logs } = trace;
@@ -176,6 +182,18 @@ export function renderWaterfall(
     }
     if (span.events.length > MAX_LINES_PER_SPAN) {
       lines.push(indent + paint("2", `• … ${span.events.length - MAX_LINES_PER_SPAN} more events`));
+    }
+    for (const link of span.links.slice(0, MAX_LINES_PER_SPAN)) {
+      const own = link.traceId === trace.traceId;
+      const target = own ? nodes.get(link.spanId)?.span : findSpan?.(link.traceId, link.spanId);
+      lines.push(
+        indent +
+          paint("34", `↗ link to ${own ? "this trace" : `trace ${link.traceId}`}, span ${link.spanId}`) +
+          (target ? ` (${cut(target.service, MAX_SERVICE_WIDTH)} ${cut(target.name, maxNameLength)})` : ""),
+      );
+    }
+    if (span.links.length > MAX_LINES_PER_SPAN) {
+      lines.push(indent + paint("34", `↗ … ${span.links.length - MAX_LINES_PER_SPAN} more links`));
     }
     const spanLogs = logsBySpan.get(span.spanId) ?? [];
     for (const log of spanLogs.slice(0, MAX_LINES_PER_SPAN)) {

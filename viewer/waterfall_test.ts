@@ -156,3 +156,31 @@ Deno.test("no text from a sender reaches the terminal as a control sequence", ()
   assert.match(text, /event key \?\]0;pwned\?\|\?\[2J\|\?\[8m\|\?\]8;;htt…=\["\\u001b\]0;pwned/);
   assert.match(text, /\|\?31m\|\?gnp\.exe\|\?isolate\?/, "U+009B, U+202E, U+2066 and U+2069 too");
 });
+
+Deno.test("draws PRODUCER and CONSUMER kinds, and links naming the trace and span they point to", () => {
+  const other = "0af7651916cd43dd8448eb211c80319c";
+  const spans = [
+    jsonSpan(0, { name: "enqueue jobs", kind: 4 }),
+    jsonSpan(1, {
+      name: "process jobs",
+      kind: 5,
+      parentSpanId: spanId(0),
+      links: [{ traceId: TRACE_ID, spanId: spanId(0) }, { traceId: other, spanId: spanId(7) }],
+    }),
+    jsonSpan(2, { name: "batch", links: [{ traceId: other, spanId: spanId(8) }] }),
+  ];
+  const [linked] = decodeTraces(jsonTraces([jsonSpan(7, { traceId: other, name: "elsewhere" })]), "json")
+    .accepted;
+  const trace = { traceId: TRACE_ID, spans: decodeTraces(jsonTraces(spans), "json").accepted, logs: [] };
+  const found = (traceId: string, id: string) =>
+    traceId === linked.traceId && id === linked.spanId ? linked : undefined;
+  const lines = renderWaterfall(trace, { findSpan: found }).split("\n");
+  assert.ok(lines.some((line) => /^hostile +PRODUCER +enqueue jobs /.test(line)), lines.join("\n"));
+  assert.ok(lines.some((line) => /^hostile +CONSUMER +└─ process jobs /.test(line)), lines.join("\n"));
+  const links = lines.filter((line) => line.includes("↗")).map((line) => line.trim());
+  assert.deepEqual(links, [
+    `↗ link to this trace, span ${spanId(0)} (hostile enqueue jobs)`,
+    `↗ link to trace ${other}, span ${spanId(7)} (hostile elsewhere)`,
+    `↗ link to trace ${other}, span ${spanId(8)}`,
+  ]);
+});
