@@ -21,6 +21,7 @@
  */
 import { grafanaTraceUrl } from "../config/grafana_link.ts";
 import { runClient, startServer } from "../harness/processes.ts";
+import { checkJobs } from "./check_jobs.ts";
 
 /** A span as Tempo's `GET /api/v2/traces/<id>` returns it (OTLP JSON with base64 ids). */
 export interface TempoSpan {
@@ -290,7 +291,8 @@ export function endpointsFromEnv(): StackEndpoints {
 const HINT =
   "start the stack first: `docker compose up -d`, or `stack/run_native.sh` (the same versions, native)";
 
-async function get(url: string, what: string): Promise<Response> {
+/** GETs `url`; a {@linkcode CheckError} naming `what` when nothing answers. */
+export async function get(url: string, what: string): Promise<Response> {
   try {
     return await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch (error) {
@@ -301,14 +303,20 @@ async function get(url: string, what: string): Promise<Response> {
   }
 }
 
-async function getJson(url: string, what: string): Promise<unknown> {
+/** GETs `url` as JSON; a {@linkcode CheckError} when it fails or is not 2xx. */
+export async function getJson(url: string, what: string): Promise<unknown> {
   const res = await get(url, what);
   const text = await res.text();
   if (!res.ok) throw new CheckError(`${what} answered ${res.status} at ${url}: ${text.trim().slice(0, 300)}`);
   return JSON.parse(text);
 }
 
-async function poll<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
+/** Calls `attempt` every second until it returns a value; a {@linkcode CheckError} after `timeoutMs`. */
+export async function poll<T>(
+  what: string,
+  timeoutMs: number,
+  attempt: () => Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -326,7 +334,8 @@ async function poll<T>(what: string, timeoutMs: number, attempt: () => Promise<T
   );
 }
 
-function ok(message: string): void {
+/** Prints a passed check. */
+export function ok(message: string): void {
   console.log(`ok   ${message}`);
 }
 
@@ -507,6 +516,8 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
   );
   if (named !== traceId) checkJoinedTrace(await joinedTraceInTempo(tempoUrl, named, timeoutMs), named);
   ok(`Prometheus has an exemplar of ${exemplarQuery} with ${EXEMPLAR_TRACE_ID_LABEL}=${named}`);
+
+  await checkJobs(endpoints); // 6. The jobs example: its trace, the linked batch, the app's metrics.
 
   console.log(
     `\nAll stack checks passed. The trace in Grafana: ${
