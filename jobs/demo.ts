@@ -157,7 +157,8 @@ if (import.meta.main) {
       console.log("\nOne request, one trace: every boundary joined, and the batch links back to it.");
       return true;
     }
-    console.error(`\ndemo:jobs: ${result.broken.length} boundaries broke:`);
+    const count = result.broken.length;
+    console.error(`\ndemo:jobs: ${count === 1 ? "a boundary" : `${count} boundaries`} broke:`);
     for (const line of result.broken) console.error(`  - ${line}`);
     return false;
   });
