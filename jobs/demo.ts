@@ -33,7 +33,8 @@ export function startJobsServer(
 }
 
 /** A boundary the trace must cross, and how to tell it did. */
-interface Boundary {
+export interface Boundary {
+  /** What the demo calls it when it breaks. */
   name: string;
   /** The span that must be in the trace. */
   span: string;
@@ -74,9 +75,13 @@ export const BOUNDARIES: readonly Boundary[] = [
 
 /** What the jobs demo found: the trace, the traces that link to it, and each boundary that broke. */
 export interface JobsDemoResult {
+  /** Whether every boundary joined. */
   ok: boolean;
+  /** The client's trace, when any of it arrived. */
   trace?: Trace;
+  /** The traces with a span that links to it (the batch). */
   linked: Trace[];
+  /** Each boundary that broke, with why. */
   broken: string[];
 }
 

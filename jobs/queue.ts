@@ -28,10 +28,13 @@ const tracer = trace.getTracer("jobs-queue", "1.0.0");
 
 /** What travels through the queue: the job, and the trace context it was sent in. */
 export interface Message {
+  /** The job's id, `messaging.message.id`. */
   id: string;
+  /** Which handler takes it, `messaging.destination.name`. */
   destination: string;
   /** Fail this many attempts before succeeding (to show KV's retry). */
   failAttempts: number;
+  /** The sender's context, as W3C Trace Context entries (`traceparent`, `tracestate`). */
   carrier: Record<string, string>;
 }
 
@@ -63,12 +66,26 @@ function fail(span: Span, error: unknown): never {
   throw error;
 }
 
-/** A job queue on `kv`: `send` hands a job off, `handlers` do the work, by destination. */
+/** What {@linkcode createQueue} returns. */
+export interface Queue {
+  /** Sends a job to `destination`; resolves with its id once it is in the queue. */
+  send(destination: string, options?: { failAttempts?: number }): Promise<string>;
+  /** Resolves once every job sent so far is done, or failed its last attempt. */
+  drained(): Promise<void>;
+  /** `listenQueue`'s promise: settles when `kv` closes. */
+  listening: Promise<void>;
+}
+
+/**
+ * A job queue on `kv`: `send` hands a job off, `handlers` do the work, by destination. Messages for
+ * `notifications` wait up to `batchMs` to be handled together; a failed one is delivered again after
+ * `retryMs`, once.
+ */
 export function createQueue(
   kv: Deno.Kv,
   handlers: Record<string, Handler>,
   { batchMs = 100, retryMs = 100 } = {},
-) {
+): Queue {
   const attempts = new Map<string, number>(); // how often each message was delivered (one process)
   const unfinished = new Map<string, PromiseWithResolvers<void>>(); // sent, not yet done or given up
   const finish = (id: string) => {
@@ -176,7 +193,6 @@ export function createQueue(
     );
   });
 
-  /** Resolves once every job sent so far is done, or failed its last attempt. */
   const drained = () => Promise.all([...unfinished.values()].map(({ promise }) => promise)).then(() => {});
   return { send, drained, listening };
 }

@@ -76,6 +76,7 @@ export async function runDemo(
 
 /** What {@linkcode demoMain} gives a demo's run: the store the web view shows, and a way to draw a trace. */
 export interface DemoRun {
+  /** Where the receiver files what arrives; the web view shows it. */
   store: TelemetryStore;
   /** Prints `trace` as a waterfall, after a blank line. */
   draw: (trace: Trace) => void;
