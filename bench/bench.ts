@@ -24,7 +24,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { startReceiver, TelemetryStore } from "../otlp/receiver.ts";
+import { startReceiver, TelemetryStore } from "@example/otlp/receiver";
 import { CountingStore } from "./counting_store.ts";
 import { type RawSink, startRawSink } from "./raw_sink.ts";
 import { runWrk } from "./wrk.ts";
@@ -43,7 +43,7 @@ import {
   runClient,
   type Runtime,
   startServer,
-} from "../harness/processes.ts";
+} from "@example/harness/processes";
 import { describeMachine, machineLoad } from "./machine.ts";
 import {
   type BenchResults,

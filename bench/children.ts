@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { childEnv, NODE, NODE_PEER_DIR, ROOT, spawn } from "../harness/processes.ts";
-import { collectOutput } from "../harness/output.ts";
+import { childEnv, NODE, NODE_PEER_DIR, ROOT, spawn } from "@example/harness/processes";
+import { collectOutput } from "@example/harness/output";
 
 /** CPU time and memory of a process, read from `/proc`. */
 export interface ProcessUsage {

@@ -1,7 +1,7 @@
 // The client side of the benchmark (`client_load.ts`) as a real process against a server in this one: what it
 // measures, and `--hold`, which keeps it alive after it printed so that `runClientLoad` can read its peak RSS.
 import assert from "node:assert/strict";
-import { collectOutput } from "../harness/output.ts";
+import { collectOutput } from "@example/harness/output";
 import { percentile } from "./client_load.ts";
 import { spawnClientLoad } from "./children.ts";
 

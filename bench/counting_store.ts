@@ -4,14 +4,14 @@
  * each run (one service name per run) is counted on its own.
  *
  * ```ts
- * import { startReceiver } from "../otlp/receiver.ts";
+ * import { startReceiver } from "@example/otlp/receiver";
  * await using receiver = startReceiver({ port: 0, store: new CountingStore() });
  * ```
  *
  * @module
  */
-import { TelemetryStore } from "../otlp/receiver.ts";
-import type { LogRecord, Span } from "../otlp/decode.ts";
+import { TelemetryStore } from "@example/otlp/receiver";
+import type { LogRecord, Span } from "@example/otlp/decode";
 
 /** Spans and log records received from one service. */
 export interface Received {

@@ -19,7 +19,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { startServer } from "../harness/processes.ts";
+import { startServer } from "@example/harness/processes";
 import { startRawSink } from "./raw_sink.ts";
 
 /** Where callgrind writes its counts; removed after each server. */

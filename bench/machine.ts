@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { NODE } from "../harness/processes.ts";
+import { NODE } from "@example/harness/processes";
 import { commandOutput, procInfo } from "./children.ts";
 import { wrkVersion } from "./wrk.ts";
 

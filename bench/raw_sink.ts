@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { createReceiverHandler, type TelemetryStore } from "../otlp/receiver.ts";
+import { createReceiverHandler, type TelemetryStore } from "@example/otlp/receiver";
 
 /** One export request as it arrived. */
 interface StoredRequest {

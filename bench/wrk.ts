@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { childEnv } from "../harness/processes.ts";
+import { childEnv } from "@example/harness/processes";
 
 /** What one wrk run measured. */
 export interface WrkResult {

@@ -20,7 +20,7 @@
  * @module
  */
 import { grafanaTraceUrl } from "../config/grafana_link.ts";
-import { runClient, startServer } from "../harness/processes.ts";
+import { runClient, startServer } from "@example/harness/processes";
 import { checkJobs } from "./check_jobs.ts";
 
 /** A span as Tempo's `GET /api/v2/traces/<id>` returns it (OTLP JSON with base64 ids). */

@@ -13,7 +13,7 @@ import {
   type StackEndpoints,
   type TempoTraceResponse,
 } from "./check_stack.ts";
-import { closedPort } from "../harness/processes.ts";
+import { closedPort } from "@example/harness/processes";
 
 const TRACE = "0af7651916cd43dd8448eb211c80319c";
 

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { createReceiverHandler, TelemetryStore } from "../otlp/receiver.ts";
-import { decodeTraces, encodePartialSuccess, type Encoding } from "../otlp/decode.ts";
+import { createReceiverHandler, TelemetryStore } from "@example/otlp/receiver";
+import { decodeTraces, encodePartialSuccess, type Encoding } from "@example/otlp/decode";
 
 /** How a {@linkcode FaultCollector} answers export requests. */
 export type CollectorMode = "ok" | "hang" | "503" | "500" | "partial";

@@ -2,8 +2,8 @@
 // program before it starts, with a clear message; others are ignored without a word, and the telemetry is
 // lost. The README's reliability section lists both.
 import assert from "node:assert/strict";
-import { startReceiver } from "../otlp/receiver.ts";
-import { runClient, startServer } from "../harness/processes.ts";
+import { startReceiver } from "@example/otlp/receiver";
+import { runClient, startServer } from "@example/harness/processes";
 import { startFaultCollector } from "./_fault_collectors.ts";
 
 const wait = (what: string) => ({ signal: AbortSignal.timeout(15_000), what });

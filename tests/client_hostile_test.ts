@@ -3,9 +3,9 @@
 // the trace id, exit 1, and a call-api span marked ERROR with exception type CallError; the body is read
 // within the same timeout and under MAX_RESPONSE_BYTES, so memory stays bounded.
 import assert from "node:assert/strict";
-import { startReceiver } from "../otlp/receiver.ts";
-import { clientPermissions, closedPort, runClient, runDeno } from "../harness/processes.ts";
-import type { Span } from "../otlp/decode.ts";
+import { startReceiver } from "@example/otlp/receiver";
+import { clientPermissions, closedPort, runClient, runDeno } from "@example/harness/processes";
+import type { Span } from "@example/otlp/decode";
 import { optedIn } from "./_fault_collectors.ts";
 
 const MiB = 1_048_576;

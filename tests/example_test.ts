@@ -1,9 +1,9 @@
 // The example as a user runs it: a real OTLP/HTTP receiver in the test, and the server and the client as
 // real child processes with Deno's OpenTelemetry on, exporting to it. Assertions are on what arrived.
 import assert from "node:assert/strict";
-import { startReceiver } from "../otlp/receiver.ts";
-import { runClient, startServer } from "../harness/processes.ts";
-import type { Span } from "../otlp/decode.ts";
+import { startReceiver } from "@example/otlp/receiver";
+import { runClient, startServer } from "@example/harness/processes";
+import type { Span } from "@example/otlp/decode";
 
 function only(spans: Span[], predicate: (span: Span) => boolean, what: string): Span {
   const found = spans.filter(predicate);

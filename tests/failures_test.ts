@@ -1,9 +1,9 @@
 // What goes wrong, on real processes: each failure is visible in the trace, the output says what happened
 // in one line, the exit code says it failed, and no telemetry is lost.
 import assert from "node:assert/strict";
-import { startReceiver } from "../otlp/receiver.ts";
-import { closedPort, runClient, startServer } from "../harness/processes.ts";
-import type { Span } from "../otlp/decode.ts";
+import { startReceiver } from "@example/otlp/receiver";
+import { closedPort, runClient, startServer } from "@example/harness/processes";
+import type { Span } from "@example/otlp/decode";
 
 function exceptionOf(span: Span) {
   return span.events.find((event) => event.name === "exception")?.attributes;

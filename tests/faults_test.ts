@@ -2,8 +2,8 @@
 // server stopped in the middle of a request; a burst of requests; a server that never answers the client.
 // Latencies and exit times are measured and printed (see docs/reliability.md), never asserted.
 import assert from "node:assert/strict";
-import { startReceiver } from "../otlp/receiver.ts";
-import { closedPort, runClient, serverPermissions, startServer } from "../harness/processes.ts";
+import { startReceiver } from "@example/otlp/receiver";
+import { closedPort, runClient, serverPermissions, startServer } from "@example/harness/processes";
 import {
   burst,
   type CollectorMode,

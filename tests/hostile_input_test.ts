@@ -2,8 +2,8 @@
 // set, sent byte for byte over TCP), unknown routes, wrong methods, huge bodies and headers, slow clients.
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { startReceiver } from "../otlp/receiver.ts";
-import { closedPort, startServer } from "../harness/processes.ts";
+import { startReceiver } from "@example/otlp/receiver";
+import { closedPort, startServer } from "@example/harness/processes";
 import {
   buildRequest,
   fromLatin1,
@@ -14,7 +14,7 @@ import {
   readResponse,
   stalledConnection,
 } from "./_raw_http.ts";
-import { denoRunOf } from "../harness/tasks.ts";
+import { denoRunOf } from "@example/harness/tasks";
 
 const encoder = new TextEncoder();
 

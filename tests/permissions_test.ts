@@ -1,9 +1,9 @@
 // Least privilege: the permission flags of every task in deno.json, the programs under exactly their tasks'
 // flags, and what Deno's propagation sends to every host the client calls (and how to keep secrets out).
 import assert from "node:assert/strict";
-import { startReceiver } from "../otlp/receiver.ts";
-import { denoRunOf, parseTask, permissionFlags, readTasks, type TaskCommand } from "../harness/tasks.ts";
-import { closedPort, ROOT, runDeno, spawn } from "../harness/processes.ts";
+import { startReceiver } from "@example/otlp/receiver";
+import { denoRunOf, parseTask, permissionFlags, readTasks, type TaskCommand } from "@example/harness/tasks";
+import { closedPort, ROOT, runDeno, spawn } from "@example/harness/processes";
 
 /**
  * The permission flags of every `deno` command of every task, in order. A change of permissions must be a

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { startReceiver, TelemetryStore, type Trace } from "../otlp/receiver.ts";
-import { runClient, startServer } from "../harness/processes.ts";
+import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
+import { runClient, startServer } from "@example/harness/processes";
 import { renderWaterfall } from "./waterfall.ts";
 import { startWebView } from "./web.ts";
 import { parseArgs } from "node:util";

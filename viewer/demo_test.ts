@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ROOT, spawn } from "../harness/processes.ts";
+import { ROOT, spawn } from "@example/harness/processes";
 
 Deno.test("deno task demo draws the joined trace and exits 0", async () => {
   const output = await spawn("deno", ["task", "demo"], ROOT, {}).output();

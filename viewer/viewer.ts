@@ -11,8 +11,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { startReceiver, TelemetryStore, type Trace } from "../otlp/receiver.ts";
-import { DEFAULT_MAX_RECORDS } from "../otlp/store.ts";
+import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
+import { DEFAULT_MAX_RECORDS } from "@example/otlp/store";
 import { renderWaterfall } from "./waterfall.ts";
 import { DEFAULT_WEB_PORT, startWebView } from "./web.ts";
 

@@ -10,8 +10,8 @@
  */
 import assert from "node:assert/strict";
 import puppeteer, { type ConnectionTransport, type Page } from "puppeteer-core/browser";
-import { startReceiver } from "../otlp/receiver.ts";
-import { runClient, startServer } from "../harness/processes.ts";
+import { startReceiver } from "@example/otlp/receiver";
+import { runClient, startServer } from "@example/harness/processes";
 import { startWebView } from "./web.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
