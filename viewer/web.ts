@@ -17,6 +17,7 @@
  * @module
  */
 import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "@example/otlp/receiver";
+import type { Span } from "@example/otlp/decode";
 import { PAGE_ASSETS } from "./web_assets.ts";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
@@ -153,7 +154,7 @@ export function createWebHandler(
       if (trace === undefined) {
         return _json(404, { error: `no span or log record of trace ${traceId} arrived` });
       }
-      return _json(200, { ...trace, complete: isComplete(trace) });
+      return _json(200, { ...trace, complete: isComplete(trace), linkTargets: linkTargets(store, trace) });
     }
     if (path === "/api/events") {
       const headers = { ...SECURITY_HEADERS, "content-type": "text/event-stream; charset=utf-8" };
@@ -230,6 +231,33 @@ class _Page {
     clearTimeout(this.#timer);
     this.onClose();
   }
+}
+
+/** At most this many links of one trace are looked up in the store for {@linkcode linkTargets}. */
+export const MAX_LINKS_LOOKED_UP = 1000;
+
+/**
+ * The spans the links of `trace` point to that `store` holds, keyed `traceId/spanId`, with their service
+ * and name: the page makes those links clickable. Looks up at most {@linkcode MAX_LINKS_LOOKED_UP} links,
+ * each linked trace's spans indexed once.
+ */
+export function linkTargets(
+  store: TelemetryStore,
+  trace: Trace,
+): Record<string, { service: string; name: string }> {
+  const targets: Record<string, { service: string; name: string }> = {};
+  const indexes = new Map<string, Map<string, Span>>();
+  const links = trace.spans.values().flatMap((span) => span.links).take(MAX_LINKS_LOOKED_UP);
+  for (const { traceId, spanId } of links) {
+    let index = indexes.get(traceId);
+    if (index === undefined) {
+      index = new Map(store.trace(traceId)?.spans.toReversed().map((span) => [span.spanId, span]));
+      indexes.set(traceId, index);
+    }
+    const target = index.get(spanId);
+    if (target) targets[`${traceId}/${spanId}`] = { service: target.service, name: target.name };
+  }
+  return targets;
 }
 
 function _asset(body: string, type: string): Response {

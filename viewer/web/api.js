@@ -30,6 +30,13 @@ import { getJson, nanos } from "./dom.js";
  */
 
 /**
+ * @typedef {object} SpanLink
+ * @property {string} traceId
+ * @property {string} spanId
+ * @property {Record<string, unknown>} attributes
+ */
+
+/**
  * A span as the API sends it, with its times parsed (`_start`, `_end`).
  *
  * @typedef {object} Span
@@ -41,6 +48,7 @@ import { getJson, nanos } from "./dom.js";
  * @property {string} endTimeUnixNano
  * @property {Record<string, unknown>} attributes
  * @property {SpanEvent[]} events
+ * @property {SpanLink[]} [links]
  * @property {{ code: string, message?: string }} status
  * @property {string} service
  * @property {Record<string, unknown>} resource
@@ -66,6 +74,8 @@ import { getJson, nanos } from "./dom.js";
  * @property {Span[]} spans
  * @property {LogRecord[]} logs
  * @property {boolean} complete
+ * @property {Record<string, { service: string, name: string }>} [linkTargets] the spans links point to that
+ *   the viewer holds, by `traceId/spanId`
  * @property {bigint} _start
  */
 

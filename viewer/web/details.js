@@ -1,6 +1,6 @@
 /**
- * The selected span's details: its facts, attributes, events, the log records written inside it, and its
- * resource.
+ * The selected span's details: its facts, attributes, events, links, the log records written inside it, and
+ * its resource.
  *
  * @module
  */
@@ -34,6 +34,7 @@ export function renderDetails(trace, spanId) {
     );
     parts.push(item);
   }
+  parts.push(...linkItems(trace, span));
   const logs = trace.logs.filter((log) => log.spanId === span.spanId);
   parts.push(el("h4", "", "Log records (" + logs.length + ")"));
   for (const log of logs) {
@@ -47,6 +48,34 @@ export function renderDetails(trace, spanId) {
   }
   parts.push(el("h4", "", "Resource"), attributeList(span.resource));
   $("details").replaceChildren(...parts);
+}
+
+/**
+ * The span's links: each names the trace and span it points to, and is a link to it when the viewer holds
+ * that span.
+ *
+ * @param {Trace} trace
+ * @param {Span} span
+ */
+function linkItems(trace, span) {
+  const links = span.links ?? [];
+  const parts = [el("h4", "", "Links (" + links.length + ")")];
+  for (const link of links) {
+    const item = el("div", "item link");
+    const target = trace.linkTargets?.[link.traceId + "/" + link.spanId];
+    const where = (link.traceId === trace.traceId ? "this trace" : "trace " + link.traceId) +
+      " · span " + link.spanId;
+    if (target) {
+      const anchor = el("a", "link-target", "↗ " + target.service + " " + target.name + " (" + where + ")");
+      anchor.setAttribute("href", "#trace=" + link.traceId + "&span=" + link.spanId);
+      item.append(anchor);
+    } else {
+      item.append(el("div", "muted", "↗ " + where + " (not held by this viewer)"));
+    }
+    if (Object.keys(link.attributes ?? {}).length > 0) item.append(attributeList(link.attributes));
+    parts.push(item);
+  }
+  return parts;
 }
 
 /**

@@ -187,11 +187,21 @@ function spanLabel(span, depth, parent) {
   const label = el("div", "label");
   label.style.paddingLeft = 6 + Math.min(depth, MAX_INDENT) * 16 + "px";
   if (depth > MAX_INDENT) label.append(el("span", "deep", "depth " + depth));
-  label.append(el("span", "svc", span.service), el("span", "kind", span.kind), el("span", "name", span.name));
+  const messaging = span.kind === "PRODUCER" || span.kind === "CONSUMER";
+  label.append(
+    el("span", "svc", span.service),
+    el("span", messaging ? "kind messaging" : "kind", span.kind),
+    el("span", "name", span.name),
+  );
   label.title = span.name;
   if (parent && parent.kind === "CLIENT" && span.kind === "SERVER") {
     label.append(el("span", "hop", "⇢ " + parent.service + " → " + span.service));
   }
+  if (parent && parent.kind === "PRODUCER" && span.kind === "CONSUMER") {
+    label.append(el("span", "hop", "⇢ " + String(span.attributes["messaging.destination.name"] ?? "queue")));
+  }
+  const links = span.links?.length ?? 0;
+  if (links > 0) label.append(el("span", "links", "↗ " + links + (links === 1 ? " link" : " links")));
   if (span.parentSpanId !== undefined && parent === undefined) {
     label.append(el("span", "missing", "parent " + span.parentSpanId + " missing"));
   }
