@@ -10,6 +10,7 @@
  * 4. Prometheus holds Deno's own `http_server_request_duration_seconds` for service `server` (OTLP).
  * 5. Prometheus holds the service-graph edge client → server and the span metrics of the server, written by
  *    Tempo's metrics generator, with an exemplar that names this trace ({@linkcode EXEMPLAR_TRACE_ID_LABEL}).
+ * 6. The jobs example (`jobs/`): its trace, the batch trace linked to it, its own metrics (`check_jobs.ts`).
  *
  * Endpoints (defaults in parentheses): `TEMPO_URL` (http://127.0.0.1:3200), `LOKI_URL`
  * (http://127.0.0.1:3100), `PROMETHEUS_URL` (http://127.0.0.1:9090), `OTELCOL_HEALTH_URL`
