@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { context, propagation, ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from "@opentelemetry/api";
 import { cpuUsage } from "node:process";
 import { createQueue } from "../jobs/queue.ts";
 
@@ -59,6 +59,19 @@ function tracedQueue(kv: Deno.Kv) {
   };
 }
 
+/** What jobs/queue.ts adds to a job, without the queue: two spans and a context through a carrier. */
+function handoffs(count: number) {
+  for (let i = 0; i < count; i++) {
+    const carrier: Record<string, string> = {};
+    tracer.startActiveSpan("enqueue jobs", { kind: SpanKind.PRODUCER }, (span) => {
+      propagation.inject(context.active(), carrier);
+      span.end();
+    });
+    const parent = propagation.extract(ROOT_CONTEXT, carrier);
+    tracer.startSpan("process jobs", { kind: SpanKind.CONSUMER }, parent).end();
+  }
+}
+
 async function cost(rounds: number) {
   const plainKv = await Deno.openKv(":memory:");
   const tracedKv = await Deno.openKv(":memory:");
@@ -73,6 +86,7 @@ async function cost(rounds: number) {
     "extract": [OPS, (n) => {
       for (let i = 0; i < n; i++) propagation.extract(ROOT_CONTEXT, carrier);
     }],
+    "handoff, no KV (PRODUCER, inject, extract, CONSUMER)": [OPS, handoffs],
     "KV job, untraced": [JOBS, plainQueue(plainKv)],
     "KV job, jobs/queue.ts": [JOBS, tracedQueue(tracedKv)],
   };
