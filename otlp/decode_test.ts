@@ -155,6 +155,25 @@ Deno.test("span links are decoded from JSON and protobuf; a link without a valid
   const capped = decodeTraces(jsonTraces([jsonSpan(2, { links: many })]), "json").accepted[0];
   assert.equal(capped.links.length, DEFAULT_LIMITS.links);
   assert.equal(capped.droppedLinksCount, 5);
+  const wire = toBinary(
+    pb.ExportTraceServiceRequestSchema,
+    create(pb.ExportTraceServiceRequestSchema, {
+      resourceSpans: [{
+        scopeSpans: [{
+          spans: [{
+            traceId: Uint8Array.fromHex(TRACE_ID),
+            spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
+            links: Array.from({ length: DEFAULT_LIMITS.links + 7 }, () => ({
+              traceId: Uint8Array.fromHex(other),
+              spanId: Uint8Array.fromHex("b7ad6b7169203331"),
+            })),
+          }],
+        }],
+      }],
+    }),
+  );
+  const trimmed = decodeTraces(wire, "protobuf").accepted[0];
+  assert.deepEqual([trimmed.links.length, trimmed.droppedLinksCount], [DEFAULT_LIMITS.links, 7]);
 });
 
 Deno.test("the event bomb: a span of two million events keeps 128 of them and counts the rest, as protobuf", () => {
