@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startReceiver, TelemetryStore } from "../otlp/receiver.ts";
 import { otelEnv, ROOT, runDeno, spawn } from "../harness/processes.ts";
-import { BOUNDARIES, runJobsDemo } from "./demo.ts";
+import { BOUNDARIES, jobsFlags, runJobsDemo } from "./demo.ts";
 
 /** A valid context, the control of the tests of bad ones. */
 const VALID = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -128,4 +128,19 @@ Deno.test("deno task demo:jobs draws the whole trace and exits 0", async () => {
     assert.match(stdout, row);
   }
   assert.match(stdout, /every boundary joined/);
+});
+
+Deno.test("a bad JOBS_PORT, or one in use, is one line on stderr and exit code 2", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const cases: [string, RegExp][] = [
+    ["80a", /^Server: JOBS_PORT must be a port number, got "80a"$/],
+    ["", /^Server: JOBS_PORT must be a port number, got ""$/],
+    [String(taken.addr.port), new RegExp(`^Server: 127.0.0.1:${taken.addr.port} is already in use`)],
+  ];
+  for (const [port, message] of cases) {
+    const env = { JOBS_PORT: port, OTEL_DENO: "false" }; // nothing to export, and nowhere to
+    const run = await runDeno("jobs/server.ts", { permissions: jobsFlags(), env });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr.trim(), message);
+  }
 });

@@ -164,12 +164,16 @@ async function serve(
 }
 
 if (import.meta.main) {
-  const port = Number(Deno.env.get("JOBS_PORT") ?? "8001");
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(
-      `Server: JOBS_PORT must be a port number, got ${JSON.stringify(Deno.env.get("JOBS_PORT"))}`,
-    );
+  const [hostname, port] = [Deno.env.get("JOBS_HOST") ?? "127.0.0.1", Deno.env.get("JOBS_PORT") ?? "8001"];
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
+    console.error(`Server: JOBS_PORT must be a port number, got ${JSON.stringify(port)}`);
     Deno.exit(2);
   }
-  await serve({ hostname: Deno.env.get("JOBS_HOST") ?? "127.0.0.1", port });
+  try {
+    await serve({ hostname, port: Number(port) });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    console.error(`Server: ${hostname}:${port} is already in use: set JOBS_PORT to another port`);
+    Deno.exit(2);
+  }
 }
