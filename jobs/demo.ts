@@ -10,27 +10,9 @@
  */
 import { startReceiver, TelemetryStore, type Trace } from "../otlp/receiver.ts";
 import type { Span } from "../otlp/decode.ts";
-import { runClient, type ServerProcess, startServer } from "../harness/processes.ts";
-import { denoRunOf } from "../harness/tasks.ts";
+import { runClient } from "../harness/processes.ts";
+import { startJobsServer } from "./service.ts";
 import { demoMain } from "../viewer/demo.ts";
-
-/** The `jobs` task's `deno run` flags: permissions, `--unstable-kv` and its `--env-file`. */
-export function jobsFlags(): string[] {
-  return denoRunOf("jobs").argv.filter((word) => /^--(allow-|deny-|unstable-|env-file)/.test(word));
-}
-
-/** Starts `jobs/server.ts` as the `jobs` task does, on 127.0.0.1 at a free port, exporting to `otlpEndpoint`. */
-export function startJobsServer(
-  { otlpEndpoint, env = {} }: { otlpEndpoint?: string; env?: Record<string, string> } = {},
-): Promise<ServerProcess> {
-  return startServer({
-    script: "jobs/server.ts",
-    permissions: jobsFlags(),
-    otlpEndpoint,
-    protocol: "http/protobuf",
-    env: { OTEL_SERVICE_NAME: "jobs", JOBS_HOST: "127.0.0.1", JOBS_PORT: "0", ...env },
-  });
-}
 
 /** A boundary the trace must cross, and how to tell it did. */
 export interface Boundary {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { startReceiver, TelemetryStore } from "../otlp/receiver.ts";
 import { otelEnv, ROOT, runDeno, spawn } from "../harness/processes.ts";
-import { BOUNDARIES, jobsFlags, runJobsDemo } from "./demo.ts";
+import { BOUNDARIES, runJobsDemo } from "./demo.ts";
+import { jobsFlags } from "./service.ts";
 
 /** A valid context, the control of the tests of bad ones. */
 const VALID = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";

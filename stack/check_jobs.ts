@@ -11,7 +11,7 @@
  * @module
  */
 import { runClient } from "../harness/processes.ts";
-import { startJobsServer } from "../jobs/demo.ts";
+import { startJobsServer } from "../jobs/service.ts";
 import {
   base64ToHex,
   CheckError,
