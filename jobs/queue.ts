@@ -59,7 +59,7 @@ function carrierOf(message: Partial<Message>): Record<string, string> {
   return Object.fromEntries(entries.filter(([, value]) => typeof value === "string"));
 }
 
-/** Ends `span` as failed with `error`, and rethrows it. */
+/** Marks `span` as failed with `error` (the exception and ERROR status), and rethrows it. */
 function fail(span: Span, error: unknown): never {
   span.recordException(error as Error);
   span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -110,6 +110,7 @@ export function createQueue(
           await kv.enqueue(message, { backoffSchedule: [retryMs] });
           return id;
         } catch (error) {
+          finish(id); // never sent: nothing to wait for
           fail(span, error);
         } finally {
           span.end();
@@ -156,7 +157,7 @@ export function createQueue(
       { kind: SpanKind.CONSUMER, attributes, links, root: true },
       async (span) => {
         try {
-          for (const { message } of messages) await handlers[destination](message, 1);
+          for (const { message } of messages) await handlers.notifications(message, 1);
         } catch (error) {
           span.recordException(error as Error);
           span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -173,7 +174,7 @@ export function createQueue(
 
   const listening = kv.listenQueue((value: Partial<Message>) => {
     const message = { ...value, carrier: carrierOf(value) } as Message;
-    const handler = handlers[message.destination];
+    const handler = Object.hasOwn(handlers, message.destination) ? handlers[message.destination] : undefined;
     if (handler === undefined) return console.error(`queue: no handler for ${message.destination}`);
     if (message.destination === "notifications") {
       const done = Promise.withResolvers<void>();

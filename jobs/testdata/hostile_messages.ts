@@ -39,6 +39,7 @@ for (const [id, carrier] of Object.entries(CASES)) {
 }
 await kv.enqueue({ id: "batched", destination: "notifications", carrier: { traceparent: "garbage" } });
 await kv.enqueue("not a message at all");
+await kv.enqueue({ id: "proto", destination: "constructor", carrier: {} }); // no handler of that name
 await kv.enqueue({ id: "garbage", destination: "garbage", carrier: null });
 await handled.promise;
 kv.close();
