@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { context, metrics, propagation, trace } from "@opentelemetry/api";
+import { context, metrics, propagation, SpanStatusCode, trace } from "@opentelemetry/api";
 import { createQueue, type Message } from "./queue.ts";
 
 const tracer = trace.getTracer("jobs", "1.0.0");
@@ -105,7 +105,11 @@ const worker = startWorker();
 const background = new Set<Promise<unknown>>();
 function inBackground(name: string, work: () => Promise<unknown>) {
   // Started inside the handler, so its span is a child of the SERVER span; it ends after the response.
-  const done = tracer.startActiveSpan(name, (span) => work().finally(() => span.end())).catch(() => {});
+  const done = tracer.startActiveSpan(name, (span) =>
+    work().catch((error) => {
+      span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message }); // no one else will see it
+    }).finally(() => span.end()));
   background.add(done);
   done.finally(() => background.delete(done));
 }
