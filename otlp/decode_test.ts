@@ -121,6 +121,25 @@ Deno.test("ids: protobuf bytes and OTLP/JSON hex give the same lower-case hex", 
   assert.equal(protobuf.accepted[0].spanId, "0000000000000001");
 });
 
+/** A protobuf export request of one span with these links (ids as hex; "" for a 3-byte id). */
+function spanWithLinks(links: { traceId: string; spanId: string }[]): Uint8Array {
+  const id = (hex: string) => hex === "" ? new Uint8Array(3) : Uint8Array.fromHex(hex);
+  return toBinary(
+    pb.ExportTraceServiceRequestSchema,
+    create(pb.ExportTraceServiceRequestSchema, {
+      resourceSpans: [{
+        scopeSpans: [{
+          spans: [{
+            traceId: Uint8Array.fromHex(TRACE_ID),
+            spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
+            links: links.map((link) => ({ traceId: id(link.traceId), spanId: id(link.spanId) })),
+          }],
+        }],
+      }],
+    }),
+  );
+}
+
 Deno.test("span links are decoded from JSON and protobuf; a link without a valid id is left out", () => {
   const other = "0af7651916cd43dd8448eb211c80319c";
   const links = [
@@ -131,47 +150,14 @@ Deno.test("span links are decoded from JSON and protobuf; a link without a valid
   const json = decodeTraces(jsonTraces([jsonSpan(0, { links })]), "json").accepted[0];
   assert.deepEqual(json.links, [{ traceId: other, spanId: "b7ad6b7169203331", attributes: { k: "v" } }]);
   assert.deepEqual(decodeTraces(jsonTraces([jsonSpan(1)]), "json").accepted[0].links, []);
-  const bytes = toBinary(
-    pb.ExportTraceServiceRequestSchema,
-    create(pb.ExportTraceServiceRequestSchema, {
-      resourceSpans: [{
-        scopeSpans: [{
-          spans: [{
-            traceId: Uint8Array.fromHex(TRACE_ID),
-            spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
-            links: [
-              { traceId: Uint8Array.fromHex(other), spanId: Uint8Array.fromHex("b7ad6b7169203331") },
-              { traceId: new Uint8Array(3), spanId: Uint8Array.fromHex("b7ad6b7169203331") },
-            ],
-          }],
-        }],
-      }],
-    }),
-  );
-  const binary = decodeTraces(bytes, "protobuf").accepted[0];
-  assert.deepEqual(binary.links, [{ traceId: other, spanId: "b7ad6b7169203331", attributes: {} }]);
-  // Past the cap, links are dropped and counted, as events are.
+  const valid = { traceId: other, spanId: "b7ad6b7169203331" };
+  const binary = decodeTraces(spanWithLinks([valid, { traceId: "", spanId: valid.spanId }]), "protobuf");
+  assert.deepEqual(binary.accepted[0].links, [{ ...valid, attributes: {} }]);
+  // Past the cap, links are dropped and counted, as events are: in JSON, and in protobuf on the wire.
   const many = Array.from({ length: DEFAULT_LIMITS.links + 5 }, () => links[0]);
   const capped = decodeTraces(jsonTraces([jsonSpan(2, { links: many })]), "json").accepted[0];
-  assert.equal(capped.links.length, DEFAULT_LIMITS.links);
-  assert.equal(capped.droppedLinksCount, 5);
-  const wire = toBinary(
-    pb.ExportTraceServiceRequestSchema,
-    create(pb.ExportTraceServiceRequestSchema, {
-      resourceSpans: [{
-        scopeSpans: [{
-          spans: [{
-            traceId: Uint8Array.fromHex(TRACE_ID),
-            spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
-            links: Array.from({ length: DEFAULT_LIMITS.links + 7 }, () => ({
-              traceId: Uint8Array.fromHex(other),
-              spanId: Uint8Array.fromHex("b7ad6b7169203331"),
-            })),
-          }],
-        }],
-      }],
-    }),
-  );
+  assert.deepEqual([capped.links.length, capped.droppedLinksCount], [DEFAULT_LIMITS.links, 5]);
+  const wire = spanWithLinks(Array.from({ length: DEFAULT_LIMITS.links + 7 }, () => valid));
   const trimmed = decodeTraces(wire, "protobuf").accepted[0];
   assert.deepEqual([trimmed.links.length, trimmed.droppedLinksCount], [DEFAULT_LIMITS.links, 7]);
 });
