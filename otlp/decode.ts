@@ -14,6 +14,17 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import * as pb from "./gen/otlp_pb.ts";
+import {
+  eachField,
+  lastField,
+  LOG_RECORD as LOG_RULES,
+  RESOURCE as RESOURCE_RULES,
+  SPAN as SPAN_RULES,
+  TooDeepError,
+  trim,
+  type WireCounts,
+  wireCounts,
+} from "./_wire.ts";
 
 /** Span kinds, indexed by the OTLP enum value. */
 export const SPAN_KINDS = ["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"] as const;
@@ -57,8 +68,35 @@ export interface SpanEvent {
   attributes: Attributes;
 }
 
+/** A link from a span to another span, of its own trace or another. */
+export interface SpanLink {
+  /** The linked span's trace id, 32 lower-case hex digits. */
+  traceId: string;
+  /** The linked span's id, 16 lower-case hex digits. */
+  spanId: string;
+  /** The link's attributes. */
+  attributes: Attributes;
+}
+
+/**
+ * What the decoder's limits ({@linkcode DecodeLimits}) took from a span or log record; each field is present
+ * only when not zero.
+ */
+export interface Limited {
+  /** Attributes (of the record, its events, and entries of key-value lists in them) dropped past the cap. */
+  droppedAttributesCount?: number;
+  /** Events of a span dropped past the cap. */
+  droppedEventsCount?: number;
+  /** Links of a span dropped past the cap. */
+  droppedLinksCount?: number;
+  /** Items of array values dropped past the cap. */
+  droppedArrayItemsCount?: number;
+  /** Strings (names, keys, values) cut to the longest length kept. */
+  truncatedStringsCount?: number;
+}
+
 /** One span as received, with the service and instrumentation scope it came from. */
-export interface Span {
+export interface Span extends Limited {
   /** The trace id, 32 lower-case hex digits. */
   traceId: string;
   /** The span id, 16 lower-case hex digits. */
@@ -77,6 +115,8 @@ export interface Span {
   attributes: Attributes;
   /** The events recorded on the span. */
   events: SpanEvent[];
+  /** The span's links to other spans (a link without a valid trace or span id is left out). */
+  links: SpanLink[];
   /** `UNSET`, `OK` or `ERROR`, with the message that came with it. */
   status: { code: "UNSET" | "OK" | "ERROR"; message?: string };
   /** The resource's `service.name`. */
@@ -88,7 +128,7 @@ export interface Span {
 }
 
 /** One log record as received. */
-export interface LogRecord {
+export interface LogRecord extends Limited {
   /** The trace the record was written in, when there was an active span. */
   traceId?: string;
   /** The span the record was written in, when there was an active span. */
@@ -120,10 +160,48 @@ export interface Decoded<T> {
 /** The encodings an OTLP/HTTP request can come in. */
 export type Encoding = "json" | "protobuf";
 
+/**
+ * How much of each span or log record is kept, as the OpenTelemetry SDKs' span limits do: what is past a
+ * cap is dropped and counted ({@linkcode Limited}), the record itself is kept.
+ */
+export interface DecodeLimits {
+  /** Attributes per span, event, resource, log record or key-value list (the SDKs' default: 128). */
+  attributes: number;
+  /** Events per span (the SDKs' default: 128). */
+  events: number;
+  /** Links per span (the SDKs' default: 128). */
+  links: number;
+  /** Items per array value. */
+  arrayItems: number;
+  /** The longest string kept, in UTF-16 code units; longer ones are cut. */
+  stringLength: number;
+}
+
+/** The default limits: 128 attributes, events, links and array items, strings up to 4,096 characters. */
+export const DEFAULT_LIMITS: Readonly<DecodeLimits> = Object.freeze({
+  attributes: 128,
+  events: 128,
+  links: 128,
+  arrayItems: 128,
+  stringLength: 4096,
+});
+
+/**
+ * The most values one request may hold, unless told otherwise: for protobuf, its spans or log records,
+ * events, attributes and array items (after the caps of {@linkcode DEFAULT_LIMITS}); for OTLP/JSON, its
+ * objects and arrays (about two per attribute). Deno's largest default batch holds about 15,000. It bounds
+ * the time one request takes to decode.
+ */
+export const DEFAULT_MAX_VALUES = 150_000;
+
 /** Limits of the decoding functions. */
 export interface DecodeOptions {
   /** The most spans, log records or metrics one request may hold (default {@linkcode DEFAULT_MAX_ITEMS}). */
   maxItems?: number;
+  /** The most values one request may hold (default {@linkcode DEFAULT_MAX_VALUES}). */
+  maxValues?: number;
+  /** What is kept of each record (default {@linkcode DEFAULT_LIMITS}). */
+  limits?: Partial<DecodeLimits>;
 }
 
 /** A request body that is not a valid OTLP message, or one too large to accept. */
@@ -144,7 +222,7 @@ export class OtlpDecodeError extends Error {
 export function decodeTraces(
   body: Uint8Array | string,
   encoding: Encoding,
-  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
+  options: DecodeOptions = {},
 ): Decoded<Span> {
   return guarded(() => {
     const result: Decoded<Span> = { accepted: [], rejected: 0, errors: [] };
@@ -154,47 +232,55 @@ export function decodeTraces(
         result.errors.push(`a span without a valid trace or span id (${JSON.stringify(name)})`);
       }
     };
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
     if (encoding === "protobuf") {
-      const bytes = binary(body);
-      countItems(bytes, maxItems, "spans");
-      const request = parse(() => fromBinary(pb.ExportTraceServiceRequestSchema, bytes, BINARY));
-      eachBinaryItem(
-        request.resourceSpans,
-        (r) => r.scopeSpans,
-        (s) => s.spans,
-        (raw, service, resource, scope) => {
+      for (const group of binaryItems(body, SPAN_RULES, "spans", limits, options)) {
+        for (const item of group.items) {
+          const raw = parse(() => fromBinary(pb.SpanSchema, item.bytes, BINARY));
           const traceId = binaryId(raw.traceId, 16);
           const spanId = binaryId(raw.spanId, 8);
-          if (traceId === undefined || spanId === undefined) return reject(raw.name);
+          if (traceId === undefined || spanId === undefined) {
+            reject(raw.name.slice(0, 100));
+            continue;
+          }
+          const values = new Values(limits, item.counts);
           result.accepted.push({
             traceId,
             spanId,
             parentSpanId: binaryId(raw.parentSpanId, 8),
-            name: raw.name,
+            name: values.text(raw.name),
             kind: SPAN_KINDS[raw.kind] ?? "UNSPECIFIED",
             startTimeUnixNano: raw.startTimeUnixNano,
             endTimeUnixNano: raw.endTimeUnixNano,
-            attributes: fromKeyValues(raw.attributes, 0),
+            attributes: values.fromKeyValues(raw.attributes, 0),
             events: raw.events.map((event) => ({
-              name: event.name,
+              name: values.text(event.name),
               timeUnixNano: event.timeUnixNano,
-              attributes: fromKeyValues(event.attributes, 0),
+              attributes: values.fromKeyValues(event.attributes, 0),
             })),
-            status: statusFrom(raw.status?.code ?? 0, raw.status?.message ?? ""),
-            service,
-            resource,
-            scope,
+            links: raw.links.flatMap((link) => {
+              const traceId = binaryId(link.traceId, 16);
+              const spanId = binaryId(link.spanId, 8);
+              if (traceId === undefined || spanId === undefined) return [];
+              return [{ traceId, spanId, attributes: values.fromKeyValues(link.attributes, 0) }];
+            }),
+            status: statusFrom(raw.status?.code ?? 0, values.text(raw.status?.message ?? "")),
+            service: group.service,
+            resource: group.resource,
+            scope: group.scope,
+            ...values.limited(),
           });
-        },
-      );
+        }
+      }
       return result;
     }
     const path = ["resourceSpans", "scopeSpans", "spans", "span"] as const;
-    eachJsonItem(jsonObject(body), path, maxItems, (span, service, resource, scope) => {
-      const name = string(span.name, "span.name");
+    eachJsonItem(jsonObject(body, options), path, limits, options, (span, group) => {
+      const values = new Values(limits);
+      const name = values.text(string(span.name, "span.name"));
       const traceId = jsonId(span.traceId, 16, "span.traceId");
       const spanId = jsonId(span.spanId, 8, "span.spanId");
-      if (traceId === undefined || spanId === undefined) return reject(name);
+      if (traceId === undefined || spanId === undefined) return reject(name.slice(0, 100));
       const status = object(span.status, "span.status");
       result.accepted.push({
         traceId,
@@ -204,19 +290,28 @@ export function decodeTraces(
         kind: SPAN_KINDS[integer(span.kind, "span.kind")] ?? "UNSPECIFIED",
         startTimeUnixNano: nanos(span.startTimeUnixNano, "span.startTimeUnixNano"),
         endTimeUnixNano: nanos(span.endTimeUnixNano, "span.endTimeUnixNano"),
-        attributes: jsonKeyValues(span.attributes, 0),
-        events: array(span.events, "span.events").map((raw) => {
+        attributes: values.jsonKeyValues(span.attributes, 0),
+        events: values.capped(array(span.events, "span.events"), "events").map((raw) => {
           const event = object(raw, "event");
           return {
-            name: string(event.name, "event.name"),
+            name: values.text(string(event.name, "event.name")),
             timeUnixNano: nanos(event.timeUnixNano, "event.timeUnixNano"),
-            attributes: jsonKeyValues(event.attributes, 0),
+            attributes: values.jsonKeyValues(event.attributes, 0),
           };
         }),
-        status: statusFrom(integer(status.code, "status.code"), string(status.message, "status.message")),
-        service,
-        resource,
-        scope,
+        links: values.capped(array(span.links, "span.links"), "links").flatMap((raw) => {
+          const link = object(raw, "link");
+          const traceId = jsonId(link.traceId, 16, "link.traceId");
+          const spanId = jsonId(link.spanId, 8, "link.spanId");
+          if (traceId === undefined || spanId === undefined) return [];
+          return [{ traceId, spanId, attributes: values.jsonKeyValues(link.attributes, 0) }];
+        }),
+        status: statusFrom(
+          integer(status.code, "status.code"),
+          values.text(string(status.message, "status.message")),
+        ),
+        ...group,
+        ...values.limited(),
       });
     });
     return result;
@@ -227,46 +322,47 @@ export function decodeTraces(
 export function decodeLogs(
   body: Uint8Array | string,
   encoding: Encoding,
-  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
+  options: DecodeOptions = {},
 ): Decoded<LogRecord> {
   return guarded(() => {
     const result: Decoded<LogRecord> = { accepted: [], rejected: 0, errors: [] };
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
     if (encoding === "protobuf") {
-      const bytes = binary(body);
-      countItems(bytes, maxItems, "log records");
-      const request = parse(() => fromBinary(pb.ExportLogsServiceRequestSchema, bytes, BINARY));
-      eachBinaryItem(
-        request.resourceLogs,
-        (r) => r.scopeLogs,
-        (s) => s.logRecords,
-        (raw, service, _, scope) => {
+      for (const group of binaryItems(body, LOG_RULES, "log records", limits, options)) {
+        for (const item of group.items) {
+          const raw = parse(() => fromBinary(pb.LogRecordSchema, item.bytes, BINARY));
+          const values = new Values(limits, item.counts);
+          const severityText = values.text(raw.severityText);
           result.accepted.push({
             traceId: binaryId(raw.traceId, 16),
             spanId: binaryId(raw.spanId, 8),
             timeUnixNano: raw.timeUnixNano || raw.observedTimeUnixNano,
-            ...(raw.severityText ? { severityText: raw.severityText } : {}),
-            body: fromAnyValue(raw.body, 0),
-            attributes: fromKeyValues(raw.attributes, 0),
-            service,
-            scope,
+            ...(severityText ? { severityText } : {}),
+            body: values.fromAnyValue(raw.body, 0),
+            attributes: values.fromKeyValues(raw.attributes, 0),
+            service: group.service,
+            scope: group.scope,
+            ...values.limited(),
           });
-        },
-      );
+        }
+      }
       return result;
     }
     const path = ["resourceLogs", "scopeLogs", "logRecords", "logRecord"] as const;
-    eachJsonItem(jsonObject(body), path, maxItems, (log, service, _resource, scope) => {
+    eachJsonItem(jsonObject(body, options), path, limits, options, (log, { service, scope }) => {
+      const values = new Values(limits);
       const time = nanos(log.timeUnixNano, "logRecord.timeUnixNano");
-      const severityText = string(log.severityText, "logRecord.severityText");
+      const severityText = values.text(string(log.severityText, "logRecord.severityText"));
       result.accepted.push({
         traceId: jsonId(log.traceId, 16, "logRecord.traceId"),
         spanId: jsonId(log.spanId, 8, "logRecord.spanId"),
         timeUnixNano: time || nanos(log.observedTimeUnixNano, "logRecord.observedTimeUnixNano"),
         ...(severityText ? { severityText } : {}),
-        body: jsonAnyValue(log.body, 0),
-        attributes: jsonKeyValues(log.attributes, 0),
+        body: values.jsonAnyValue(log.body, 0),
+        attributes: values.jsonKeyValues(log.attributes, 0),
         service,
         scope,
+        ...values.limited(),
       });
     });
     return result;
@@ -277,7 +373,7 @@ export function decodeLogs(
 export function decodeMetrics(
   body: Uint8Array | string,
   encoding: Encoding,
-  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
+  { maxItems = DEFAULT_MAX_ITEMS, maxValues = DEFAULT_MAX_VALUES }: DecodeOptions = {},
 ): Decoded<string> {
   return guarded(() => {
     const names: string[] = [];
@@ -293,9 +389,10 @@ export function decodeMetrics(
     } else {
       const path = ["resourceMetrics", "scopeMetrics", "metrics", "metric"] as const;
       eachJsonItem(
-        jsonObject(body),
+        jsonObject(body, { maxValues }),
         path,
-        maxItems,
+        DEFAULT_LIMITS,
+        { maxItems },
         (metric) => names.push(string(metric.name, "metric.name")),
       );
     }
@@ -352,6 +449,7 @@ function parse<T>(decode: () => T): T {
     return decode();
   } catch (error) {
     if (error instanceof OtlpDecodeError) throw error;
+    if (error instanceof TooDeepError) throw tooDeep();
     throw new OtlpDecodeError(`the body is not a valid protobuf message: ${(error as Error).message}`);
   }
 }
@@ -388,28 +486,74 @@ function countItems(bytes: Uint8Array, max: number, what: string): void {
   );
 }
 
+/** The items of one scope of a protobuf request, trimmed to the limits, with what they came from. */
+interface BinaryGroup {
+  service: string;
+  resource: Attributes;
+  scope: Scope;
+  items: { bytes: Uint8Array; counts: WireCounts }[];
+}
+
 /**
- * Calls `visit` with each item (span, log record) of a decoded protobuf export request, with the service,
- * resource and scope it came from.
+ * Walks a protobuf export request (resources, field 1 > scopes, field 2 > items, field 2, the same in traces
+ * and logs) and trims each item to `limits` on the wire, before decoding any of them. Throws past
+ * `maxItems` items or `maxValues` values, so that a body of millions of tiny items or events is refused, or
+ * trimmed, before millions of objects are made for it.
  */
-function eachBinaryItem<
-  R extends { resource?: pb.Resource },
-  S extends { scope?: pb.InstrumentationScope },
-  I,
->(
-  resources: R[],
-  scopesOf: (resource: R) => S[],
-  itemsOf: (scope: S) => I[],
-  visit: (item: I, service: string, resource: Attributes, scope: Scope) => void,
-): void {
-  for (const resourceItems of resources) {
-    const resource = fromKeyValues(resourceItems.resource?.attributes ?? [], 0);
-    const service = serviceOf(resource);
-    for (const scopeItems of scopesOf(resourceItems)) {
-      const scope = scopeFrom(scopeItems.scope?.name ?? "", scopeItems.scope?.version ?? "");
-      for (const item of itemsOf(scopeItems)) visit(item, service, resource, scope);
-    }
-  }
+function binaryItems(
+  body: Uint8Array | string,
+  rules: typeof SPAN_RULES,
+  what: string,
+  limits: DecodeLimits,
+  { maxItems = DEFAULT_MAX_ITEMS, maxValues = DEFAULT_MAX_VALUES }: DecodeOptions,
+): BinaryGroup[] {
+  const wireLimits = { ...limits, depth: MAX_VALUE_DEPTH };
+  const groups: BinaryGroup[] = [];
+  let items = 0, values = 0;
+  const count = (counts: WireCounts) => {
+    values += counts.kept;
+    if (values > maxValues) throw tooManyValues(maxValues);
+  };
+  parse(() =>
+    eachField(binary(body), 1, (resourceItems) => {
+      const resourceCounts = wireCounts();
+      const resourceBytes = trim(
+        lastField(resourceItems, 1) ?? new Uint8Array(),
+        RESOURCE_RULES,
+        wireLimits,
+        resourceCounts,
+      );
+      count(resourceCounts);
+      const resource = new Values(limits).fromKeyValues(
+        fromBinary(pb.ResourceSchema, resourceBytes, BINARY).attributes,
+        0,
+      );
+      const service = serviceOf(resource);
+      eachField(resourceItems, 2, (scopeItems) => {
+        const raw = fromBinary(
+          pb.InstrumentationScopeSchema,
+          lastField(scopeItems, 1) ?? new Uint8Array(),
+          BINARY,
+        );
+        const names = new Values(limits);
+        const group: BinaryGroup = {
+          service,
+          resource,
+          scope: scopeFrom(names.text(raw.name), names.text(raw.version)),
+          items: [],
+        };
+        groups.push(group);
+        eachField(scopeItems, 2, (item) => {
+          if (++items > maxItems) throw tooMany(maxItems, what);
+          const counts = wireCounts();
+          counts.kept++;
+          group.items.push({ bytes: trim(item, rules, wireLimits, counts), counts });
+          count(counts);
+        });
+      });
+    })
+  );
+  return groups;
 }
 
 function serviceOf(resource: Attributes): string {
@@ -434,36 +578,9 @@ function binaryId(bytes: Uint8Array, length: number): string | undefined {
   return bytes.toHex();
 }
 
-function fromKeyValues(pairs: pb.KeyValue[], depth: number): Attributes {
-  const result: Attributes = {};
-  for (const pair of pairs) set(result, pair.key, fromAnyValue(pair.value, depth));
-  return result;
-}
-
 /** `attributes[key] = value`, also for the key `__proto__`, which an assignment would take as the prototype. */
 function set(attributes: Attributes, key: string, value: AttributeValue): void {
   Object.defineProperty(attributes, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-function fromAnyValue(raw: pb.AnyValue | undefined, depth: number): AttributeValue {
-  if (depth > MAX_VALUE_DEPTH) throw tooDeep();
-  const value = raw?.value;
-  switch (value?.case) {
-    case "stringValue":
-    case "boolValue":
-    case "doubleValue":
-      return value.value;
-    case "intValue":
-      return Number(value.value);
-    case "bytesValue":
-      return value.value.toBase64();
-    case "arrayValue":
-      return value.value.values.map((item) => fromAnyValue(item, depth + 1));
-    case "kvlistValue":
-      return fromKeyValues(value.value.values, depth + 1);
-    default:
-      return null;
-  }
 }
 
 function tooDeep(): OtlpDecodeError {
@@ -475,10 +592,15 @@ function tooDeep(): OtlpDecodeError {
 
 type JsonObject = Record<string, unknown>;
 
-function jsonObject(body: Uint8Array | string): JsonObject {
+function jsonObject(
+  body: Uint8Array | string,
+  { maxValues = DEFAULT_MAX_VALUES }: DecodeOptions,
+): JsonObject {
+  const text = typeof body === "string" ? body : new TextDecoder().decode(body);
+  countJsonValues(text, maxValues);
   let value: unknown;
   try {
-    value = JSON.parse(typeof body === "string" ? body : new TextDecoder().decode(body));
+    value = JSON.parse(text);
   } catch (error) {
     throw new OtlpDecodeError(`the body is not valid JSON: ${(error as Error).message}`);
   }
@@ -486,6 +608,29 @@ function jsonObject(body: Uint8Array | string): JsonObject {
     throw new OtlpDecodeError("the body is not a JSON object");
   }
   return value as JsonObject;
+}
+
+/**
+ * Counts the objects and arrays of JSON text, outside strings, without parsing it, and throws past `max`:
+ * `JSON.parse` of four MiB of `{},` makes 1.4 million objects and takes most of a second.
+ */
+function countJsonValues(text: string, max: number): void {
+  let count = 0, inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i++; // a backslash: the next character is escaped
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if ((code === 0x7b || code === 0x5b) && ++count > max) throw tooManyValues(max);
+  }
+}
+
+function tooManyValues(max: number): OtlpDecodeError {
+  return new OtlpDecodeError(
+    `the request holds more than ${max} values (events, attributes, array items): send smaller batches`,
+    413,
+  );
 }
 
 function wrongType(field: string, expected: string, value: unknown): OtlpDecodeError {
@@ -521,18 +666,26 @@ function integer(value: unknown, field: string): number {
   return value;
 }
 
-/** An int64 or fixed64 of OTLP/JSON: a decimal string or a number. */
-function int64(value: unknown, field: string): bigint {
+/** An int64 of OTLP/JSON: a decimal string or a number, from -2^63 to 2^63 - 1. */
+function int64(value: unknown, field: string, [min, max] = [-(2n ** 63n), 2n ** 63n - 1n]): bigint {
+  let result: bigint | undefined;
   if (value === undefined || value === null) return 0n;
-  if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
-  if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) return BigInt(value);
-  throw new OtlpDecodeError(
-    `${field} must be an integer or a string of digits, not ${JSON.stringify(value)}`,
-  );
+  if (typeof value === "number" && Number.isInteger(value)) result = BigInt(value);
+  if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) result = BigInt(value);
+  if (result === undefined) {
+    throw new OtlpDecodeError(
+      `${field} must be an integer or a string of digits, not ${JSON.stringify(value)}`,
+    );
+  }
+  if (result < min || result > max) {
+    throw new OtlpDecodeError(`${field} is out of range (${min} to ${max}): ${JSON.stringify(value)}`);
+  }
+  return result;
 }
 
+/** A fixed64 time of OTLP/JSON: up to 2^64 - 1 (negative ones, which some senders write, count as 0). */
 function nanos(value: unknown, field: string): bigint {
-  const result = int64(value, field);
+  const result = int64(value, field, [-(2n ** 63n), 2n ** 64n - 1n]);
   return result < 0n ? 0n : result;
 }
 
@@ -543,6 +696,13 @@ function jsonId(value: unknown, bytes: number, field: string): string | undefine
   return hex;
 }
 
+/** Where an item of a request came from: its resource, its service, its scope. */
+interface Origin {
+  service: string;
+  resource: Attributes;
+  scope: Scope;
+}
+
 /**
  * Calls `visit` with each item (span, log record, metric) of an OTLP/JSON export request, found at
  * `resources[].scopes[].items[]`, with the service, resource and scope it came from. Throws past `maxItems`.
@@ -550,71 +710,173 @@ function jsonId(value: unknown, bytes: number, field: string): string | undefine
 function eachJsonItem(
   request: JsonObject,
   [resources, scopes, items, item]: readonly [string, string, string, string],
-  maxItems: number,
-  visit: (item: JsonObject, service: string, resource: Attributes, scope: Scope) => void,
+  limits: DecodeLimits,
+  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions,
+  visit: (item: JsonObject, origin: Origin) => void,
 ): void {
   let count = 0;
   for (const rawResource of array(request[resources], resources)) {
     const resourceItems = object(rawResource, resources);
-    const resource = jsonKeyValues(object(resourceItems.resource, "resource").attributes, 0);
+    const resource = new Values(limits).jsonKeyValues(
+      object(resourceItems.resource, "resource").attributes,
+      0,
+    );
     const service = serviceOf(resource);
     for (const rawScope of array(resourceItems[scopes], scopes)) {
       const scopeItems = object(rawScope, scopes);
-      const scope = jsonScope(scopeItems.scope);
+      const scope = jsonScope(scopeItems.scope, new Values(limits));
       for (const raw of array(scopeItems[items], items)) {
         if (++count > maxItems) throw tooMany(maxItems, `${item.replace(/R/, " r")}s`);
-        visit(object(raw, item), service, resource, scope);
+        visit(object(raw, item), { service, resource, scope });
       }
     }
   }
 }
 
-function jsonScope(value: unknown): Scope {
+function jsonScope(value: unknown, values: Values): Scope {
   const scope = object(value, "scope");
-  return scopeFrom(string(scope.name, "scope.name"), string(scope.version, "scope.version"));
+  return scopeFrom(
+    values.text(string(scope.name, "scope.name")),
+    values.text(string(scope.version, "scope.version")),
+  );
 }
 
-function jsonKeyValues(value: unknown, depth: number): Attributes {
-  const result: Attributes = {};
-  for (const raw of array(value, "attributes")) {
-    const pair = object(raw, "attribute");
-    set(result, string(pair.key, "attribute.key"), jsonAnyValue(pair.value, depth));
+/**
+ * Attribute values of one record, made plain and held to the limits, counting what the limits took: int64
+ * beyond 2^53 stays exact as a decimal string, NaN and the infinities become the strings `"NaN"`,
+ * `"Infinity"` and `"-Infinity"` (JSON has no such numbers), bytes become base64.
+ */
+class Values {
+  #limits: DecodeLimits;
+  #attributes: number;
+  #events: number;
+  #links: number;
+  #arrayItems: number;
+  #strings = 0;
+
+  constructor(limits: DecodeLimits, wire: WireCounts = wireCounts()) {
+    this.#limits = limits;
+    this.#attributes = wire.attributes;
+    this.#events = wire.events;
+    this.#links = wire.links;
+    this.#arrayItems = wire.arrayItems;
   }
-  return result;
+
+  /** What the limits took, as the fields of {@linkcode Limited} that are not zero. */
+  limited(): Limited {
+    const result: Limited = {};
+    if (this.#attributes) result.droppedAttributesCount = this.#attributes;
+    if (this.#events) result.droppedEventsCount = this.#events;
+    if (this.#links) result.droppedLinksCount = this.#links;
+    if (this.#arrayItems) result.droppedArrayItemsCount = this.#arrayItems;
+    if (this.#strings) result.truncatedStringsCount = this.#strings;
+    return result;
+  }
+
+  /** `value`, cut to the longest string kept, as a string of its own (a slice would keep the whole). */
+  text(value: string): string {
+    if (value.length <= this.#limits.stringLength) return value;
+    this.#strings++;
+    let cut = value.slice(0, this.#limits.stringLength);
+    if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+    return COPY_DECODER.decode(COPY_ENCODER.encode(cut));
+  }
+
+  /** The first items of `items` that a cap keeps, counting the rest. */
+  capped<T>(items: T[], kind: "attributes" | "events" | "links" | "arrayItems"): T[] {
+    const max = this.#limits[kind];
+    if (items.length <= max) return items;
+    const dropped = items.length - max;
+    if (kind === "attributes") this.#attributes += dropped;
+    else if (kind === "events") this.#events += dropped;
+    else if (kind === "links") this.#links += dropped;
+    else this.#arrayItems += dropped;
+    return items.slice(0, max);
+  }
+
+  fromKeyValues(pairs: pb.KeyValue[], depth: number): Attributes {
+    const result: Attributes = {};
+    for (const pair of pairs) set(result, this.text(pair.key), this.fromAnyValue(pair.value, depth));
+    return result;
+  }
+
+  fromAnyValue(raw: pb.AnyValue | undefined, depth: number): AttributeValue {
+    if (depth > MAX_VALUE_DEPTH) throw tooDeep();
+    const value = raw?.value;
+    switch (value?.case) {
+      case "stringValue":
+        return this.text(value.value);
+      case "boolValue":
+        return value.value;
+      case "doubleValue":
+        return plainDouble(value.value);
+      case "intValue":
+        return plainInt(value.value);
+      case "bytesValue":
+        return this.text(value.value.toBase64());
+      case "arrayValue":
+        return value.value.values.map((item) => this.fromAnyValue(item, depth + 1));
+      case "kvlistValue":
+        return this.fromKeyValues(value.value.values, depth + 1);
+      default:
+        return null;
+    }
+  }
+
+  jsonKeyValues(value: unknown, depth: number): Attributes {
+    const result: Attributes = {};
+    for (const raw of this.capped(array(value, "attributes"), "attributes")) {
+      const pair = object(raw, "attribute");
+      set(result, this.text(string(pair.key, "attribute.key")), this.jsonAnyValue(pair.value, depth));
+    }
+    return result;
+  }
+
+  jsonAnyValue(raw: unknown, depth: number): AttributeValue {
+    if (depth > MAX_VALUE_DEPTH) throw tooDeep();
+    const value = object(raw, "value");
+    if ("stringValue" in value) return this.text(string(value.stringValue, "stringValue"));
+    if ("boolValue" in value) {
+      if (typeof value.boolValue !== "boolean") throw wrongType("boolValue", "a boolean", value.boolValue);
+      return value.boolValue;
+    }
+    if ("intValue" in value) return plainInt(int64(value.intValue, "intValue"));
+    if ("doubleValue" in value) {
+      const double = value.doubleValue;
+      if (typeof double === "number") return plainDouble(double);
+      if (typeof double === "string" && ["NaN", "Infinity", "-Infinity"].includes(double)) return double;
+      throw wrongType("doubleValue", "a number", double);
+    }
+    if ("arrayValue" in value) {
+      const items = array(object(value.arrayValue, "arrayValue").values, "arrayValue.values");
+      return this.capped(items, "arrayItems").map((item) => this.jsonAnyValue(item, depth + 1));
+    }
+    if ("kvlistValue" in value) {
+      return this.jsonKeyValues(object(value.kvlistValue, "kvlistValue").values, depth + 1);
+    }
+    if ("bytesValue" in value) {
+      const base64 = string(value.bytesValue, "bytesValue");
+      try {
+        Uint8Array.fromBase64(base64);
+      } catch {
+        throw new OtlpDecodeError("bytesValue must be base64");
+      }
+      return this.text(base64);
+    }
+    return null;
+  }
 }
 
-function jsonAnyValue(raw: unknown, depth: number): AttributeValue {
-  if (depth > MAX_VALUE_DEPTH) throw tooDeep();
-  const value = object(raw, "value");
-  if ("stringValue" in value) return string(value.stringValue, "stringValue");
-  if ("boolValue" in value) {
-    if (typeof value.boolValue !== "boolean") throw wrongType("boolValue", "a boolean", value.boolValue);
-    return value.boolValue;
-  }
-  if ("intValue" in value) return Number(int64(value.intValue, "intValue"));
-  if ("doubleValue" in value) {
-    const double = value.doubleValue;
-    if (typeof double === "number") return double;
-    if (typeof double === "string" && ["NaN", "Infinity", "-Infinity"].includes(double)) {
-      return Number(double);
-    }
-    throw wrongType("doubleValue", "a number", double);
-  }
-  if ("arrayValue" in value) {
-    return array(object(value.arrayValue, "arrayValue").values, "arrayValue.values")
-      .map((item) => jsonAnyValue(item, depth + 1));
-  }
-  if ("kvlistValue" in value) {
-    return jsonKeyValues(object(value.kvlistValue, "kvlistValue").values, depth + 1);
-  }
-  if ("bytesValue" in value) {
-    const base64 = string(value.bytesValue, "bytesValue");
-    try {
-      Uint8Array.fromBase64(base64);
-    } catch {
-      throw new OtlpDecodeError("bytesValue must be base64");
-    }
-    return base64;
-  }
-  return null;
+const COPY_ENCODER = new TextEncoder();
+const COPY_DECODER = new TextDecoder();
+
+/** A double as JSON can carry it: NaN and the infinities as their names. */
+function plainDouble(value: number): number | string {
+  return Number.isFinite(value) ? value : String(value);
+}
+
+/** An int64 as a number when that is exact, else as its decimal string. */
+function plainInt(value: bigint): number | string {
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : String(value);
 }

@@ -13,6 +13,7 @@
  * 6. Every query of the provisioned Grafana dashboard "Deno services", read out of its JSON with the
  *    variables filled in, returns the example's data from Prometheus, Tempo and Loki (`dashboard.ts`), and
  *    its "Error rate" panel shows the failures of the server's `/error`.
+ * 7. The jobs example (`jobs/`): its trace, the batch trace linked to it, its own metrics (`check_jobs.ts`).
  *
  * Endpoints (defaults in parentheses): `TEMPO_URL` (http://127.0.0.1:3200), `LOKI_URL`
  * (http://127.0.0.1:3100), `PROMETHEUS_URL` (http://127.0.0.1:9090), `OTELCOL_HEALTH_URL`
@@ -25,6 +26,7 @@
 import { grafanaTraceUrl } from "../config/grafana_link.ts";
 import { runClient, startServer } from "@example/harness/processes";
 import { checkDashboardQueries, checkErrorRateSeesFailures, dashboardUrl } from "./dashboard.ts";
+import { checkJobs } from "./check_jobs.ts";
 import { CheckError, get, getJson, ok, poll } from "./stack_http.ts";
 
 export { CheckError };
@@ -513,6 +515,7 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
   await checkMetrics(endpoints);
   await checkExemplar(endpoints, traceId);
   await checkDashboard(endpoints);
+  await checkJobs(endpoints); // the jobs example: its trace, the linked batch, the app's metrics
   console.log(
     `\nAll stack checks passed. The trace in Grafana: ${
       grafanaTraceUrl(traceId, { grafanaUrl: endpoints.grafanaUrl })

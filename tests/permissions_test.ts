@@ -49,6 +49,22 @@ const EXPECTED: Record<string, string[][]> = {
   "bench:install": [],
   "demo": [["--allow-run=deno", "--allow-net=127.0.0.1", "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME"]],
   "viewer": [["--allow-net=127.0.0.1"]],
+  "jobs": [[
+    "--allow-net=127.0.0.1",
+    "--allow-env=JOBS_HOST,JOBS_PORT",
+    "--allow-read=jobs/worker.ts",
+    "--allow-run=deno",
+  ]],
+  "demo:jobs": [[
+    "--allow-run=deno",
+    "--allow-net=127.0.0.1",
+    "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
+  ]],
+  "bench:jobs": [[
+    "--allow-run=deno",
+    "--allow-net=127.0.0.1",
+    "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
+  ]],
   "otlp:generate": [],
 };
 

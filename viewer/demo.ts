@@ -74,7 +74,19 @@ export async function runDemo(
   return { ok: true, trace };
 }
 
-if (import.meta.main) {
+/** What {@linkcode demoMain} gives a demo's run: the store the web view shows, and a way to draw a trace. */
+export interface DemoRun {
+  /** Where the receiver files what arrives; the web view shows it. */
+  store: TelemetryStore;
+  /** Prints `trace` as a waterfall, after a blank line. */
+  draw: (trace: Trace) => void;
+}
+
+/**
+ * The command line of a demo (`deno task <name> [--keep-open] [--web-port 0]`): starts the web view, calls
+ * `run`, and sets the exit code from what it returns (`false` or a thrown error: 1).
+ */
+export async function demoMain(name: string, run: (demo: DemoRun) => Promise<boolean>): Promise<void> {
   const color = Deno.stdout.isTerminal() && !Deno.noColor;
   let options;
   try {
@@ -85,7 +97,9 @@ if (import.meta.main) {
       throw new Error(`--web-port takes a port number, got ${JSON.stringify(options["web-port"])}`);
     }
   } catch (error) {
-    console.error(`demo: ${(error as Error).message}\nusage: deno task demo [--keep-open] [--web-port 0]`);
+    console.error(
+      `${name}: ${(error as Error).message}\nusage: deno task ${name} [--keep-open] [--web-port 0]`,
+    );
     Deno.exit(2);
   }
   const store = new TelemetryStore();
@@ -94,25 +108,19 @@ if (import.meta.main) {
     web = startWebView({ store, port: Number(options["web-port"]) });
   } catch (error) {
     if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    console.error(`demo: 127.0.0.1:${options["web-port"]} is already in use: choose another --web-port.`);
+    console.error(`${name}: 127.0.0.1:${options["web-port"]} is already in use: choose another --web-port.`);
     Deno.exit(1);
   }
   console.log(`web view: ${web.url} (--keep-open keeps it open after the demo)`);
+  const draw = (trace: Trace) =>
+    console.log(`\n${renderWaterfall(trace, { color, findSpan: store.span.bind(store) })}`);
   try {
-    const result = await runDemo({ store });
-    console.log();
-    if (result.trace) console.log(renderWaterfall(result.trace, { color }));
-    if (result.ok) {
-      console.log("\nOne request, one trace: the client's and the server's spans joined.");
-    } else {
-      console.error(`\ndemo: the trace did not join: ${result.reason}`);
-      Deno.exitCode = 1;
-    }
+    if (!await run({ store, draw })) Deno.exitCode = 1;
   } catch (error) {
     const message = error instanceof Deno.errors.NotFound
-      ? "could not start `deno` from PATH (the demo runs the server and client as `deno run`)"
+      ? "could not start `deno` from PATH (the demo runs its programs as `deno run`)"
       : (error as Error).message;
-    console.error(`demo: ${message}`);
+    console.error(`${name}: ${message}`);
     Deno.exitCode = 1;
   }
   if (options["keep-open"]) {
@@ -121,4 +129,17 @@ if (import.meta.main) {
   } else {
     await web.close();
   }
+}
+
+if (import.meta.main) {
+  await demoMain("demo", async ({ store, draw }) => {
+    const result = await runDemo({ store });
+    if (result.trace) draw(result.trace);
+    if (result.ok) {
+      console.log("\nOne request, one trace: the client's and the server's spans joined.");
+      return true;
+    }
+    console.error(`\ndemo: the trace did not join: ${result.reason}`);
+    return false;
+  });
 }

@@ -156,7 +156,10 @@ if (import.meta.main) {
     settleMs,
     waitMs,
     onTrace: (trace, updated) => {
-      console.log((updated ? "(updated) " : "") + renderWaterfall(trace, { color }) + "\n");
+      console.log(
+        (updated ? "(updated) " : "") + renderWaterfall(trace, { color, findSpan: store.span.bind(store) }) +
+          "\n",
+      );
       const note = droppedNote(store);
       if (note !== undefined && note !== droppedShown) console.log(note + "\n");
       droppedShown = note ?? "";

@@ -17,7 +17,8 @@
  * @module
  */
 import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "@example/otlp/receiver";
-import { FAVICON_SVG, PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from "./web_page.ts";
+import type { Span } from "@example/otlp/decode";
+import { PAGE_ASSETS } from "./web_assets.ts";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
 export interface TraceSummary {
@@ -133,10 +134,8 @@ export function createWebHandler(
       return _text(405, `method ${request.method} not allowed: the web view is read-only`, { allow: "GET" });
     }
     const path = url.pathname;
-    if (path === "/") return _asset(PAGE_HTML, "text/html; charset=utf-8");
-    if (path === "/app.js") return _asset(PAGE_SCRIPT, "text/javascript; charset=utf-8");
-    if (path === "/app.css") return _asset(PAGE_CSS, "text/css; charset=utf-8");
-    if (path === "/favicon.svg") return _asset(FAVICON_SVG, "image/svg+xml");
+    const asset = PAGE_ASSETS.get(path);
+    if (asset !== undefined) return _asset(asset.body, asset.type);
     if (path === "/api/traces") {
       const raw = url.searchParams.get("limit") ?? String(DEFAULT_LIST_LIMIT);
       const limit = Number(raw);
@@ -155,7 +154,7 @@ export function createWebHandler(
       if (trace === undefined) {
         return _json(404, { error: `no span or log record of trace ${traceId} arrived` });
       }
-      return _json(200, { ...trace, complete: isComplete(trace) });
+      return _json(200, { ...trace, complete: isComplete(trace), linkTargets: linkTargets(store, trace) });
     }
     if (path === "/api/events") {
       const headers = { ...SECURITY_HEADERS, "content-type": "text/event-stream; charset=utf-8" };
@@ -232,6 +231,33 @@ class _Page {
     clearTimeout(this.#timer);
     this.onClose();
   }
+}
+
+/** At most this many links of one trace are looked up in the store for {@linkcode linkTargets}. */
+export const MAX_LINKS_LOOKED_UP = 1000;
+
+/**
+ * The spans the links of `trace` point to that `store` holds, keyed `traceId/spanId`, with their service
+ * and name: the page makes those links clickable. Looks up at most {@linkcode MAX_LINKS_LOOKED_UP} links,
+ * each linked trace's spans indexed once.
+ */
+export function linkTargets(
+  store: TelemetryStore,
+  trace: Trace,
+): Record<string, { service: string; name: string }> {
+  const targets: Record<string, { service: string; name: string }> = {};
+  const indexes = new Map<string, Map<string, Span>>();
+  const links = trace.spans.values().flatMap((span) => span.links).take(MAX_LINKS_LOOKED_UP);
+  for (const { traceId, spanId } of links) {
+    let index = indexes.get(traceId);
+    if (index === undefined) {
+      index = new Map(store.trace(traceId)?.spans.toReversed().map((span) => [span.spanId, span]));
+      indexes.set(traceId, index);
+    }
+    const target = index.get(spanId);
+    if (target) targets[`${traceId}/${spanId}`] = { service: target.service, name: target.name };
+  }
+  return targets;
 }
 
 function _asset(body: string, type: string): Response {

@@ -295,3 +295,76 @@ Deno.test({
   assert.deepEqual(problems, []);
   assert.deepEqual(requests.filter((url) => !url.startsWith(origin + "/")), []);
 });
+
+/** OTLP/JSON of a queue: trace `sent` (PRODUCER and its CONSUMER), trace `batch` linking to the PRODUCER. */
+function queueTraces(sent: string, batch: string, elsewhere: string) {
+  const start = BigInt(Date.now()) * 1_000_000n - 5_000_000_000n;
+  const span = (traceId: string, n: number, fields: Record<string, unknown>) => ({
+    traceId,
+    spanId: (n + 1).toString(16).padStart(16, "0"),
+    startTimeUnixNano: String(start + BigInt(n) * 1_000_000n),
+    endTimeUnixNano: String(start + BigInt(n + 1) * 1_000_000n),
+    ...fields,
+  });
+  const destination = { key: "messaging.destination.name", value: { stringValue: "jobs" } };
+  const spans = [
+    span(sent, 0, { name: "enqueue jobs", kind: 4, attributes: [destination] }),
+    span(sent, 1, {
+      name: "process jobs",
+      kind: 5,
+      parentSpanId: span(sent, 0, {}).spanId,
+      attributes: [destination],
+    }),
+    span(batch, 2, {
+      name: "process notifications",
+      kind: 5,
+      links: [
+        { traceId: sent, spanId: span(sent, 0, {}).spanId, attributes: [destination] },
+        { traceId: elsewhere, spanId: "00000000000000aa" },
+      ],
+    }),
+  ];
+  const resource = { attributes: [{ key: "service.name", value: { stringValue: "jobs" } }] };
+  return { resourceSpans: [{ resource, scopeSpans: [{ scope: { name: "jobs-queue" }, spans }] }] };
+}
+
+Deno.test({
+  name: "the web view draws PRODUCER and CONSUMER spans, and a link that opens the span it points to",
+  ignore: chromium === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await using receiver = startReceiver({ port: 0 });
+  await using web = startWebView({ store: receiver.store, port: 0 });
+  const [sent, batch, elsewhere] = [hex(16), hex(16), hex(16)];
+  await post(`${receiver.url}/v1/traces`, queueTraces(sent, batch, elsewhere));
+  await using chrome = await launchChromium();
+  const page = await chrome.browser.newPage();
+  page.setDefaultTimeout(10_000);
+  const problems: string[] = [];
+  page.on("pageerror", (error) => void problems.push(String(error)));
+
+  await page.goto(`${web.url}#trace=${sent}`);
+  await page.waitForFunction('document.querySelectorAll(".span-row").length === 2');
+  assert.deepEqual(await waterfallRows(page), [["jobs", "PRODUCER", "enqueue jobs"], [
+    "jobs",
+    "CONSUMER",
+    "process jobs",
+  ]]);
+  assert.equal(await page.$$eval(".span-row .kind.messaging", (kinds) => kinds.length), 2);
+  assert.equal(await page.$eval(".span-row .hop", (hop) => hop.textContent), "⇢ jobs");
+
+  await page.goto(`${web.url}#trace=${batch}&span=0000000000000003`);
+  await page.waitForSelector("#details .item.link");
+  assert.equal(await page.$eval(".span-row .links", (badge) => badge.textContent), "↗ 2 links");
+  const items = await page.$$eval("#details .item.link", (items) => items.map((item) => item.textContent));
+  assert.match(items[0]!, new RegExp(`^↗ jobs enqueue jobs \\(trace ${sent} · span 0000000000000001\\)`));
+  assert.match(items[0]!, /messaging\.destination\.name\s*jobs/);
+  assert.equal(items[1], `↗ trace ${elsewhere} · span 00000000000000aa (not held by this viewer)`);
+  assert.equal(await page.$$eval("#details a.link-target", (anchors) => anchors.length), 1);
+
+  await page.click("#details a.link-target");
+  await page.waitForFunction('document.querySelector("#details h3")?.textContent === "enqueue jobs"');
+  assert.ok(page.url().endsWith(`#trace=${sent}&span=0000000000000001`), page.url());
+  assert.deepEqual(problems, []);
+});
