@@ -4,14 +4,13 @@ import { checkJobsTrace, JOBS_PARENTS, jobsMetricQueries, linksTo } from "./chec
 
 function jobsTrace(): FlatSpan[] {
   const names = ["GET /jobs", ...Object.keys(JOBS_PARENTS), "process jobs"];
-  const spans = names.map((name, i) => ({
+  const spans: FlatSpan[] = names.map((name, i) => ({
     service: "jobs",
-    scope: "jobs",
+    scope: { name: "jobs" },
     name,
-    kind: "SPAN_KIND_INTERNAL",
+    kind: "INTERNAL",
     traceId: "0af7651916cd43dd8448eb211c80319c",
     spanId: (i + 1).toString(16).padStart(16, "0"),
-    parentSpanId: "",
   }));
   for (const span of spans.slice(1)) {
     span.parentSpanId = spans.find((parent) => parent.name === JOBS_PARENTS[span.name])!.spanId;
@@ -22,7 +21,9 @@ function jobsTrace(): FlatSpan[] {
 Deno.test("checkJobsTrace accepts the joined jobs trace and names the boundary that broke", () => {
   const spans = jobsTrace();
   assert.equal(checkJobsTrace(spans).name, "enqueue notifications");
-  const broken = spans.map((span) => span.name === "resize in worker" ? { ...span, parentSpanId: "" } : span);
+  const broken = spans.map((span) =>
+    span.name === "resize in worker" ? { ...span, parentSpanId: undefined } : span
+  );
   assert.throws(() => checkJobsTrace(broken), (error) => {
     assert.ok(error instanceof CheckError);
     assert.match(error.message, /^"resize in worker" is not a child of "GET \/jobs"/);

@@ -25,6 +25,8 @@
  */
 import { grafanaTraceUrl } from "../config/grafana_link.ts";
 import { runClient, startServer } from "@example/harness/processes";
+import { checkJoinedTrace as checkJoined, type JoinedSpan, JoinError } from "@example/otlp/joined";
+import type { SpanKind } from "@example/otlp/decode";
 import { checkDashboardQueries, checkErrorRateSeesFailures, dashboardUrl } from "./dashboard.ts";
 import { checkJobs } from "./check_jobs.ts";
 import { CheckError, get, getJson, ok, poll } from "./stack_http.ts";
@@ -45,23 +47,8 @@ export interface TempoSpan {
   kind: string;
 }
 
-/** A flattened span: its service, its instrumentation scope, hex ids. */
-export interface FlatSpan {
-  /** The resource's `service.name`. */
-  service: string;
-  /** The name of the instrumentation scope. */
-  scope: string;
-  /** The span's name. */
-  name: string;
-  /** The span kind, as Tempo names it. */
-  kind: string;
-  /** The trace id, hex. */
-  traceId: string;
-  /** The span id, hex. */
-  spanId: string;
-  /** The parent's span id, hex; empty for a root span. */
-  parentSpanId: string;
-}
+/** A span of Tempo's answer in the receiver's shape: hex ids, the kind without its `SPAN_KIND_` prefix. */
+export type FlatSpan = JoinedSpan;
 
 /** An attribute as Tempo's JSON gives it (only string values are read). */
 export interface KeyValue {
@@ -101,12 +88,12 @@ export function flattenTrace(body: TempoTraceResponse): FlatSpan[] {
       for (const span of scopeSpans.spans ?? []) {
         spans.push({
           service,
-          scope: scopeSpans.scope?.name ?? "",
+          scope: { name: scopeSpans.scope?.name ?? "" },
           name: span.name,
-          kind: span.kind,
+          kind: (span.kind.replace(/^SPAN_KIND_/, "") || "UNSPECIFIED") as SpanKind,
           traceId: base64ToHex(span.traceId),
           spanId: base64ToHex(span.spanId),
-          parentSpanId: base64ToHex(span.parentSpanId),
+          parentSpanId: base64ToHex(span.parentSpanId) || undefined,
         });
       }
     }
@@ -114,69 +101,20 @@ export function flattenTrace(body: TempoTraceResponse): FlatSpan[] {
   return spans;
 }
 
-function describe(span: FlatSpan): string {
-  return `${span.service}/${span.scope} "${span.name}" ${span.kind}`;
-}
-
 /**
- * Asserts the joined trace of one client call: client `call-api` (INTERNAL, scope `api-client`, root) →
- * client `GET` (CLIENT) → server `GET /` (SERVER) → the server handler's span (INTERNAL, scope
- * `api-server`), all in trace `traceId`. Returns the four spans in that order.
+ * The joined trace of one client call, by `@example/otlp/joined`'s one check; returns its four spans root
+ * first.
  *
  * @throws {CheckError} naming what is missing or wrong.
  */
 export function checkJoinedTrace(spans: FlatSpan[], traceId: string): FlatSpan[] {
-  const all = spans.map(describe).join("; ") || "none";
-  const one = (what: string, match: (s: FlatSpan) => boolean): FlatSpan => {
-    const found = spans.filter(match);
-    if (found.length !== 1) {
-      throw new CheckError(`expected one ${what}, found ${found.length} (spans: ${all})`);
-    }
-    return found[0];
-  };
-  const services = [...new Set(spans.map((s) => s.service))].sort();
-  if (services.join() !== "client,server") {
-    throw new CheckError(
-      `expected the services client and server in the trace, found ${services.join(", ")}`,
-    );
+  try {
+    const { callApi, clientGet, serverGet, handler } = checkJoined(spans, traceId);
+    return [callApi, clientGet, serverGet, handler];
+  } catch (error) {
+    if (error instanceof JoinError) throw new CheckError(error.message);
+    throw error;
   }
-  if (spans.length !== 4) throw new CheckError(`expected 4 spans, found ${spans.length} (spans: ${all})`);
-  for (const span of spans) {
-    if (span.traceId !== traceId) throw new CheckError(`${describe(span)} is in trace ${span.traceId}`);
-  }
-  const callApi = one(
-    "client span call-api (INTERNAL, scope api-client)",
-    (s) =>
-      s.service === "client" && s.name === "call-api" && s.kind === "SPAN_KIND_INTERNAL" &&
-      s.scope === "api-client",
-  );
-  const clientGet = one(
-    "client HTTP span (CLIENT)",
-    (s) => s.service === "client" && s.kind === "SPAN_KIND_CLIENT",
-  );
-  const serverGet = one(
-    'server HTTP span "GET /" (SERVER)',
-    (s) => s.service === "server" && s.kind === "SPAN_KIND_SERVER" && s.name === "GET /",
-  );
-  const handler = one(
-    "server handler span (INTERNAL, scope api-server)",
-    (s) => s.service === "server" && s.kind === "SPAN_KIND_INTERNAL" && s.scope === "api-server",
-  );
-  const expectParent = (child: FlatSpan, parent: FlatSpan | undefined) => {
-    const want = parent?.spanId ?? "";
-    if (child.parentSpanId !== want) {
-      throw new CheckError(
-        `${describe(child)}: parent is ${child.parentSpanId || "none"}, expected ${
-          parent ? `${describe(parent)} (${want})` : "none (root span)"
-        }`,
-      );
-    }
-  };
-  expectParent(callApi, undefined);
-  expectParent(clientGet, callApi);
-  expectParent(serverGet, clientGet);
-  expectParent(handler, serverGet);
-  return [callApi, clientGet, serverGet, handler];
 }
 
 /** Whether Tempo's search answer lists `traceId` (search ids are hex with leading zeros trimmed). */
