@@ -241,3 +241,27 @@ export function flagTable(specs: FlagSpecs): string {
   );
   return ["| flag | default | meaning |", "| --- | --- | --- |", ...rows].join("\n");
 }
+
+/**
+ * The flags of an entry point: parsed, or, for `--help`, the help text printed and exit 0, and for a mistake
+ * one line with the way to the help printed and exit 2.
+ */
+export function flagsOrExit<S extends FlagSpecs>(
+  command: string,
+  specs: S,
+  args: readonly string[] = Deno.args,
+): FlagValues<S> {
+  let parsed;
+  try {
+    parsed = parseFlags(specs, args);
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    console.error(`${command}: ${error.message} (--help lists the flags)`);
+    Deno.exit(2);
+  }
+  if (parsed.help) {
+    console.log(helpText(`deno task ${command} [flags]`, specs));
+    Deno.exit(0);
+  }
+  return parsed.values;
+}
