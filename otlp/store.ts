@@ -1,22 +1,26 @@
 /**
- * What an OTLP receiver accepted, in memory and bounded: spans and log records grouped by trace, the oldest
- * traces evicted once more than a budget of spans and log records is held, with a count of what was dropped.
+ * What an OTLP receiver accepted, in memory and bounded: spans and log records grouped by trace, the traces
+ * changed longest ago evicted once more than a budget of records, or of bytes, is held, with a count of what
+ * was dropped. Equal resources and scopes are held once, however many spans name them.
  *
  * @module
  */
-import type { LogRecord, Span } from "./decode.ts";
+import type { Attributes, LogRecord, Scope, Span } from "./decode.ts";
+import { Interner } from "./_interner.ts";
 
 /** The spans and log records of one trace. */
 export interface Trace {
   /** The trace id, 32 lower-case hex digits. */
   traceId: string;
-  /** The spans of the trace, in arrival order. */
+  /** The spans of the trace, in arrival order, each span id once (see `duplicateSpans`). */
   spans: Span[];
   /** The log records written inside the trace's spans, in arrival order. */
   logs: LogRecord[];
+  /** Spans that arrived again with a span id the trace already held: the first is kept, these counted. */
+  duplicateSpans: number;
 }
 
-/** What a store dropped to stay within its budget. */
+/** What a store dropped to stay within its budget, or refused. */
 export interface Dropped {
   /** Traces evicted, whole. */
   traces: number;
@@ -24,15 +28,22 @@ export interface Dropped {
   spans: number;
   /** Log records evicted (with their trace, or, for those outside any trace, oldest first). */
   logs: number;
+  /** Spans not stored because their trace already held a span with that id (the first one is kept). */
+  duplicateSpans: number;
 }
 
 /** Options of {@linkcode TelemetryStore}. */
 export interface StoreOptions {
   /**
    * The most spans and log records held together (default {@linkcode DEFAULT_MAX_RECORDS}). Past it, the
-   * traces that arrived first are evicted, whole, until a tenth of the budget is free again.
+   * traces changed longest ago are evicted, whole, until a tenth of the budget is free again.
    */
   maxRecords?: number;
+  /**
+   * The most bytes held, as {@linkcode weigh} estimates them (default {@linkcode DEFAULT_MAX_BYTES}); past
+   * it, traces are evicted as for `maxRecords`. Resources and scopes shared by many spans count once.
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -42,27 +53,51 @@ export interface StoreOptions {
  */
 export const DEFAULT_MAX_RECORDS = 50_000;
 
-/** Everything the receiver has accepted, grouped by trace, within a budget. */
+/**
+ * The default byte budget: 64 MiB as {@linkcode weigh} counts, which the heap holds in about as much again
+ * (object headers, maps); `deno task viewer` runs with a 256 MiB heap to match (see `otlp/README.md`).
+ */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
+/** A trace or a batch of log records outside any trace, in the list of what changed when (oldest first). */
+interface Entry {
+  trace?: Trace;
+  logs?: LogRecord[];
+  spanIds?: Set<string>;
+  bytes: number;
+  prev?: Entry;
+  next?: Entry;
+}
+
+/** Everything the receiver has accepted, grouped by trace, within a budget of records and of bytes. */
 export class TelemetryStore {
   /** How many spans and log records the store holds at most. */
   readonly maxRecords: number;
+  /** How many bytes (as {@linkcode weigh} estimates them) the store holds at most. */
+  readonly maxBytes: number;
   /** How many metric export requests arrived, and how many metrics they held. */
   metrics = { requests: 0, metrics: 0 };
   #spans: Span[] = [];
   #logs: LogRecord[] = [];
-  #byTrace = new Map<string, Trace>();
-  /** Traces and batches of log records outside any trace, in arrival order: the order of eviction. */
-  #age = new Map<string, Trace | LogRecord[]>();
-  #batches = 0;
+  #byTrace = new Map<string, Entry>();
+  // A doubly linked list of entries, least recently changed first: the order of eviction, and, read from
+  // the tail, the newest traces in O(limit).
+  #head?: Entry;
+  #tail?: Entry;
   #held = 0;
-  #dropped: Dropped = { traces: 0, spans: 0, logs: 0 };
+  #bytes = 0;
+  #resources = new Interner<Attributes>(weigh);
+  #scopes = new Interner<Scope>(weigh);
+  #dropped: Dropped = { traces: 0, spans: 0, logs: 0, duplicateSpans: 0 };
   #waiters = new Set<() => void>();
   #listeners = new Set<(traceId: string) => void>();
 
-  /** A store that holds at most `maxRecords` spans and log records. */
-  constructor({ maxRecords = DEFAULT_MAX_RECORDS }: StoreOptions = {}) {
+  /** A store that holds at most `maxRecords` spans and log records, and `maxBytes` bytes. */
+  constructor({ maxRecords = DEFAULT_MAX_RECORDS, maxBytes = DEFAULT_MAX_BYTES }: StoreOptions = {}) {
     if (!(maxRecords >= 1)) throw new RangeError(`maxRecords must be at least 1, got ${maxRecords}`);
+    if (!(maxBytes >= 1)) throw new RangeError(`maxBytes must be at least 1, got ${maxBytes}`);
     this.maxRecords = maxRecords;
+    this.maxBytes = maxBytes;
   }
 
   /** The spans held, in arrival order (read only: add with {@linkcode addSpans}). */
@@ -75,42 +110,97 @@ export class TelemetryStore {
     return this.#logs;
   }
 
-  /** What was evicted so far to stay within the budget. */
+  /** What was evicted or refused so far. */
   get dropped(): Dropped {
     return { ...this.#dropped };
   }
 
-  /** Adds spans, filing each under its trace. */
+  /** The bytes held, as {@linkcode weigh} estimates them, each shared resource and scope once. */
+  get bytes(): number {
+    return this.#bytes + this.#resources.bytes + this.#scopes.bytes;
+  }
+
+  /** How many traces are held. */
+  get traceCount(): number {
+    return this.#byTrace.size;
+  }
+
+  /**
+   * Adds spans, filing each under its trace. A span whose trace already holds its span id is counted in
+   * `dropped.duplicateSpans` and its trace's `duplicateSpans`, not stored. Each span's `resource` and
+   * `scope` become the store's shared copy of an equal value.
+   */
   addSpans(spans: Span[]): void {
+    const changed = new Set<string>();
+    const shared = new Map<object, Attributes | Scope>();
     for (const span of spans) {
+      const entry = this.#entry(span.traceId);
+      const trace = entry.trace!;
+      changed.add(span.traceId);
+      if (entry.spanIds!.has(span.spanId)) {
+        trace.duplicateSpans++;
+        this.#dropped.duplicateSpans++;
+        continue;
+      }
+      entry.spanIds!.add(span.spanId);
+      span.resource = this.#share(shared, span.resource, this.#resources);
+      span.scope = this.#share(shared, span.scope, this.#scopes);
+      const bytes = weighSpan(span);
+      entry.bytes += bytes;
+      this.#bytes += bytes;
       this.#spans.push(span);
-      this.#trace(span.traceId).spans.push(span);
+      trace.spans.push(span);
+      this.#held++;
     }
-    this.#held += spans.length;
-    this.#changed(new Set(spans.map((span) => span.traceId)));
+    this.#changed(changed);
   }
 
   /** Adds log records, filing those written inside a span under its trace. */
   addLogs(logs: LogRecord[]): void {
     const untraced: LogRecord[] = [];
+    const changed = new Set<string>();
+    const shared = new Map<object, Scope>();
+    let untracedBytes = 0;
     for (const log of logs) {
+      log.scope = this.#share(shared, log.scope, this.#scopes);
+      const bytes = weighLog(log);
+      this.#bytes += bytes;
       this.#logs.push(log);
-      if (log.traceId !== undefined) this.#trace(log.traceId).logs.push(log);
-      else untraced.push(log);
+      if (log.traceId === undefined) {
+        untraced.push(log);
+        untracedBytes += bytes;
+        continue;
+      }
+      const entry = this.#entry(log.traceId);
+      entry.trace!.logs.push(log);
+      entry.bytes += bytes;
+      changed.add(log.traceId);
     }
-    if (untraced.length > 0) this.#age.set(`logs ${this.#batches++}`, untraced);
+    if (untraced.length > 0) this.#append({ logs: untraced, bytes: untracedBytes });
     this.#held += logs.length;
-    this.#changed(new Set(logs.flatMap((log) => log.traceId ?? [])));
+    this.#changed(changed);
   }
 
   /** The trace with this id, or `undefined` when nothing of it arrived (or it was evicted). */
   trace(traceId: string): Trace | undefined {
-    return this.#byTrace.get(traceId.toLowerCase());
+    return this.#byTrace.get(traceId.toLowerCase())?.trace;
   }
 
-  /** All traces held, in the order their first span or log record arrived. */
+  /**
+   * All traces held, in the order their first span or log record arrived. Costs the number of traces held:
+   * for a listing, see {@linkcode recentTraces}.
+   */
   traces(): Trace[] {
-    return [...this.#byTrace.values()];
+    return [...this.#byTrace.values()].map((entry) => entry.trace!);
+  }
+
+  /** At most `limit` traces, the one that changed last (a span or log record arrived) first, in O(limit). */
+  recentTraces(limit: number): Trace[] {
+    const result: Trace[] = [];
+    for (let entry = this.#tail; entry !== undefined && result.length < limit; entry = entry.prev) {
+      if (entry.trace !== undefined) result.push(entry.trace);
+    }
+    return result;
   }
 
   /** Calls `listener` with a trace id each time something of that trace arrives; returns an unsubscribe. */
@@ -170,46 +260,132 @@ export class TelemetryStore {
     }, { signal, what: `${spans} spans of trace ${traceId}` });
   }
 
-  #trace(traceId: string): Trace {
-    let trace = this.#byTrace.get(traceId);
-    if (trace === undefined) {
-      trace = { traceId, spans: [], logs: [] };
-      this.#byTrace.set(traceId, trace);
-      this.#age.set(`trace ${traceId}`, trace);
+  #share<T extends object>(shared: Map<object, object>, value: T, interner: Interner<T>): T {
+    let copy = shared.get(value) as T | undefined;
+    if (copy === undefined) {
+      // One user per span, released with it; the lookup by content once per value and call.
+      copy = interner.acquire(value);
+      shared.set(value, copy);
+    } else {
+      interner.acquire(copy);
     }
-    return trace;
+    return copy;
+  }
+
+  /** The entry of trace `traceId`, made if need be, moved to the tail (changed last). */
+  #entry(traceId: string): Entry {
+    let entry = this.#byTrace.get(traceId);
+    if (entry === undefined) {
+      entry = { trace: { traceId, spans: [], logs: [], duplicateSpans: 0 }, spanIds: new Set(), bytes: 0 };
+      this.#byTrace.set(traceId, entry);
+    } else if (entry !== this.#tail) {
+      this.#unlink(entry);
+    } else {
+      return entry;
+    }
+    this.#append(entry);
+    return entry;
+  }
+
+  #append(entry: Entry): void {
+    entry.prev = this.#tail;
+    entry.next = undefined;
+    if (this.#tail) this.#tail.next = entry;
+    else this.#head = entry;
+    this.#tail = entry;
+  }
+
+  #unlink(entry: Entry): void {
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.#head = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.#tail = entry.prev;
+    entry.prev = entry.next = undefined;
   }
 
   #changed(traceIds: Set<string>): void {
-    if (this.#held > this.maxRecords) this.#evict();
+    if (this.#held > this.maxRecords || this.bytes > this.maxBytes) this.#evict();
     for (const check of [...this.#waiters]) check();
     for (const traceId of traceIds) for (const listener of this.#listeners) listener(traceId);
   }
 
-  /** Evicts the oldest traces and log batches until a tenth of the budget is free, in one pass. */
+  /**
+   * Evicts the traces and log batches changed longest ago until a tenth of both budgets is free, in one
+   * pass.
+   */
   #evict(): void {
-    const target = Math.floor(this.maxRecords * 0.9);
+    const records = Math.floor(this.maxRecords * 0.9), bytes = Math.floor(this.maxBytes * 0.9);
     const evictedLogs = new Set<LogRecord>();
-    for (const [key, entry] of this.#age) {
-      if (this.#held <= target) break;
-      this.#age.delete(key);
-      if (Array.isArray(entry)) {
-        for (const log of entry) evictedLogs.add(log);
-        this.#held -= entry.length;
-        this.#dropped.logs += entry.length;
-      } else {
-        this.#byTrace.delete(entry.traceId);
-        this.#held -= entry.spans.length + entry.logs.length;
-        this.#dropped.traces++;
-        this.#dropped.spans += entry.spans.length;
-        this.#dropped.logs += entry.logs.length;
+    let evictedSpans = false;
+    while (this.#head !== undefined && (this.#held > records || this.bytes > bytes)) {
+      const entry = this.#head;
+      this.#unlink(entry);
+      this.#bytes -= entry.bytes;
+      const logs = entry.logs ?? entry.trace!.logs;
+      for (const log of logs) {
+        evictedLogs.add(log);
+        this.#scopes.release(log.scope);
       }
+      this.#held -= logs.length;
+      this.#dropped.logs += logs.length;
+      if (entry.trace === undefined) continue;
+      const { spans, traceId } = entry.trace;
+      this.#byTrace.delete(traceId);
+      for (const span of spans) {
+        this.#resources.release(span.resource);
+        this.#scopes.release(span.scope);
+      }
+      evictedSpans ||= spans.length > 0;
+      this.#held -= spans.length;
+      this.#dropped.traces++;
+      this.#dropped.spans += spans.length;
     }
-    this.#spans = this.#spans.filter((span) => this.#byTrace.has(span.traceId));
-    this.#logs = this.#logs.filter((log) =>
-      log.traceId === undefined ? !evictedLogs.has(log) : this.#byTrace.has(log.traceId)
-    );
+    if (evictedSpans) this.#spans = this.#spans.filter((span) => this.#byTrace.has(span.traceId));
+    if (evictedLogs.size > 0) this.#logs = this.#logs.filter((log) => !evictedLogs.has(log));
   }
+}
+
+/**
+ * The distinct resources of a trace's spans, in the order they first appear, and the index of each: what a
+ * viewer sends once per trace rather than once per span. The store shares equal resources, so identity is
+ * equality here.
+ */
+export function resourcesOf(trace: Trace): { resources: Attributes[]; indexOf: Map<Attributes, number> } {
+  const indexOf = new Map<Attributes, number>();
+  const resources: Attributes[] = [];
+  for (const span of trace.spans) {
+    if (indexOf.has(span.resource)) continue;
+    indexOf.set(span.resource, resources.length);
+    resources.push(span.resource);
+  }
+  return { resources, indexOf };
+}
+
+/**
+ * An estimate of the bytes a decoded value takes on the heap: two per character of a string (V8 may hold
+ * it as UTF-16), sixteen per number, and an object's or array's own slots. It errs high for small records.
+ */
+export function weigh(value: unknown): number {
+  if (typeof value === "string") return 16 + 2 * value.length;
+  if (value === null || typeof value !== "object") return 16;
+  let bytes = 32;
+  if (Array.isArray(value)) {
+    for (const item of value) bytes += 8 + weigh(item);
+    return bytes;
+  }
+  for (const key in value) bytes += 8 + weigh(key) + weigh((value as Record<string, unknown>)[key]);
+  return bytes;
+}
+
+/** The bytes of a span of its own: everything but the shared resource and scope. */
+function weighSpan(span: Span): number {
+  let bytes = 400 + weigh(span.name) + weigh(span.attributes) + weigh(span.status.message ?? "");
+  for (const event of span.events) bytes += 80 + weigh(event.name) + weigh(event.attributes);
+  return bytes;
+}
+
+function weighLog(log: LogRecord): number {
+  return 300 + weigh(log.body) + weigh(log.attributes) + weigh(log.severityText ?? "");
 }
 
 /**
