@@ -1,5 +1,5 @@
 /**
- * Decodes OTLP export requests (traces and logs, as OTLP/JSON or protobuf) into plain records that are easy
+ * Decodes OTLP export requests (traces, logs and metrics, as OTLP/JSON or protobuf) into plain records that are easy
  * to query and to draw: ids in lower-case hex, times as bigint nanoseconds, attributes as plain values, and
  * each span or log record carrying the `service.name` of its resource.
  *
@@ -104,6 +104,60 @@ export interface LogRecord {
   /** The resource's `service.name`. */
   service: string;
   /** The instrumentation scope that wrote the record. */
+  scope: Scope;
+}
+
+/** The kinds of metric the receiver reads: OTLP's gauge, sum and (explicit-bucket) histogram. */
+export type MetricKind = "gauge" | "sum" | "histogram";
+
+/** How a sum's or histogram's points relate to time: OTLP's `AggregationTemporality`. */
+export type MetricTemporality = "unspecified" | "delta" | "cumulative";
+
+/** One data point of a metric, as received. */
+export interface MetricPoint {
+  /** The point's attributes (its labels). */
+  attributes: Attributes;
+  /** When what the point holds began to be counted (0 when not given), in nanoseconds since the epoch. */
+  startTimeUnixNano: bigint;
+  /** When the point was taken, in nanoseconds since the epoch. */
+  timeUnixNano: bigint;
+  /** A gauge's or sum's value. */
+  value?: number;
+  /** A histogram's count of values. */
+  count?: number;
+  /** A histogram's sum of values, when sent. */
+  sum?: number;
+  /** A histogram's smallest value, when sent. */
+  min?: number;
+  /** A histogram's largest value, when sent. */
+  max?: number;
+  /** A histogram's count per bucket: one more than `explicitBounds`. */
+  bucketCounts?: number[];
+  /** A histogram's bucket bounds, ascending. */
+  explicitBounds?: number[];
+}
+
+/** One metric as received, with its points and the service, resource and scope it came from. */
+export interface Metric {
+  /** The metric's name, for example `http.server.request.duration`. */
+  name: string;
+  /** Its description. */
+  description: string;
+  /** Its unit, for example `s` or `By`. */
+  unit: string;
+  /** Gauge, sum or histogram. */
+  kind: MetricKind;
+  /** How the points of a sum or histogram relate to time (`unspecified` for a gauge). */
+  temporality: MetricTemporality;
+  /** Whether a sum only goes up (a counter); false for gauges, up-down counters and histograms. */
+  monotonic: boolean;
+  /** The points, in the order sent. Those marked as holding no recorded value are left out. */
+  points: MetricPoint[];
+  /** The resource's `service.name`. */
+  service: string;
+  /** The attributes of the resource (the process) that sent the metric. */
+  resource: Attributes;
+  /** The instrumentation scope (meter) that made it. */
   scope: Scope;
 }
 
@@ -273,34 +327,229 @@ export function decodeLogs(
   });
 }
 
-/** Checks that a body is an `ExportMetricsServiceRequest` and returns the names of the metrics it holds. */
+/**
+ * Decodes an `ExportMetricsServiceRequest`: its gauges, sums and histograms with their points. Exponential
+ * histograms and summaries, which Deno does not send, are rejected (counted as rejected data points), as
+ * are histograms whose bucket counts do not match their bounds. A request of more than `maxItems` metrics or
+ * data points is refused whole. @throws {OtlpDecodeError} when the body is not one.
+ */
 export function decodeMetrics(
   body: Uint8Array | string,
   encoding: Encoding,
   { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
-): Decoded<string> {
+): Decoded<Metric> {
   return guarded(() => {
-    const names: string[] = [];
+    const result: Decoded<Metric> = { accepted: [], rejected: 0, errors: [] };
     if (encoding === "protobuf") {
       const bytes = binary(body);
       countItems(bytes, maxItems, "metrics");
+      countItems(bytes, maxItems, "data points", DATA_POINTS_PATH);
       const request = parse(() => fromBinary(pb.ExportMetricsServiceRequestSchema, bytes, BINARY));
-      for (const resourceMetrics of request.resourceMetrics) {
-        for (const scopeMetrics of resourceMetrics.scopeMetrics) {
-          for (const metric of scopeMetrics.metrics) names.push(metric.name);
-        }
-      }
-    } else {
-      const path = ["resourceMetrics", "scopeMetrics", "metrics", "metric"] as const;
-      eachJsonItem(
-        jsonObject(body),
-        path,
-        maxItems,
-        (metric) => names.push(string(metric.name, "metric.name")),
+      eachBinaryItem(
+        request.resourceMetrics,
+        (r) => r.scopeMetrics,
+        (s) => s.metrics,
+        (raw, service, resource, scope) => keepMetric(result, binaryMetric(raw, service, resource, scope)),
       );
+      return result;
     }
-    return { accepted: names, rejected: 0, errors: [] };
+    const path = ["resourceMetrics", "scopeMetrics", "metrics", "metric"] as const;
+    let points = 0;
+    eachJsonItem(jsonObject(body), path, maxItems, (raw, service, resource, scope) => {
+      const metric = jsonMetric(raw, service, resource, scope);
+      points += "points" in metric ? metric.points.length : metric.rejected;
+      if (points > maxItems) throw tooMany(maxItems, "data points");
+      keepMetric(result, metric);
+    });
+    return result;
   });
+}
+
+/** A decoded metric, or what was wrong with it and how many of its data points that rejects. */
+type MetricOrRejected = Metric | { rejected: number; error: string };
+
+function keepMetric(result: Decoded<Metric>, metric: MetricOrRejected): void {
+  if ("points" in metric) {
+    result.accepted.push(metric);
+    return;
+  }
+  result.rejected += metric.rejected;
+  if (result.errors.length < 3) result.errors.push(metric.error);
+}
+
+// Where the data points of a metrics request sit: resource_metrics (1) > scope_metrics (2) > metrics (2) >
+// gauge (5), sum (7), histogram (9), exponential_histogram (10) or summary (11) > data_points (1).
+const DATA_POINTS_PATH = [[1], [2], [2], [5, 7, 9, 10, 11], [1]];
+
+const TEMPORALITIES = ["unspecified", "delta", "cumulative"] as const;
+
+// OTLP's DataPointFlags: FLAG_NO_RECORDED_VALUE marks a point that stands for no value (a stale series).
+const NO_RECORDED_VALUE = 1;
+
+function binaryMetric(
+  raw: pb.Metric,
+  service: string,
+  resource: Attributes,
+  scope: Scope,
+): MetricOrRejected {
+  const { data } = raw;
+  const base = { name: raw.name, description: raw.description, unit: raw.unit, service, resource, scope };
+  const number = (point: pb.NumberDataPoint): MetricPoint => ({
+    attributes: fromKeyValues(point.attributes, 0),
+    startTimeUnixNano: point.startTimeUnixNano,
+    timeUnixNano: point.timeUnixNano,
+    value: point.value.case === "asInt" ? Number(point.value.value) : point.value.value ?? 0,
+  });
+  switch (data.case) {
+    case "gauge":
+    case "sum": {
+      const sum = data.case === "sum" ? data.value : undefined;
+      return {
+        ...base,
+        kind: data.case,
+        temporality: TEMPORALITIES[sum?.aggregationTemporality ?? 0] ?? "unspecified",
+        monotonic: sum?.isMonotonic ?? false,
+        points: data.value.dataPoints.filter((point) => !(point.flags & NO_RECORDED_VALUE)).map(number),
+      };
+    }
+    case "histogram": {
+      const kept = data.value.dataPoints.filter((point) => !(point.flags & NO_RECORDED_VALUE));
+      const points = kept.map((point) => ({
+        attributes: fromKeyValues(point.attributes, 0),
+        startTimeUnixNano: point.startTimeUnixNano,
+        timeUnixNano: point.timeUnixNano,
+        count: Number(point.count),
+        ...(point.sum === undefined ? {} : { sum: point.sum }),
+        ...(point.min === undefined ? {} : { min: point.min }),
+        ...(point.max === undefined ? {} : { max: point.max }),
+        bucketCounts: point.bucketCounts.map(Number),
+        explicitBounds: point.explicitBounds,
+      }));
+      return histogramOf(base, TEMPORALITIES[data.value.aggregationTemporality] ?? "unspecified", points);
+    }
+    default:
+      return unsupported(raw.name, data.case);
+  }
+}
+
+/** A histogram, or its rejection when a point's buckets do not match its bounds. */
+function histogramOf(
+  base: Omit<Metric, "kind" | "temporality" | "monotonic" | "points">,
+  temporality: MetricTemporality,
+  points: MetricPoint[],
+): MetricOrRejected {
+  const bad = points.find((point) =>
+    point.bucketCounts!.length !== 0 && point.bucketCounts!.length !== point.explicitBounds!.length + 1
+  );
+  if (bad !== undefined) {
+    return {
+      rejected: points.length,
+      error: `histogram ${JSON.stringify(base.name)} has ${bad.bucketCounts!.length} bucket counts for ` +
+        `${bad.explicitBounds!.length} bounds (there must be one more count than bounds)`,
+    };
+  }
+  return { ...base, kind: "histogram", temporality, monotonic: false, points };
+}
+
+function unsupported(name: string, kind: string | undefined): MetricOrRejected {
+  return {
+    rejected: 1,
+    error: kind === undefined
+      ? `metric ${JSON.stringify(name)} holds no data`
+      : `metric ${JSON.stringify(name)} is a${
+        kind === "exponentialHistogram" ? "n exponential histogram" : " summary"
+      }` +
+        ", which this receiver does not read",
+  };
+}
+
+function jsonMetric(raw: JsonObject, service: string, resource: Attributes, scope: Scope): MetricOrRejected {
+  const name = string(raw.name, "metric.name");
+  const base = {
+    name,
+    description: string(raw.description, "metric.description"),
+    unit: string(raw.unit, "metric.unit"),
+    service,
+    resource,
+    scope,
+  };
+  for (const kind of ["gauge", "sum"] as const) {
+    if (raw[kind] === undefined || raw[kind] === null) continue;
+    const data = object(raw[kind], `metric.${kind}`);
+    return {
+      ...base,
+      kind,
+      temporality: jsonTemporality(data.aggregationTemporality),
+      monotonic: data.isMonotonic === undefined || data.isMonotonic === null
+        ? false
+        : boolean(data.isMonotonic, "sum.isMonotonic"),
+      points: jsonPoints(data, (point) => ({ ...jsonPointBase(point), value: jsonNumberValue(point) })),
+    };
+  }
+  if (raw.histogram !== undefined && raw.histogram !== null) {
+    const data = object(raw.histogram, "metric.histogram");
+    const points = jsonPoints(data, (point) => ({
+      ...jsonPointBase(point),
+      count: Number(int64(point.count, "dataPoint.count")),
+      ...optionalDoubles(point, ["sum", "min", "max"]),
+      bucketCounts: array(point.bucketCounts, "dataPoint.bucketCounts")
+        .map((count) => Number(int64(count, "dataPoint.bucketCounts"))),
+      explicitBounds: array(point.explicitBounds, "dataPoint.explicitBounds")
+        .map((bound) => double(bound, "dataPoint.explicitBounds")),
+    }));
+    return histogramOf(base, jsonTemporality(data.aggregationTemporality), points);
+  }
+  const other = ["exponentialHistogram", "summary"].find((kind) =>
+    raw[kind] !== undefined && raw[kind] !== null
+  );
+  return unsupported(name, other);
+}
+
+function jsonPoints(data: JsonObject, read: (point: JsonObject) => MetricPoint): MetricPoint[] {
+  return array(data.dataPoints, "dataPoints")
+    .map((raw) => object(raw, "dataPoint"))
+    .filter((point) => !(integer(point.flags, "dataPoint.flags") & NO_RECORDED_VALUE))
+    .map(read);
+}
+
+function jsonPointBase(
+  point: JsonObject,
+): Pick<MetricPoint, "attributes" | "startTimeUnixNano" | "timeUnixNano"> {
+  return {
+    attributes: jsonKeyValues(point.attributes, 0),
+    startTimeUnixNano: nanos(point.startTimeUnixNano, "dataPoint.startTimeUnixNano"),
+    timeUnixNano: nanos(point.timeUnixNano, "dataPoint.timeUnixNano"),
+  };
+}
+
+function jsonNumberValue(point: JsonObject): number {
+  if (point.asInt !== undefined && point.asInt !== null) return Number(int64(point.asInt, "dataPoint.asInt"));
+  if (point.asDouble !== undefined && point.asDouble !== null) {
+    return double(point.asDouble, "dataPoint.asDouble");
+  }
+  return 0;
+}
+
+function optionalDoubles(
+  point: JsonObject,
+  fields: readonly ("sum" | "min" | "max")[],
+): Partial<MetricPoint> {
+  const result: Partial<MetricPoint> = {};
+  for (const field of fields) {
+    if (point[field] !== undefined && point[field] !== null) {
+      result[field] = double(point[field], `dataPoint.${field}`);
+    }
+  }
+  return result;
+}
+
+function jsonTemporality(value: unknown): MetricTemporality {
+  return TEMPORALITIES[integer(value, "aggregationTemporality")] ?? "unspecified";
+}
+
+function boolean(value: unknown, field: string): boolean {
+  if (typeof value !== "boolean") throw wrongType(field, "a boolean", value);
+  return value;
 }
 
 /** Encodes an empty export response (full success) in the request's encoding. */
@@ -310,14 +559,23 @@ export function encodeSuccess(encoding: Encoding): Uint8Array | string {
 
 /** Encodes an export response that reports a partial success, in the request's encoding. */
 export function encodePartialSuccess(
-  signal: "traces" | "logs",
+  signal: "traces" | "logs" | "metrics",
   encoding: Encoding,
   rejected: number,
   errorMessage: string,
 ): Uint8Array | string {
   if (encoding === "json") {
-    const field = signal === "traces" ? "rejectedSpans" : "rejectedLogRecords";
+    const field =
+      { traces: "rejectedSpans", logs: "rejectedLogRecords", metrics: "rejectedDataPoints" }[signal];
     return JSON.stringify({ partialSuccess: { [field]: rejected, errorMessage } });
+  }
+  if (signal === "metrics") {
+    return toBinary(
+      pb.ExportMetricsServiceResponseSchema,
+      create(pb.ExportMetricsServiceResponseSchema, {
+        partialSuccess: { rejectedDataPoints: BigInt(rejected), errorMessage },
+      }),
+    );
   }
   return signal === "traces"
     ? toBinary(
@@ -366,26 +624,25 @@ function tooMany(max: number, what: string): OtlpDecodeError {
 
 /**
  * Counts the items (spans, log records, metrics) of an export request without decoding it: they sit at the
- * same place in all three, field 1 (resource_*) > field 2 (scope_*) > field 2. Throws past `max`, so that a
- * body of millions of tiny items is refused before millions of objects are made for it.
+ * same place in all three, field 1 (resource_*) > field 2 (scope_*) > field 2; `path` names other places
+ * (a metric's data points), a list of field numbers per level. Throws past `max`, so that a body of millions
+ * of tiny items is refused before millions of objects are made for it.
  */
-function countItems(bytes: Uint8Array, max: number, what: string): void {
+function countItems(bytes: Uint8Array, max: number, what: string, path: number[][] = [[1], [2], [2]]): void {
   let count = 0;
-  const each = (buffer: Uint8Array, field: number, visit: (inner: Uint8Array) => void) => {
+  const each = (buffer: Uint8Array, level: number) => {
+    if (level === path.length) {
+      if (++count > max) throw tooMany(max, what);
+      return;
+    }
     const reader = new BinaryReader(buffer);
     while (reader.pos < reader.len) {
       const [number, type] = reader.tag();
-      if (number === field && type === WireType.LengthDelimited) visit(reader.bytes());
+      if (path[level].includes(number) && type === WireType.LengthDelimited) each(reader.bytes(), level + 1);
       else reader.skip(type, number);
     }
   };
-  parse(() =>
-    each(bytes, 1, (resource) =>
-      each(resource, 2, (scope) =>
-        each(scope, 2, () => {
-          if (++count > max) throw tooMany(max, what);
-        })))
-  );
+  parse(() => each(bytes, 0));
 }
 
 /**
@@ -531,6 +788,13 @@ function int64(value: unknown, field: string): bigint {
   );
 }
 
+/** A double of OTLP/JSON: a number, or `"NaN"`, `"Infinity"` or `"-Infinity"`. */
+function double(value: unknown, field: string): number {
+  if (typeof value === "number") return value;
+  if (typeof value === "string" && ["NaN", "Infinity", "-Infinity"].includes(value)) return Number(value);
+  throw wrongType(field, "a number", value);
+}
+
 function nanos(value: unknown, field: string): bigint {
   const result = int64(value, field);
   return result < 0n ? 0n : result;
@@ -592,14 +856,7 @@ function jsonAnyValue(raw: unknown, depth: number): AttributeValue {
     return value.boolValue;
   }
   if ("intValue" in value) return Number(int64(value.intValue, "intValue"));
-  if ("doubleValue" in value) {
-    const double = value.doubleValue;
-    if (typeof double === "number") return double;
-    if (typeof double === "string" && ["NaN", "Infinity", "-Infinity"].includes(double)) {
-      return Number(double);
-    }
-    throw wrongType("doubleValue", "a number", double);
-  }
+  if ("doubleValue" in value) return double(value.doubleValue, "doubleValue");
   if ("arrayValue" in value) {
     return array(object(value.arrayValue, "arrayValue").values, "arrayValue.values")
       .map((item) => jsonAnyValue(item, depth + 1));

@@ -106,22 +106,16 @@ export function createReceiverHandler(
     }
     try {
       if (signal === "metrics") {
-        const { accepted } = decodeMetrics(body, encoding, { maxItems });
-        store.metrics.requests++;
-        store.metrics.metrics += accepted.length;
-        return success(encoding, encodeSuccess(encoding));
+        const decoded = decodeMetrics(body, encoding, { maxItems });
+        store.addMetrics(decoded.accepted);
+        return success(encoding, answer(signal, encoding, decoded));
       }
       const decoded = signal === "traces"
         ? decodeTraces(body, encoding, { maxItems })
         : decodeLogs(body, encoding, { maxItems });
       if (signal === "traces") store.addSpans(decoded.accepted as Span[]);
       else store.addLogs(decoded.accepted as LogRecord[]);
-      return success(
-        encoding,
-        decoded.rejected === 0
-          ? encodeSuccess(encoding)
-          : encodePartialSuccess(signal, encoding, decoded.rejected, decoded.errors.slice(0, 3).join("; ")),
-      );
+      return success(encoding, answer(signal, encoding, decoded));
     } catch (error) {
       if (error instanceof OtlpDecodeError) return status(error.status, error.message);
       throw error;
@@ -153,6 +147,17 @@ export function createReceiverHandler(
       inFlight--;
     }
   };
+}
+
+/** The export response: success, or a partial success naming what was rejected. */
+function answer(
+  signal: "traces" | "logs" | "metrics",
+  encoding: Encoding,
+  decoded: { rejected: number; errors: string[] },
+): Uint8Array | string {
+  return decoded.rejected === 0
+    ? encodeSuccess(encoding)
+    : encodePartialSuccess(signal, encoding, decoded.rejected, decoded.errors.slice(0, 3).join("; "));
 }
 
 /**

@@ -135,13 +135,16 @@ Deno.test("metrics are accepted and counted; an empty export is a success", asyn
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: "a" }, { name: "b" }] }] }],
+        resourceMetrics: [{
+          scopeMetrics: [{ metrics: [{ name: "a", gauge: {} }, { name: "b", sum: {} }] }],
+        }],
       }),
     }),
   );
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), {});
-  assert.deepEqual(store.metrics, { requests: 1, metrics: 2 });
+  assert.equal(store.metrics.requests, 1);
+  assert.equal(store.metrics.received, 2);
   const empty = await handle(
     new Request("http://receiver/v1/logs", {
       method: "POST",

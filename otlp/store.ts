@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Attributes, LogRecord, Scope, Span } from "./decode.ts";
+import type { Attributes, LogRecord, Metric, Scope, Span } from "./decode.ts";
+import { MetricStore } from "./metric_store.ts";
 import { Interner } from "./_interner.ts";
 
 /** The spans and log records of one trace. */
@@ -75,8 +76,8 @@ export class TelemetryStore {
   readonly maxRecords: number;
   /** How many bytes (as {@linkcode weigh} estimates them) the store holds at most. */
   readonly maxBytes: number;
-  /** How many metric export requests arrived, and how many metrics they held. */
-  metrics = { requests: 0, metrics: 0 };
+  /** The metrics' series, within their own caps and a quarter of the byte budget (see `metric_store.ts`). */
+  readonly metrics: MetricStore;
   #spans: Span[] = [];
   #logs: LogRecord[] = [];
   #byTrace = new Map<string, Entry>();
@@ -98,6 +99,7 @@ export class TelemetryStore {
     if (!(maxBytes >= 1)) throw new RangeError(`maxBytes must be at least 1, got ${maxBytes}`);
     this.maxRecords = maxRecords;
     this.maxBytes = maxBytes;
+    this.metrics = new MetricStore({ maxBytes: Math.max(1, Math.floor(maxBytes / 4)) });
   }
 
   /** The spans held, in arrival order (read only: add with {@linkcode addSpans}). */
@@ -115,9 +117,12 @@ export class TelemetryStore {
     return { ...this.#dropped };
   }
 
-  /** The bytes held, as {@linkcode weigh} estimates them, each shared resource and scope once. */
+  /**
+   * The bytes held, as {@linkcode weigh} estimates them, each shared resource and scope once, with the
+   * metrics' series.
+   */
   get bytes(): number {
-    return this.#bytes + this.#resources.bytes + this.#scopes.bytes;
+    return this.#bytes + this.#resources.bytes + this.#scopes.bytes + this.metrics.bytes;
   }
 
   /** How many traces are held. */
@@ -179,6 +184,12 @@ export class TelemetryStore {
     if (untraced.length > 0) this.#append({ logs: untraced, bytes: untracedBytes });
     this.#held += logs.length;
     this.#changed(changed);
+  }
+
+  /** Adds metrics to {@linkcode metrics}, which bounds them on its own; waiters see them. */
+  addMetrics(metrics: Metric[]): void {
+    this.metrics.add(metrics);
+    this.#changed(new Set());
   }
 
   /** The trace with this id, or `undefined` when nothing of it arrived (or it was evicted). */
