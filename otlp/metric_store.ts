@@ -97,6 +97,8 @@ export class MetricStore {
   received = 0;
   readonly #options: Required<MetricStoreOptions>;
   #series = new Map<string, _Series>();
+  /** The same series, the one updated longest ago first (re-inserted on each update). */
+  #byAge = new Map<string, _Series>();
   #perMetric = new Map<string, number>();
   #bytes = 0;
   #dropped: MetricsDropped = {
@@ -165,8 +167,13 @@ export class MetricStore {
         }
         const series = this.#seriesFor(metric, name, point, nowMs);
         if (series === undefined) continue;
-        if (!series.push(this.#stored(point, values))) this.#dropped.outOfOrderPoints++;
-        else series.receivedMs = nowMs;
+        if (!series.push(this.#stored(point, values))) {
+          this.#dropped.outOfOrderPoints++;
+          continue;
+        }
+        series.receivedMs = nowMs;
+        this.#byAge.delete(series.identity.key);
+        this.#byAge.set(series.identity.key, series);
       }
     }
   }
@@ -234,6 +241,7 @@ export class MetricStore {
       bytes,
     });
     this.#series.set(key, series);
+    this.#byAge.set(key, series);
     this.#perMetric.set(metricKey, (this.#perMetric.get(metricKey) ?? 0) + 1);
     this.#bytes += bytes;
     return series;
@@ -244,10 +252,7 @@ export class MetricStore {
     const full = () =>
       this.#series.size >= this.#options.maxSeries || this.#bytes + bytes > this.#options.maxBytes;
     while (full()) {
-      let stalest: _Series | undefined;
-      for (const series of this.#series.values()) {
-        if (stalest === undefined || series.receivedMs < stalest.receivedMs) stalest = series;
-      }
+      const stalest: _Series | undefined = this.#byAge.values().next().value;
       if (stalest === undefined || nowMs - stalest.receivedMs < this.#options.staleAfterMs) return false;
       this.#remove(stalest);
       this.#dropped.staleSeries++;
@@ -257,6 +262,7 @@ export class MetricStore {
 
   #remove(series: _Series): void {
     this.#series.delete(series.identity.key);
+    this.#byAge.delete(series.identity.key);
     this.#bytes -= series.identity.bytes;
     const left = (this.#perMetric.get(series.identity.metricKey) ?? 1) - 1;
     if (left > 0) this.#perMetric.set(series.identity.metricKey, left);
