@@ -14,6 +14,18 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import * as pb from "./gen/otlp_pb.ts";
+import {
+  eachField,
+  lastField,
+  LOG_RECORD as LOG_RULES,
+  METRIC as METRIC_RULES,
+  RESOURCE as RESOURCE_RULES,
+  SPAN as SPAN_RULES,
+  TooDeepError,
+  trim,
+  type WireCounts,
+  wireCounts,
+} from "./_wire.ts";
 
 /** Span kinds, indexed by the OTLP enum value. */
 export const SPAN_KINDS = ["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"] as const;
@@ -57,8 +69,23 @@ export interface SpanEvent {
   attributes: Attributes;
 }
 
+/**
+ * What the decoder's limits ({@linkcode DecodeLimits}) took from a span or log record; each field is present
+ * only when not zero.
+ */
+export interface Limited {
+  /** Attributes (of the record, its events, and entries of key-value lists in them) dropped past the cap. */
+  droppedAttributesCount?: number;
+  /** Events of a span dropped past the cap. */
+  droppedEventsCount?: number;
+  /** Items of array values dropped past the cap. */
+  droppedArrayItemsCount?: number;
+  /** Strings (names, keys, values) cut to the longest length kept. */
+  truncatedStringsCount?: number;
+}
+
 /** One span as received, with the service and instrumentation scope it came from. */
-export interface Span {
+export interface Span extends Limited {
   /** The trace id, 32 lower-case hex digits. */
   traceId: string;
   /** The span id, 16 lower-case hex digits. */
@@ -88,7 +115,7 @@ export interface Span {
 }
 
 /** One log record as received. */
-export interface LogRecord {
+export interface LogRecord extends Limited {
   /** The trace the record was written in, when there was an active span. */
   traceId?: string;
   /** The span the record was written in, when there was an active span. */
@@ -174,10 +201,45 @@ export interface Decoded<T> {
 /** The encodings an OTLP/HTTP request can come in. */
 export type Encoding = "json" | "protobuf";
 
+/**
+ * How much of each span or log record is kept, as the OpenTelemetry SDKs' span limits do: what is past a
+ * cap is dropped and counted ({@linkcode Limited}), the record itself is kept.
+ */
+export interface DecodeLimits {
+  /** Attributes per span, event, resource, log record or key-value list (the SDKs' default: 128). */
+  attributes: number;
+  /** Events per span (the SDKs' default: 128). */
+  events: number;
+  /** Items per array value. */
+  arrayItems: number;
+  /** The longest string kept, in UTF-16 code units; longer ones are cut. */
+  stringLength: number;
+}
+
+/** The default limits: 128 attributes, events and array items, strings up to 4,096 characters. */
+export const DEFAULT_LIMITS: Readonly<DecodeLimits> = Object.freeze({
+  attributes: 128,
+  events: 128,
+  arrayItems: 128,
+  stringLength: 4096,
+});
+
+/**
+ * The most values one request may hold, unless told otherwise: for protobuf, its spans or log records,
+ * events, attributes and array items (after the caps of {@linkcode DEFAULT_LIMITS}); for OTLP/JSON, its
+ * objects and arrays (about two per attribute). Deno's largest default batch holds about 15,000. It bounds
+ * the time one request takes to decode.
+ */
+export const DEFAULT_MAX_VALUES = 150_000;
+
 /** Limits of the decoding functions. */
 export interface DecodeOptions {
   /** The most spans, log records or metrics one request may hold (default {@linkcode DEFAULT_MAX_ITEMS}). */
   maxItems?: number;
+  /** The most values one request may hold (default {@linkcode DEFAULT_MAX_VALUES}). */
+  maxValues?: number;
+  /** What is kept of each record (default {@linkcode DEFAULT_LIMITS}). */
+  limits?: Partial<DecodeLimits>;
 }
 
 /** A request body that is not a valid OTLP message, or one too large to accept. */
@@ -198,7 +260,7 @@ export class OtlpDecodeError extends Error {
 export function decodeTraces(
   body: Uint8Array | string,
   encoding: Encoding,
-  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
+  options: DecodeOptions = {},
 ): Decoded<Span> {
   return guarded(() => {
     const result: Decoded<Span> = { accepted: [], rejected: 0, errors: [] };
@@ -208,47 +270,49 @@ export function decodeTraces(
         result.errors.push(`a span without a valid trace or span id (${JSON.stringify(name)})`);
       }
     };
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
     if (encoding === "protobuf") {
-      const bytes = binary(body);
-      countItems(bytes, maxItems, "spans");
-      const request = parse(() => fromBinary(pb.ExportTraceServiceRequestSchema, bytes, BINARY));
-      eachBinaryItem(
-        request.resourceSpans,
-        (r) => r.scopeSpans,
-        (s) => s.spans,
-        (raw, service, resource, scope) => {
+      for (const group of binaryItems(body, SPAN_RULES, "spans", limits, options)) {
+        for (const item of group.items) {
+          const raw = parse(() => fromBinary(pb.SpanSchema, item.bytes, BINARY));
           const traceId = binaryId(raw.traceId, 16);
           const spanId = binaryId(raw.spanId, 8);
-          if (traceId === undefined || spanId === undefined) return reject(raw.name);
+          if (traceId === undefined || spanId === undefined) {
+            reject(raw.name.slice(0, 100));
+            continue;
+          }
+          const values = new Values(limits, item.counts);
           result.accepted.push({
             traceId,
             spanId,
             parentSpanId: binaryId(raw.parentSpanId, 8),
-            name: raw.name,
+            name: values.text(raw.name),
             kind: SPAN_KINDS[raw.kind] ?? "UNSPECIFIED",
             startTimeUnixNano: raw.startTimeUnixNano,
             endTimeUnixNano: raw.endTimeUnixNano,
-            attributes: fromKeyValues(raw.attributes, 0),
+            attributes: values.fromKeyValues(raw.attributes, 0),
             events: raw.events.map((event) => ({
-              name: event.name,
+              name: values.text(event.name),
               timeUnixNano: event.timeUnixNano,
-              attributes: fromKeyValues(event.attributes, 0),
+              attributes: values.fromKeyValues(event.attributes, 0),
             })),
-            status: statusFrom(raw.status?.code ?? 0, raw.status?.message ?? ""),
-            service,
-            resource,
-            scope,
+            status: statusFrom(raw.status?.code ?? 0, values.text(raw.status?.message ?? "")),
+            service: group.service,
+            resource: group.resource,
+            scope: group.scope,
+            ...values.limited(),
           });
-        },
-      );
+        }
+      }
       return result;
     }
     const path = ["resourceSpans", "scopeSpans", "spans", "span"] as const;
-    eachJsonItem(jsonObject(body), path, maxItems, (span, service, resource, scope) => {
-      const name = string(span.name, "span.name");
+    eachJsonItem(jsonObject(body, options), path, limits, options, (span, group) => {
+      const values = new Values(limits);
+      const name = values.text(string(span.name, "span.name"));
       const traceId = jsonId(span.traceId, 16, "span.traceId");
       const spanId = jsonId(span.spanId, 8, "span.spanId");
-      if (traceId === undefined || spanId === undefined) return reject(name);
+      if (traceId === undefined || spanId === undefined) return reject(name.slice(0, 100));
       const status = object(span.status, "span.status");
       result.accepted.push({
         traceId,
@@ -258,19 +322,21 @@ export function decodeTraces(
         kind: SPAN_KINDS[integer(span.kind, "span.kind")] ?? "UNSPECIFIED",
         startTimeUnixNano: nanos(span.startTimeUnixNano, "span.startTimeUnixNano"),
         endTimeUnixNano: nanos(span.endTimeUnixNano, "span.endTimeUnixNano"),
-        attributes: jsonKeyValues(span.attributes, 0),
-        events: array(span.events, "span.events").map((raw) => {
+        attributes: values.jsonKeyValues(span.attributes, 0),
+        events: values.capped(array(span.events, "span.events"), "events").map((raw) => {
           const event = object(raw, "event");
           return {
-            name: string(event.name, "event.name"),
+            name: values.text(string(event.name, "event.name")),
             timeUnixNano: nanos(event.timeUnixNano, "event.timeUnixNano"),
-            attributes: jsonKeyValues(event.attributes, 0),
+            attributes: values.jsonKeyValues(event.attributes, 0),
           };
         }),
-        status: statusFrom(integer(status.code, "status.code"), string(status.message, "status.message")),
-        service,
-        resource,
-        scope,
+        status: statusFrom(
+          integer(status.code, "status.code"),
+          values.text(string(status.message, "status.message")),
+        ),
+        ...group,
+        ...values.limited(),
       });
     });
     return result;
@@ -281,46 +347,47 @@ export function decodeTraces(
 export function decodeLogs(
   body: Uint8Array | string,
   encoding: Encoding,
-  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
+  options: DecodeOptions = {},
 ): Decoded<LogRecord> {
   return guarded(() => {
     const result: Decoded<LogRecord> = { accepted: [], rejected: 0, errors: [] };
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
     if (encoding === "protobuf") {
-      const bytes = binary(body);
-      countItems(bytes, maxItems, "log records");
-      const request = parse(() => fromBinary(pb.ExportLogsServiceRequestSchema, bytes, BINARY));
-      eachBinaryItem(
-        request.resourceLogs,
-        (r) => r.scopeLogs,
-        (s) => s.logRecords,
-        (raw, service, _, scope) => {
+      for (const group of binaryItems(body, LOG_RULES, "log records", limits, options)) {
+        for (const item of group.items) {
+          const raw = parse(() => fromBinary(pb.LogRecordSchema, item.bytes, BINARY));
+          const values = new Values(limits, item.counts);
+          const severityText = values.text(raw.severityText);
           result.accepted.push({
             traceId: binaryId(raw.traceId, 16),
             spanId: binaryId(raw.spanId, 8),
             timeUnixNano: raw.timeUnixNano || raw.observedTimeUnixNano,
-            ...(raw.severityText ? { severityText: raw.severityText } : {}),
-            body: fromAnyValue(raw.body, 0),
-            attributes: fromKeyValues(raw.attributes, 0),
-            service,
-            scope,
+            ...(severityText ? { severityText } : {}),
+            body: values.fromAnyValue(raw.body, 0),
+            attributes: values.fromKeyValues(raw.attributes, 0),
+            service: group.service,
+            scope: group.scope,
+            ...values.limited(),
           });
-        },
-      );
+        }
+      }
       return result;
     }
     const path = ["resourceLogs", "scopeLogs", "logRecords", "logRecord"] as const;
-    eachJsonItem(jsonObject(body), path, maxItems, (log, service, _resource, scope) => {
+    eachJsonItem(jsonObject(body, options), path, limits, options, (log, { service, scope }) => {
+      const values = new Values(limits);
       const time = nanos(log.timeUnixNano, "logRecord.timeUnixNano");
-      const severityText = string(log.severityText, "logRecord.severityText");
+      const severityText = values.text(string(log.severityText, "logRecord.severityText"));
       result.accepted.push({
         traceId: jsonId(log.traceId, 16, "logRecord.traceId"),
         spanId: jsonId(log.spanId, 8, "logRecord.spanId"),
         timeUnixNano: time || nanos(log.observedTimeUnixNano, "logRecord.observedTimeUnixNano"),
         ...(severityText ? { severityText } : {}),
-        body: jsonAnyValue(log.body, 0),
-        attributes: jsonKeyValues(log.attributes, 0),
+        body: values.jsonAnyValue(log.body, 0),
+        attributes: values.jsonKeyValues(log.attributes, 0),
         service,
         scope,
+        ...values.limited(),
       });
     });
     return result;
@@ -336,27 +403,26 @@ export function decodeLogs(
 export function decodeMetrics(
   body: Uint8Array | string,
   encoding: Encoding,
-  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions = {},
+  options: DecodeOptions = {},
 ): Decoded<Metric> {
   return guarded(() => {
     const result: Decoded<Metric> = { accepted: [], rejected: 0, errors: [] };
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const maxItems = options.maxItems ?? DEFAULT_MAX_ITEMS;
     if (encoding === "protobuf") {
-      const bytes = binary(body);
-      countItems(bytes, maxItems, "metrics");
-      countItems(bytes, maxItems, "data points", DATA_POINTS_PATH);
-      const request = parse(() => fromBinary(pb.ExportMetricsServiceRequestSchema, bytes, BINARY));
-      eachBinaryItem(
-        request.resourceMetrics,
-        (r) => r.scopeMetrics,
-        (s) => s.metrics,
-        (raw, service, resource, scope) => keepMetric(result, binaryMetric(raw, service, resource, scope)),
-      );
+      countItems(binary(body), maxItems, "data points", DATA_POINTS_PATH);
+      for (const group of binaryItems(body, METRIC_RULES, "metrics", limits, options)) {
+        for (const item of group.items) {
+          const raw = parse(() => fromBinary(pb.MetricSchema, item.bytes, BINARY));
+          keepMetric(result, binaryMetric(raw, group, new Values(limits, item.counts)));
+        }
+      }
       return result;
     }
     const path = ["resourceMetrics", "scopeMetrics", "metrics", "metric"] as const;
     let points = 0;
-    eachJsonItem(jsonObject(body), path, maxItems, (raw, service, resource, scope) => {
-      const metric = jsonMetric(raw, service, resource, scope);
+    eachJsonItem(jsonObject(body, options), path, limits, options, (raw, origin) => {
+      const metric = jsonMetric(raw, origin, new Values(limits));
       points += "points" in metric ? metric.points.length : metric.rejected;
       if (points > maxItems) throw tooMany(maxItems, "data points");
       keepMetric(result, metric);
@@ -386,16 +452,19 @@ const TEMPORALITIES = ["unspecified", "delta", "cumulative"] as const;
 // OTLP's DataPointFlags: FLAG_NO_RECORDED_VALUE marks a point that stands for no value (a stale series).
 const NO_RECORDED_VALUE = 1;
 
-function binaryMetric(
-  raw: pb.Metric,
-  service: string,
-  resource: Attributes,
-  scope: Scope,
-): MetricOrRejected {
+function binaryMetric(raw: pb.Metric, origin: Origin, values: Values): MetricOrRejected {
   const { data } = raw;
-  const base = { name: raw.name, description: raw.description, unit: raw.unit, service, resource, scope };
+  const { service, resource, scope } = origin;
+  const base = {
+    name: values.text(raw.name),
+    description: values.text(raw.description),
+    unit: values.text(raw.unit),
+    service,
+    resource,
+    scope,
+  };
   const number = (point: pb.NumberDataPoint): MetricPoint => ({
-    attributes: fromKeyValues(point.attributes, 0),
+    attributes: values.fromKeyValues(point.attributes, 0),
     startTimeUnixNano: point.startTimeUnixNano,
     timeUnixNano: point.timeUnixNano,
     value: point.value.case === "asInt" ? Number(point.value.value) : point.value.value ?? 0,
@@ -415,7 +484,7 @@ function binaryMetric(
     case "histogram": {
       const kept = data.value.dataPoints.filter((point) => !(point.flags & NO_RECORDED_VALUE));
       const points = kept.map((point) => ({
-        attributes: fromKeyValues(point.attributes, 0),
+        attributes: values.fromKeyValues(point.attributes, 0),
         startTimeUnixNano: point.startTimeUnixNano,
         timeUnixNano: point.timeUnixNano,
         count: Number(point.count),
@@ -463,12 +532,13 @@ function unsupported(name: string, kind: string | undefined): MetricOrRejected {
   };
 }
 
-function jsonMetric(raw: JsonObject, service: string, resource: Attributes, scope: Scope): MetricOrRejected {
-  const name = string(raw.name, "metric.name");
+function jsonMetric(raw: JsonObject, origin: Origin, values: Values): MetricOrRejected {
+  const name = values.text(string(raw.name, "metric.name"));
+  const { service, resource, scope } = origin;
   const base = {
     name,
-    description: string(raw.description, "metric.description"),
-    unit: string(raw.unit, "metric.unit"),
+    description: values.text(string(raw.description, "metric.description")),
+    unit: values.text(string(raw.unit, "metric.unit")),
     service,
     resource,
     scope,
@@ -483,13 +553,16 @@ function jsonMetric(raw: JsonObject, service: string, resource: Attributes, scop
       monotonic: data.isMonotonic === undefined || data.isMonotonic === null
         ? false
         : boolean(data.isMonotonic, "sum.isMonotonic"),
-      points: jsonPoints(data, (point) => ({ ...jsonPointBase(point), value: jsonNumberValue(point) })),
+      points: jsonPoints(
+        data,
+        (point) => ({ ...jsonPointBase(point, values), value: jsonNumberValue(point) }),
+      ),
     };
   }
   if (raw.histogram !== undefined && raw.histogram !== null) {
     const data = object(raw.histogram, "metric.histogram");
     const points = jsonPoints(data, (point) => ({
-      ...jsonPointBase(point),
+      ...jsonPointBase(point, values),
       count: Number(int64(point.count, "dataPoint.count")),
       ...optionalDoubles(point, ["sum", "min", "max"]),
       bucketCounts: array(point.bucketCounts, "dataPoint.bucketCounts")
@@ -514,9 +587,10 @@ function jsonPoints(data: JsonObject, read: (point: JsonObject) => MetricPoint):
 
 function jsonPointBase(
   point: JsonObject,
+  values: Values,
 ): Pick<MetricPoint, "attributes" | "startTimeUnixNano" | "timeUnixNano"> {
   return {
-    attributes: jsonKeyValues(point.attributes, 0),
+    attributes: values.jsonKeyValues(point.attributes, 0),
     startTimeUnixNano: nanos(point.startTimeUnixNano, "dataPoint.startTimeUnixNano"),
     timeUnixNano: nanos(point.timeUnixNano, "dataPoint.timeUnixNano"),
   };
@@ -610,6 +684,7 @@ function parse<T>(decode: () => T): T {
     return decode();
   } catch (error) {
     if (error instanceof OtlpDecodeError) throw error;
+    if (error instanceof TooDeepError) throw tooDeep();
     throw new OtlpDecodeError(`the body is not a valid protobuf message: ${(error as Error).message}`);
   }
 }
@@ -645,28 +720,74 @@ function countItems(bytes: Uint8Array, max: number, what: string, path: number[]
   parse(() => each(bytes, 0));
 }
 
+/** The items of one scope of a protobuf request, trimmed to the limits, with what they came from. */
+interface BinaryGroup {
+  service: string;
+  resource: Attributes;
+  scope: Scope;
+  items: { bytes: Uint8Array; counts: WireCounts }[];
+}
+
 /**
- * Calls `visit` with each item (span, log record) of a decoded protobuf export request, with the service,
- * resource and scope it came from.
+ * Walks a protobuf export request (resources, field 1 > scopes, field 2 > items, field 2, the same in traces
+ * and logs) and trims each item to `limits` on the wire, before decoding any of them. Throws past
+ * `maxItems` items or `maxValues` values, so that a body of millions of tiny items or events is refused, or
+ * trimmed, before millions of objects are made for it.
  */
-function eachBinaryItem<
-  R extends { resource?: pb.Resource },
-  S extends { scope?: pb.InstrumentationScope },
-  I,
->(
-  resources: R[],
-  scopesOf: (resource: R) => S[],
-  itemsOf: (scope: S) => I[],
-  visit: (item: I, service: string, resource: Attributes, scope: Scope) => void,
-): void {
-  for (const resourceItems of resources) {
-    const resource = fromKeyValues(resourceItems.resource?.attributes ?? [], 0);
-    const service = serviceOf(resource);
-    for (const scopeItems of scopesOf(resourceItems)) {
-      const scope = scopeFrom(scopeItems.scope?.name ?? "", scopeItems.scope?.version ?? "");
-      for (const item of itemsOf(scopeItems)) visit(item, service, resource, scope);
-    }
-  }
+function binaryItems(
+  body: Uint8Array | string,
+  rules: typeof SPAN_RULES,
+  what: string,
+  limits: DecodeLimits,
+  { maxItems = DEFAULT_MAX_ITEMS, maxValues = DEFAULT_MAX_VALUES }: DecodeOptions,
+): BinaryGroup[] {
+  const wireLimits = { ...limits, depth: MAX_VALUE_DEPTH };
+  const groups: BinaryGroup[] = [];
+  let items = 0, values = 0;
+  const count = (counts: WireCounts) => {
+    values += counts.kept;
+    if (values > maxValues) throw tooManyValues(maxValues);
+  };
+  parse(() =>
+    eachField(binary(body), 1, (resourceItems) => {
+      const resourceCounts = wireCounts();
+      const resourceBytes = trim(
+        lastField(resourceItems, 1) ?? new Uint8Array(),
+        RESOURCE_RULES,
+        wireLimits,
+        resourceCounts,
+      );
+      count(resourceCounts);
+      const resource = new Values(limits).fromKeyValues(
+        fromBinary(pb.ResourceSchema, resourceBytes, BINARY).attributes,
+        0,
+      );
+      const service = serviceOf(resource);
+      eachField(resourceItems, 2, (scopeItems) => {
+        const raw = fromBinary(
+          pb.InstrumentationScopeSchema,
+          lastField(scopeItems, 1) ?? new Uint8Array(),
+          BINARY,
+        );
+        const names = new Values(limits);
+        const group: BinaryGroup = {
+          service,
+          resource,
+          scope: scopeFrom(names.text(raw.name), names.text(raw.version)),
+          items: [],
+        };
+        groups.push(group);
+        eachField(scopeItems, 2, (item) => {
+          if (++items > maxItems) throw tooMany(maxItems, what);
+          const counts = wireCounts();
+          counts.kept++;
+          group.items.push({ bytes: trim(item, rules, wireLimits, counts), counts });
+          count(counts);
+        });
+      });
+    })
+  );
+  return groups;
 }
 
 function serviceOf(resource: Attributes): string {
@@ -691,36 +812,9 @@ function binaryId(bytes: Uint8Array, length: number): string | undefined {
   return bytes.toHex();
 }
 
-function fromKeyValues(pairs: pb.KeyValue[], depth: number): Attributes {
-  const result: Attributes = {};
-  for (const pair of pairs) set(result, pair.key, fromAnyValue(pair.value, depth));
-  return result;
-}
-
 /** `attributes[key] = value`, also for the key `__proto__`, which an assignment would take as the prototype. */
 function set(attributes: Attributes, key: string, value: AttributeValue): void {
   Object.defineProperty(attributes, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-function fromAnyValue(raw: pb.AnyValue | undefined, depth: number): AttributeValue {
-  if (depth > MAX_VALUE_DEPTH) throw tooDeep();
-  const value = raw?.value;
-  switch (value?.case) {
-    case "stringValue":
-    case "boolValue":
-    case "doubleValue":
-      return value.value;
-    case "intValue":
-      return Number(value.value);
-    case "bytesValue":
-      return value.value.toBase64();
-    case "arrayValue":
-      return value.value.values.map((item) => fromAnyValue(item, depth + 1));
-    case "kvlistValue":
-      return fromKeyValues(value.value.values, depth + 1);
-    default:
-      return null;
-  }
 }
 
 function tooDeep(): OtlpDecodeError {
@@ -732,10 +826,15 @@ function tooDeep(): OtlpDecodeError {
 
 type JsonObject = Record<string, unknown>;
 
-function jsonObject(body: Uint8Array | string): JsonObject {
+function jsonObject(
+  body: Uint8Array | string,
+  { maxValues = DEFAULT_MAX_VALUES }: DecodeOptions,
+): JsonObject {
+  const text = typeof body === "string" ? body : new TextDecoder().decode(body);
+  countJsonValues(text, maxValues);
   let value: unknown;
   try {
-    value = JSON.parse(typeof body === "string" ? body : new TextDecoder().decode(body));
+    value = JSON.parse(text);
   } catch (error) {
     throw new OtlpDecodeError(`the body is not valid JSON: ${(error as Error).message}`);
   }
@@ -743,6 +842,29 @@ function jsonObject(body: Uint8Array | string): JsonObject {
     throw new OtlpDecodeError("the body is not a JSON object");
   }
   return value as JsonObject;
+}
+
+/**
+ * Counts the objects and arrays of JSON text, outside strings, without parsing it, and throws past `max`:
+ * `JSON.parse` of four MiB of `{},` makes 1.4 million objects and takes most of a second.
+ */
+function countJsonValues(text: string, max: number): void {
+  let count = 0, inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i++; // a backslash: the next character is escaped
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if ((code === 0x7b || code === 0x5b) && ++count > max) throw tooManyValues(max);
+  }
+}
+
+function tooManyValues(max: number): OtlpDecodeError {
+  return new OtlpDecodeError(
+    `the request holds more than ${max} values (events, attributes, array items): send smaller batches`,
+    413,
+  );
 }
 
 function wrongType(field: string, expected: string, value: unknown): OtlpDecodeError {
@@ -778,14 +900,21 @@ function integer(value: unknown, field: string): number {
   return value;
 }
 
-/** An int64 or fixed64 of OTLP/JSON: a decimal string or a number. */
-function int64(value: unknown, field: string): bigint {
+/** An int64 of OTLP/JSON: a decimal string or a number, from -2^63 to 2^63 - 1. */
+function int64(value: unknown, field: string, [min, max] = [-(2n ** 63n), 2n ** 63n - 1n]): bigint {
+  let result: bigint | undefined;
   if (value === undefined || value === null) return 0n;
-  if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
-  if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) return BigInt(value);
-  throw new OtlpDecodeError(
-    `${field} must be an integer or a string of digits, not ${JSON.stringify(value)}`,
-  );
+  if (typeof value === "number" && Number.isInteger(value)) result = BigInt(value);
+  if (typeof value === "string" && /^-?\d{1,20}$/.test(value)) result = BigInt(value);
+  if (result === undefined) {
+    throw new OtlpDecodeError(
+      `${field} must be an integer or a string of digits, not ${JSON.stringify(value)}`,
+    );
+  }
+  if (result < min || result > max) {
+    throw new OtlpDecodeError(`${field} is out of range (${min} to ${max}): ${JSON.stringify(value)}`);
+  }
+  return result;
 }
 
 /** A double of OTLP/JSON: a number, or `"NaN"`, `"Infinity"` or `"-Infinity"`. */
@@ -795,8 +924,9 @@ function double(value: unknown, field: string): number {
   throw wrongType(field, "a number", value);
 }
 
+/** A fixed64 time of OTLP/JSON: up to 2^64 - 1 (negative ones, which some senders write, count as 0). */
 function nanos(value: unknown, field: string): bigint {
-  const result = int64(value, field);
+  const result = int64(value, field, [-(2n ** 63n), 2n ** 64n - 1n]);
   return result < 0n ? 0n : result;
 }
 
@@ -807,6 +937,13 @@ function jsonId(value: unknown, bytes: number, field: string): string | undefine
   return hex;
 }
 
+/** Where an item of a request came from: its resource, its service, its scope. */
+interface Origin {
+  service: string;
+  resource: Attributes;
+  scope: Scope;
+}
+
 /**
  * Calls `visit` with each item (span, log record, metric) of an OTLP/JSON export request, found at
  * `resources[].scopes[].items[]`, with the service, resource and scope it came from. Throws past `maxItems`.
@@ -814,64 +951,169 @@ function jsonId(value: unknown, bytes: number, field: string): string | undefine
 function eachJsonItem(
   request: JsonObject,
   [resources, scopes, items, item]: readonly [string, string, string, string],
-  maxItems: number,
-  visit: (item: JsonObject, service: string, resource: Attributes, scope: Scope) => void,
+  limits: DecodeLimits,
+  { maxItems = DEFAULT_MAX_ITEMS }: DecodeOptions,
+  visit: (item: JsonObject, origin: Origin) => void,
 ): void {
   let count = 0;
   for (const rawResource of array(request[resources], resources)) {
     const resourceItems = object(rawResource, resources);
-    const resource = jsonKeyValues(object(resourceItems.resource, "resource").attributes, 0);
+    const resource = new Values(limits).jsonKeyValues(
+      object(resourceItems.resource, "resource").attributes,
+      0,
+    );
     const service = serviceOf(resource);
     for (const rawScope of array(resourceItems[scopes], scopes)) {
       const scopeItems = object(rawScope, scopes);
-      const scope = jsonScope(scopeItems.scope);
+      const scope = jsonScope(scopeItems.scope, new Values(limits));
       for (const raw of array(scopeItems[items], items)) {
         if (++count > maxItems) throw tooMany(maxItems, `${item.replace(/R/, " r")}s`);
-        visit(object(raw, item), service, resource, scope);
+        visit(object(raw, item), { service, resource, scope });
       }
     }
   }
 }
 
-function jsonScope(value: unknown): Scope {
+function jsonScope(value: unknown, values: Values): Scope {
   const scope = object(value, "scope");
-  return scopeFrom(string(scope.name, "scope.name"), string(scope.version, "scope.version"));
+  return scopeFrom(
+    values.text(string(scope.name, "scope.name")),
+    values.text(string(scope.version, "scope.version")),
+  );
 }
 
-function jsonKeyValues(value: unknown, depth: number): Attributes {
-  const result: Attributes = {};
-  for (const raw of array(value, "attributes")) {
-    const pair = object(raw, "attribute");
-    set(result, string(pair.key, "attribute.key"), jsonAnyValue(pair.value, depth));
-  }
-  return result;
-}
+/**
+ * Attribute values of one record, made plain and held to the limits, counting what the limits took: int64
+ * beyond 2^53 stays exact as a decimal string, NaN and the infinities become the strings `"NaN"`,
+ * `"Infinity"` and `"-Infinity"` (JSON has no such numbers), bytes become base64.
+ */
+class Values {
+  #limits: DecodeLimits;
+  #attributes: number;
+  #events: number;
+  #arrayItems: number;
+  #strings = 0;
 
-function jsonAnyValue(raw: unknown, depth: number): AttributeValue {
-  if (depth > MAX_VALUE_DEPTH) throw tooDeep();
-  const value = object(raw, "value");
-  if ("stringValue" in value) return string(value.stringValue, "stringValue");
-  if ("boolValue" in value) {
-    if (typeof value.boolValue !== "boolean") throw wrongType("boolValue", "a boolean", value.boolValue);
-    return value.boolValue;
+  constructor(limits: DecodeLimits, wire: WireCounts = wireCounts()) {
+    this.#limits = limits;
+    this.#attributes = wire.attributes;
+    this.#events = wire.events;
+    this.#arrayItems = wire.arrayItems;
   }
-  if ("intValue" in value) return Number(int64(value.intValue, "intValue"));
-  if ("doubleValue" in value) return double(value.doubleValue, "doubleValue");
-  if ("arrayValue" in value) {
-    return array(object(value.arrayValue, "arrayValue").values, "arrayValue.values")
-      .map((item) => jsonAnyValue(item, depth + 1));
+
+  /** What the limits took, as the fields of {@linkcode Limited} that are not zero. */
+  limited(): Limited {
+    const result: Limited = {};
+    if (this.#attributes) result.droppedAttributesCount = this.#attributes;
+    if (this.#events) result.droppedEventsCount = this.#events;
+    if (this.#arrayItems) result.droppedArrayItemsCount = this.#arrayItems;
+    if (this.#strings) result.truncatedStringsCount = this.#strings;
+    return result;
   }
-  if ("kvlistValue" in value) {
-    return jsonKeyValues(object(value.kvlistValue, "kvlistValue").values, depth + 1);
+
+  /** `value`, cut to the longest string kept, as a string of its own (a slice would keep the whole). */
+  text(value: string): string {
+    if (value.length <= this.#limits.stringLength) return value;
+    this.#strings++;
+    let cut = value.slice(0, this.#limits.stringLength);
+    if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+    return COPY_DECODER.decode(COPY_ENCODER.encode(cut));
   }
-  if ("bytesValue" in value) {
-    const base64 = string(value.bytesValue, "bytesValue");
-    try {
-      Uint8Array.fromBase64(base64);
-    } catch {
-      throw new OtlpDecodeError("bytesValue must be base64");
+
+  /** The first items of `items` that a cap keeps, counting the rest. */
+  capped<T>(items: T[], kind: "attributes" | "events" | "arrayItems"): T[] {
+    const max = this.#limits[kind];
+    if (items.length <= max) return items;
+    const dropped = items.length - max;
+    if (kind === "attributes") this.#attributes += dropped;
+    else if (kind === "events") this.#events += dropped;
+    else this.#arrayItems += dropped;
+    return items.slice(0, max);
+  }
+
+  fromKeyValues(pairs: pb.KeyValue[], depth: number): Attributes {
+    const result: Attributes = {};
+    for (const pair of pairs) set(result, this.text(pair.key), this.fromAnyValue(pair.value, depth));
+    return result;
+  }
+
+  fromAnyValue(raw: pb.AnyValue | undefined, depth: number): AttributeValue {
+    if (depth > MAX_VALUE_DEPTH) throw tooDeep();
+    const value = raw?.value;
+    switch (value?.case) {
+      case "stringValue":
+        return this.text(value.value);
+      case "boolValue":
+        return value.value;
+      case "doubleValue":
+        return plainDouble(value.value);
+      case "intValue":
+        return plainInt(value.value);
+      case "bytesValue":
+        return this.text(value.value.toBase64());
+      case "arrayValue":
+        return value.value.values.map((item) => this.fromAnyValue(item, depth + 1));
+      case "kvlistValue":
+        return this.fromKeyValues(value.value.values, depth + 1);
+      default:
+        return null;
     }
-    return base64;
   }
-  return null;
+
+  jsonKeyValues(value: unknown, depth: number): Attributes {
+    const result: Attributes = {};
+    for (const raw of this.capped(array(value, "attributes"), "attributes")) {
+      const pair = object(raw, "attribute");
+      set(result, this.text(string(pair.key, "attribute.key")), this.jsonAnyValue(pair.value, depth));
+    }
+    return result;
+  }
+
+  jsonAnyValue(raw: unknown, depth: number): AttributeValue {
+    if (depth > MAX_VALUE_DEPTH) throw tooDeep();
+    const value = object(raw, "value");
+    if ("stringValue" in value) return this.text(string(value.stringValue, "stringValue"));
+    if ("boolValue" in value) {
+      if (typeof value.boolValue !== "boolean") throw wrongType("boolValue", "a boolean", value.boolValue);
+      return value.boolValue;
+    }
+    if ("intValue" in value) return plainInt(int64(value.intValue, "intValue"));
+    if ("doubleValue" in value) {
+      const double = value.doubleValue;
+      if (typeof double === "number") return plainDouble(double);
+      if (typeof double === "string" && ["NaN", "Infinity", "-Infinity"].includes(double)) return double;
+      throw wrongType("doubleValue", "a number", double);
+    }
+    if ("arrayValue" in value) {
+      const items = array(object(value.arrayValue, "arrayValue").values, "arrayValue.values");
+      return this.capped(items, "arrayItems").map((item) => this.jsonAnyValue(item, depth + 1));
+    }
+    if ("kvlistValue" in value) {
+      return this.jsonKeyValues(object(value.kvlistValue, "kvlistValue").values, depth + 1);
+    }
+    if ("bytesValue" in value) {
+      const base64 = string(value.bytesValue, "bytesValue");
+      try {
+        Uint8Array.fromBase64(base64);
+      } catch {
+        throw new OtlpDecodeError("bytesValue must be base64");
+      }
+      return this.text(base64);
+    }
+    return null;
+  }
+}
+
+const COPY_ENCODER = new TextEncoder();
+const COPY_DECODER = new TextDecoder();
+
+/** A double as JSON can carry it: NaN and the infinities as their names. */
+function plainDouble(value: number): number | string {
+  return Number.isFinite(value) ? value : String(value);
+}
+
+/** An int64 as a number when that is exact, else as its decimal string. */
+function plainInt(value: bigint): number | string {
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : String(value);
 }

@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
-import { decodeLogs, decodeMetrics, decodeTraces, MAX_VALUE_DEPTH, OtlpDecodeError } from "./decode.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  decodeLogs,
+  decodeMetrics,
+  decodeTraces,
+  DEFAULT_LIMITS,
+  MAX_VALUE_DEPTH,
+  OtlpDecodeError,
+} from "./decode.ts";
+import * as pb from "./gen/otlp_pb.ts";
 import {
   emptySpansProtobuf,
+  eventBombJson,
+  eventBombProtobuf,
   jsonSpan,
   jsonTraces,
   nestedKvlist,
@@ -23,7 +34,7 @@ Deno.test("a key-value list nested 5,000 deep is refused, as JSON and as protobu
   const deepSpan = jsonTraces([jsonSpan(0, { attributes: [{ key: "deep", value: "__deep__" }] })]);
   const deep = withDeepValue(deepSpan, nestedKvlist(5000));
   refused(() => decodeTraces(deep, "json"), 400, /nested deeper than 32 levels/);
-  refused(() => decodeTraces(nestedKvlistProtobuf(5000), "protobuf"), 400, /not a valid protobuf message/);
+  refused(() => decodeTraces(nestedKvlistProtobuf(5000), "protobuf"), 400, /nested deeper than 32 levels/);
   const log = withDeepValue(
     JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: "__deep__" }] }] }] }),
     nestedKvlist(5000),
@@ -108,4 +119,128 @@ Deno.test("ids: protobuf bytes and OTLP/JSON hex give the same lower-case hex", 
   const protobuf = decodeTraces(nestedKvlistProtobuf(1), "protobuf");
   assert.equal(protobuf.accepted[0].traceId, TRACE_ID);
   assert.equal(protobuf.accepted[0].spanId, "0000000000000001");
+});
+
+Deno.test("the event bomb: a span of two million events keeps 128 of them and counts the rest, as protobuf", () => {
+  const bomb = eventBombProtobuf(2_000_000);
+  assert.ok(bomb.length < 4 * 1024 * 1024);
+  const [span] = decodeTraces(bomb, "protobuf").accepted;
+  assert.equal(span.events.length, DEFAULT_LIMITS.events);
+  assert.equal(span.droppedEventsCount, 2_000_000 - DEFAULT_LIMITS.events);
+  // As OTLP/JSON, JSON.parse would make every object: the request is refused before it is parsed.
+  refused(() => decodeTraces(eventBombJson(1_000_000), "json"), 413, /more than 150000 values/);
+  const small = decodeTraces(eventBombJson(1000), "json").accepted[0];
+  assert.equal(small.events.length, 128);
+  assert.equal(small.droppedEventsCount, 1000 - 128);
+});
+
+Deno.test("attributes, array items and strings past the limits are dropped or cut, and counted", () => {
+  const attributes = [
+    ...Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: { intValue: i } })),
+  ];
+  const long = "é".repeat(10_000);
+  const fields = {
+    name: long,
+    attributes,
+    events: [{
+      name: "e",
+      attributes: [{ key: "list", value: { arrayValue: { values: Array(300).fill({ boolValue: true }) } } }],
+    }],
+  };
+  const request = create(pb.ExportTraceServiceRequestSchema, {
+    resourceSpans: [{
+      scopeSpans: [{
+        spans: [{
+          traceId: Uint8Array.fromHex(TRACE_ID),
+          spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
+          name: long,
+          attributes: attributes.map(({ key, value }) => ({
+            key,
+            value: { value: { case: "intValue" as const, value: BigInt(value.intValue) } },
+          })),
+          events: [{
+            name: "e",
+            attributes: [{
+              key: "list",
+              value: {
+                value: {
+                  case: "arrayValue",
+                  value: {
+                    values: Array.from(
+                      { length: 300 },
+                      () => ({ value: { case: "boolValue" as const, value: true } }),
+                    ),
+                  },
+                },
+              },
+            }],
+          }],
+        }],
+      }],
+    }],
+  });
+  const spans = [
+    decodeTraces(jsonTraces([jsonSpan(0, fields)]), "json").accepted[0],
+    decodeTraces(toBinary(pb.ExportTraceServiceRequestSchema, request), "protobuf").accepted[0],
+  ];
+  for (const span of spans) {
+    assert.equal(span.name.length, 4096);
+    assert.equal(Object.keys(span.attributes).length, 128);
+    assert.equal((span.events[0].attributes.list as unknown[]).length, 128);
+    assert.deepEqual(
+      [span.droppedAttributesCount, span.droppedArrayItemsCount, span.truncatedStringsCount],
+      [72, 172, 1],
+    );
+    assert.equal(span.droppedEventsCount, undefined, "what was not limited is not mentioned");
+  }
+});
+
+Deno.test("int64 above 2^53 stays exact, NaN and the infinities stay, times above 2^64 - 1 are refused", () => {
+  const values = [
+    { key: "big", value: { intValue: "9007199254740993" } },
+    { key: "min", value: { intValue: "-9223372036854775808" } },
+    { key: "small", value: { intValue: 42 } },
+    { key: "nan", value: { doubleValue: "NaN" } },
+    { key: "inf", value: { doubleValue: "-Infinity" } },
+  ];
+  const [span] = decodeTraces(jsonTraces([jsonSpan(0, { attributes: values })]), "json").accepted;
+  assert.deepEqual(span.attributes, {
+    big: "9007199254740993",
+    min: "-9223372036854775808",
+    small: 42,
+    nan: "NaN",
+    inf: "-Infinity",
+  });
+  const request = create(pb.ExportTraceServiceRequestSchema, {
+    resourceSpans: [{
+      scopeSpans: [{
+        spans: [{
+          traceId: Uint8Array.fromHex(TRACE_ID),
+          spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
+          attributes: [
+            { key: "big", value: { value: { case: "intValue", value: 2n ** 62n + 1n } } },
+            { key: "nan", value: { value: { case: "doubleValue", value: NaN } } },
+            { key: "inf", value: { value: { case: "doubleValue", value: Infinity } } },
+          ],
+        }],
+      }],
+    }],
+  });
+  const binary = decodeTraces(toBinary(pb.ExportTraceServiceRequestSchema, request), "protobuf");
+  assert.deepEqual(binary.accepted[0].attributes, {
+    big: String(2n ** 62n + 1n),
+    nan: "NaN",
+    inf: "Infinity",
+  });
+  const at = (time: string) => jsonTraces([jsonSpan(0, { startTimeUnixNano: time })]);
+  assert.equal(
+    decodeTraces(at("18446744073709551615"), "json").accepted[0].startTimeUnixNano,
+    2n ** 64n - 1n,
+  );
+  refused(() => decodeTraces(at("18446744073709551616"), "json"), 400, /startTimeUnixNano is out of range/);
+  refused(() => decodeTraces(at("99999999999999999999"), "json"), 400, /out of range/);
+  const int = jsonTraces([
+    jsonSpan(0, { attributes: [{ key: "k", value: { intValue: "9223372036854775808" } }] }),
+  ]);
+  refused(() => decodeTraces(int, "json"), 400, /intValue is out of range/);
 });

@@ -17,8 +17,11 @@ export interface Trace {
   spans: Span[];
   /** The log records written inside the trace's spans, in arrival order. */
   logs: LogRecord[];
-  /** Spans that arrived again with a span id the trace already held: the first is kept, these counted. */
-  duplicateSpans: number;
+  /**
+   * Spans that arrived again with a span id the trace already held: the first is kept, these are counted
+   * (absent when none did).
+   */
+  duplicateSpans?: number;
 }
 
 /** What a store dropped to stay within its budget, or refused. */
@@ -143,7 +146,7 @@ export class TelemetryStore {
       const trace = entry.trace!;
       changed.add(span.traceId);
       if (entry.spanIds!.has(span.spanId)) {
-        trace.duplicateSpans++;
+        trace.duplicateSpans = (trace.duplicateSpans ?? 0) + 1;
         this.#dropped.duplicateSpans++;
         continue;
       }
@@ -287,7 +290,7 @@ export class TelemetryStore {
   #entry(traceId: string): Entry {
     let entry = this.#byTrace.get(traceId);
     if (entry === undefined) {
-      entry = { trace: { traceId, spans: [], logs: [], duplicateSpans: 0 }, spanIds: new Set(), bytes: 0 };
+      entry = { trace: { traceId, spans: [], logs: [] }, spanIds: new Set(), bytes: 0 };
       this.#byTrace.set(traceId, entry);
     } else if (entry !== this.#tail) {
       this.#unlink(entry);

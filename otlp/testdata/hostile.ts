@@ -111,3 +111,27 @@ export function hasControls(text: string): boolean {
   // deno-lint-ignore no-control-regex
   return /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(text);
 }
+
+/**
+ * The event bomb: a protobuf `ExportTraceServiceRequest` of one valid span carrying `count` empty events,
+ * two bytes each (4 MiB holds about two million).
+ */
+export function eventBombProtobuf(count: number): Uint8Array<ArrayBuffer> {
+  const head = new BinaryWriter()
+    .tag(1, LEN).bytes(Uint8Array.fromHex(TRACE_ID))
+    .tag(2, LEN).bytes(Uint8Array.fromHex(spanId(0)))
+    .tag(5, LEN).string("bomb")
+    .finish();
+  const span = new Uint8Array(head.length + count * 2);
+  span.set(head);
+  for (let i = head.length; i < span.length; i += 2) span[i] = (11 << 3) | LEN; // Span.events, empty
+  return wrap(1, wrap(2, wrap(2, span)));
+}
+
+/** The event bomb as OTLP/JSON: one span with `count` empty events (`{}`), three bytes each. */
+export function eventBombJson(count: number): string {
+  return jsonTraces([jsonSpan(0, { events: "__events__" })]).replace(
+    '"__events__"',
+    `[${Array(count).fill("{}").join(",")}]`,
+  );
+}
