@@ -49,9 +49,21 @@ export interface ReceiverOptions {
   maxItems?: number;
   /** How long reading one request's body may take, in milliseconds (default 10,000), before a 408. */
   bodyTimeoutMs?: number;
-  /** How many requests are read and decoded at once (default 16); more are answered 503, to retry. */
-  maxConcurrentRequests?: number;
+  /**
+   * How long a body may send nothing, in milliseconds (default 2,000), before a 408: a sender that trickles
+   * gives its connection back long before the deadline.
+   */
+  bodyIdleMs?: number;
+  /**
+   * The most bytes that bodies still arriving may hold together (default
+   * {@linkcode DEFAULT_MAX_BUFFERED_BYTES}); a request whose body would pass it is answered 503. Requests
+   * waiting for their bytes take no other slot: decoding, which is synchronous, takes one at a time.
+   */
+  maxBufferedBytes?: number;
 }
+
+/** The default bound on bytes held by bodies still arriving: 32 MiB, eight bodies of the largest size. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 
 /**
  * The default body limit: 4 MiB, about five times the largest batch Deno sends by default (512 HTTP spans:
@@ -68,10 +80,11 @@ export function createReceiverHandler(
     maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
     maxItems = DEFAULT_MAX_ITEMS,
     bodyTimeoutMs = 10_000,
-    maxConcurrentRequests = 16,
+    bodyIdleMs = 2_000,
+    maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
   }: ReceiverOptions = {},
 ): (request: Request) => Promise<Response> {
-  let inFlight = 0;
+  const buffered = { bytes: 0, limit: maxBufferedBytes };
   const receive = async (request: Request, signal: "traces" | "logs" | "metrics"): Promise<Response> => {
     const contentType = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
     const encoding: Encoding | undefined = contentType === "application/json"
@@ -92,17 +105,32 @@ export function createReceiverHandler(
     }
     const declared = Number(request.headers.get("content-length") ?? 0);
     if (declared > maxBodyBytes) return tooLarge(maxBodyBytes);
-    let body: Uint8Array | "too large" | "too slow";
+    let body: Uint8Array | "too large" | "too slow" | "idle" | "busy";
     try {
       let stream = request.body ?? new Blob().stream();
       if (contentEncoding === "gzip") stream = stream.pipeThrough(new DecompressionStream("gzip"));
-      body = await readAtMost(stream, maxBodyBytes, bodyTimeoutMs);
+      body = await readAtMost(stream, {
+        limit: maxBodyBytes,
+        timeoutMs: bodyTimeoutMs,
+        idleMs: bodyIdleMs,
+        buffered,
+      });
     } catch (error) {
       return status(400, `the body could not be read: ${(error as Error).message}`);
     }
     if (body === "too large") return tooLarge(maxBodyBytes);
     if (body === "too slow") {
       return status(408, `the body did not arrive within ${bodyTimeoutMs} ms`, { connection: "close" });
+    }
+    if (body === "idle") {
+      return status(408, `the body sent nothing for ${bodyIdleMs} ms`, { connection: "close" });
+    }
+    if (body === "busy") {
+      // OTLP/HTTP: 503 is retryable, after Retry-After seconds (OpenTelemetry SDKs retry; Deno does not).
+      return status(503, `busy: bodies still arriving hold ${maxBufferedBytes} bytes; retry`, {
+        "retry-after": "1",
+        connection: "close",
+      });
     }
     try {
       if (signal === "metrics") {
@@ -122,7 +150,21 @@ export function createReceiverHandler(
     }
   };
   return async (request) => {
-    const path = new URL(request.url).pathname;
+    const host = request.headers.get("host");
+    if (host !== null && !LOOPBACK_HOST.test(host)) {
+      return HOST_SYNTAX.test(host)
+        ? status(
+          403,
+          "forbidden: this receiver answers only to a loopback Host (127.0.0.1, localhost, [::1])",
+        )
+        : status(400, "the Host header is malformed");
+    }
+    let path: string;
+    try {
+      path = new URL(request.url).pathname;
+    } catch {
+      return status(400, "the request's URL is malformed");
+    }
     const signal = Object.hasOwn(SIGNALS, path) ? SIGNALS[path as keyof typeof SIGNALS] : undefined;
     if (signal === undefined) {
       return status(
@@ -133,19 +175,7 @@ export function createReceiverHandler(
     if (request.method !== "POST") {
       return status(405, `method ${request.method} not allowed on ${path}: use POST`, { allow: "POST" });
     }
-    if (inFlight >= maxConcurrentRequests) {
-      // OTLP/HTTP: 503 is retryable, after Retry-After seconds.
-      return status(503, `busy: ${maxConcurrentRequests} requests are being received; retry`, {
-        "retry-after": "1",
-        connection: "close",
-      });
-    }
-    inFlight++;
-    try {
-      return await receive(request, signal);
-    } finally {
-      inFlight--;
-    }
+    return await receive(request, signal);
   };
 }
 
@@ -160,31 +190,54 @@ function answer(
     : encodePartialSuccess(signal, encoding, decoded.rejected, decoded.errors.slice(0, 3).join("; "));
 }
 
+/** A Host of this machine, with any port: a page that DNS rebinding points here sends its own name. */
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
+/** A Host that is at least well-formed: a name or an IPv4 address, or an IPv6 one in brackets, and a port. */
+const HOST_SYNTAX = /^([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/i;
+
+/** How {@linkcode readAtMost} bounds a body. */
+interface ReadLimits {
+  /** The most bytes of one body. */
+  limit: number;
+  /** How long the whole body may take. */
+  timeoutMs: number;
+  /** How long the body may send nothing. */
+  idleMs: number;
+  /** The bytes all bodies still arriving hold, and the most they may. */
+  buffered: { bytes: number; limit: number };
+}
+
 /**
- * Reads a stream whole; says `"too large"` as soon as it holds more than `limit` bytes, and `"too slow"`
- * when it has not ended `timeoutMs` after the start. Either way the rest is not read.
+ * Reads a stream whole; says `"too large"` as soon as it holds more than `limit` bytes, `"too slow"` when it
+ * has not ended `timeoutMs` after the start, `"idle"` when nothing came for `idleMs`, and `"busy"` when the
+ * bodies still arriving would hold more than `buffered.limit` bytes. Either way the rest is not read.
  */
 async function readAtMost(
   stream: ReadableStream<Uint8Array>,
-  limit: number,
-  timeoutMs: number,
-): Promise<Uint8Array | "too large" | "too slow"> {
+  { limit, timeoutMs, idleMs, buffered }: ReadLimits,
+): Promise<Uint8Array | "too large" | "too slow" | "idle" | "busy"> {
   const reader = stream.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"too slow">((resolve) => timer = setTimeout(() => resolve("too slow"), timeoutMs));
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const after = <T>(ms: number, value: T) =>
+    new Promise<T>((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
+  const late = after(timeoutMs, "too slow" as const);
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     while (true) {
-      const next = await Promise.race([reader.read(), late]);
-      if (next === "too slow") return next;
+      const next = await Promise.race([reader.read(), late, after(idleMs, "idle" as const)]);
+      clearTimeout(timers.pop());
+      if (next === "too slow" || next === "idle") return next;
       if (next.done) break;
       size += next.value.byteLength;
       if (size > limit) return "too large";
+      if (buffered.bytes + next.value.byteLength > buffered.limit) return "busy";
+      buffered.bytes += next.value.byteLength;
       chunks.push(next.value);
     }
   } finally {
-    clearTimeout(timer);
+    for (const timer of timers) clearTimeout(timer);
+    buffered.bytes -= chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
     reader.cancel().catch(() => {});
   }
   const body = new Uint8Array(size);
@@ -245,7 +298,7 @@ export function startReceiver(
     {},
 ): Receiver {
   const server = Deno.serve(
-    { hostname, port, onListen: () => {} },
+    { hostname, port, onListen: () => {}, onError: reportError() },
     createReceiverHandler(store, options),
   );
   const close = async () => {
@@ -253,4 +306,36 @@ export function startReceiver(
   };
   const url = `http://${hostname}:${server.addr.port}`;
   return { url, port: server.addr.port, store, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * An `onError` for `Deno.serve`: one line on stderr, with control and bidirectional characters escaped (the
+ * error may quote what a sender wrote), at most one a second (the others are counted in the next), and a 500.
+ */
+export function reportError(
+  { print = (line: string) => console.error(line), intervalMs = 1000 } = {},
+): (error: unknown) => Response {
+  let last = -Infinity, suppressed = 0;
+  return (error) => {
+    const now = performance.now();
+    if (now - last < intervalMs) suppressed++;
+    else {
+      const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const more = suppressed > 0 ? ` (and ${suppressed} more since the last)` : "";
+      print(`receiver: a request failed: ${cleanLine(text)}${more}`);
+      last = now;
+      suppressed = 0;
+    }
+    return status(500, "the receiver failed on this request");
+  };
+}
+
+/** `text` on one line, at most 300 characters, with characters a terminal would act on escaped as `\u{…}`. */
+export function cleanLine(text: string): string {
+  const line = text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (char) => `\\u{${char.codePointAt(0)!.toString(16)}}`,
+  );
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }

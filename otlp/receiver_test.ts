@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { childEnv } from "@example/harness/processes";
-import { createReceiverHandler, isComplete, startReceiver, TelemetryStore } from "./receiver.ts";
+import { createReceiverHandler, isComplete, reportError, startReceiver, TelemetryStore } from "./receiver.ts";
 import { replay } from "./testdata/replay.ts";
 import {
   chain,
   emptySpansProtobuf,
+  eventBombJson,
+  eventBombProtobuf,
   jsonSpan,
   jsonTraces,
   nestedKvlist,
@@ -231,8 +233,8 @@ Deno.test("a body that does not arrive within the deadline is a 408", async () =
   assert.match((await response.json()).message, /did not arrive within 50 ms/);
 });
 
-Deno.test("past the cap on requests being received, a request is a 503 to retry, at once", async () => {
-  const handle = createReceiverHandler(new TelemetryStore(), { maxConcurrentRequests: 2 });
+Deno.test("bodies still arriving hold at most maxBufferedBytes together; past it a request is a 503 to retry", async () => {
+  const handle = createReceiverHandler(new TelemetryStore(), { maxBufferedBytes: 10 });
   const hanging: ReadableStreamDefaultController<Uint8Array>[] = [];
   const request = (body: BodyInit) =>
     new Request("http://receiver/v1/traces", {
@@ -240,22 +242,113 @@ Deno.test("past the cap on requests being received, a request is a 503 to retry,
       headers: { "content-type": "application/json" },
       body,
     });
-  const slow = [0, 1].map(() =>
-    handle(request(new ReadableStream({ start: (controller) => void hanging.push(controller) })))
-  );
-  const busy = await handle(request("{}"));
+  const open = () =>
+    handle(request(new ReadableStream({ start: (controller) => void hanging.push(controller) })));
+  const first = open(), second = open();
+  hanging[0].enqueue(new TextEncoder().encode("{        "));
+  hanging[1].enqueue(new TextEncoder().encode("{        "));
+  const busy = await second;
   assert.equal(busy.status, 503);
   assert.equal(busy.headers.get("retry-after"), "1");
   await busy.body?.cancel();
-  for (const controller of hanging) {
-    controller.enqueue(new TextEncoder().encode("{}"));
-    controller.close();
-  }
-  assert.deepEqual((await Promise.all(slow)).map((response) => response.status), [200, 200]);
+  hanging[0].enqueue(new TextEncoder().encode("}"));
+  hanging[0].close();
+  assert.equal((await first).status, 200);
   const after = await handle(request("{}"));
-  assert.equal(after.status, 200, "the slots are free again");
+  assert.equal(after.status, 200, "the bytes were given back");
   await after.body?.cancel();
-  await Promise.all(slow.map(async (response) => (await response).body?.cancel()));
+});
+
+/** Sends raw bytes to a port and reads the status line (and closes). */
+async function rawStatus(port: number, text: string): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(text));
+  const buffer = new Uint8Array(4096);
+  const n = await conn.read(buffer);
+  conn.close();
+  return Number(new TextDecoder().decode(buffer.subarray(0, n ?? 0)).match(/^HTTP\/1\.1 (\d{3})/)?.[1]);
+}
+
+Deno.test("the receiver answers only a loopback Host: a malformed one is a 400, another name a 403", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  const post = (host: string) =>
+    rawStatus(
+      receiver.port,
+      `POST /v1/traces HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n` +
+        "Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+    );
+  assert.equal(await post("a:1:1"), 400);
+  assert.equal(await post("a:1:1\u009b\u202e".replace(/[^\x00-\xff]/g, "")), 400);
+  assert.equal(await post("evil.example"), 403);
+  assert.equal(await post("evil.example:4318"), 403);
+  for (const host of ["127.0.0.1", "localhost:4318", "[::1]:1", "LOCALHOST"]) {
+    assert.equal(await post(host), 200, host);
+  }
+  assert.equal(receiver.store.spans.length, 0);
+});
+
+Deno.test("onError prints one cleaned line, at most one a second, and answers 500", async () => {
+  const lines: string[] = [];
+  const onError = reportError({ print: (line) => lines.push(line), intervalMs: 60_000 });
+  const response = onError(new TypeError("Invalid URL: 'http://a\u009b31m\u202e:1:1/'\nsecond line"));
+  assert.equal(response.status, 500);
+  await response.body?.cancel();
+  for (let i = 0; i < 5; i++) await onError(new Error("again")).body?.cancel();
+  assert.equal(lines.length, 1);
+  assert.equal(
+    lines[0],
+    "receiver: a request failed: TypeError: Invalid URL: 'http://a\\u{9b}31m\\u{202e}:1:1/'\\u{a}second line",
+  );
+});
+
+Deno.test("slow bodies take no slot: with 20 bodies that never end, an export is still a 200", async () => {
+  await using receiver = startReceiver({ port: 0, bodyIdleMs: 300 });
+  const stalled = await Promise.all(Array.from({ length: 20 }, async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: receiver.port });
+    await conn.write(new TextEncoder().encode(
+      "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+        "Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n",
+    ));
+    return conn;
+  }));
+  const response = await fetch(`${receiver.url}/v1/traces`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: jsonTraces(chain(4)),
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.equal(receiver.store.spans.length, 4);
+  // The stalled ones are let go once they have sent nothing for bodyIdleMs.
+  const statuses = await Promise.all(stalled.map(async (conn) => {
+    const buffer = new Uint8Array(4096);
+    const n = await conn.read(buffer);
+    conn.close();
+    return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).slice(9, 12);
+  }));
+  assert.deepEqual(new Set(statuses), new Set(["408"]));
+});
+
+Deno.test("the event bomb: a 4 MiB span of two million events is a 200 that keeps 128 events and says how many it dropped", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  const response = await fetch(`${receiver.url}/v1/traces`, {
+    method: "POST",
+    headers: { "content-type": "application/x-protobuf" },
+    body: eventBombProtobuf(2_000_000),
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  const [span] = receiver.store.spans;
+  assert.equal(span.events.length, 128);
+  assert.equal(span.droppedEventsCount, 2_000_000 - 128);
+  assert.ok(receiver.store.bytes < 100_000, `${receiver.store.bytes} bytes charged`);
+  const json = await fetch(`${receiver.url}/v1/traces`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: eventBombJson(1_000_000),
+  });
+  assert.equal(json.status, 413);
+  assert.match((await json.json()).message, /more than 150000 values/);
 });
 
 // Opt-in (about 10 s): RECEIVER_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \

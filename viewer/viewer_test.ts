@@ -121,7 +121,7 @@ Deno.test("deno task viewer outlives hostile traces, prints no control sequence,
     await waitFor(/… 7960 spans deeper than 40 levels not drawn/);
     const escapes = jsonTraces([jsonSpan(0, { traceId: "1".repeat(32), name: ESCAPES })], `svc ${ESCAPES}`);
     assert.equal(await post(escapes), 200);
-    await waitFor(/^Trace 1{32} {2}1 spans, 1 services \(svc \?\]0;pwned/m);
+    await waitFor(/^Trace 1{32} {2}1 spans, 1 services \(svc <U\+001B>\]0;pwned/m);
     // 1,500 more spans: past the budget of 9,000, the chain (the oldest trace) is dropped, and it says so.
     const later = chain(1500).map((span) => ({ ...span, traceId: "2".repeat(32) }));
     assert.equal(await post(jsonTraces(later)), 200);

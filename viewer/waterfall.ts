@@ -8,6 +8,7 @@
  */
 import type { AttributeValue, LogRecord, Span } from "@example/otlp/decode";
 import { servicesByStart, type Trace } from "@example/otlp/receiver";
+import { cut, padEnd, padStart, width } from "./terminal_text.ts";
 
 /** Options of {@linkcode renderWaterfall}. */
 export interface WaterfallOptions {
@@ -28,11 +29,32 @@ interface Node {
   children: Node[];
   /** The parent span id that never arrived, for a span drawn at the top only because of that. */
   missingParent?: string;
+  /** Whether an earlier span of the trace has the same id (this one is drawn, its children go to the first). */
+  duplicate?: boolean;
 }
 
 interface Row {
   prefix: string;
   node: Node;
+}
+
+/** The span tree of a trace: spans by id (the first of each id), and the roots. */
+interface Tree {
+  nodes: Node[];
+  roots: Node[];
+  duplicates: number;
+}
+
+/** How a trace is laid out: when it starts, how long it lasts, and the rows drawn. */
+interface Layout {
+  start: bigint;
+  total: bigint;
+  rows: Row[];
+  serviceWidth: number;
+  nameWidth: number;
+  options: Required<WaterfallOptions>;
+  paint: (code: string, text: string) => string;
+  logsBySpan: Map<string, LogRecord[]>;
 }
 
 const byStart = (a: Node, b: Node) =>
@@ -47,164 +69,227 @@ const MAX_LINES_PER_SPAN = 10;
 const MAX_SERVICES_NAMED = 5;
 const MAX_SERVICE_WIDTH = 24;
 
+const DEFAULTS: Required<WaterfallOptions> = {
+  color: false,
+  barWidth: 40,
+  maxNameLength: 40,
+  maxDepth: 40,
+  maxRows: 500,
+};
+
 /**
- * Renders `trace` as lines of text (no trailing newline). Every text that came from a sender is cleaned of
- * terminal control characters first. A trace deeper than `maxDepth` or larger than `maxRows` is drawn in
- * part, with a note saying how many spans were left out; drawing takes time and memory in proportion to the
- * trace's size, never more stack.
+ * Renders `trace` as lines of text (no trailing newline). Every text that came from a sender is made visible
+ * first (controls, format and invisible characters written as `<U+XXXX>`), and columns are padded by display
+ * width. A trace deeper than `maxDepth` or larger than `maxRows` is drawn in part, with a note saying how many
+ * spans were left out; drawing takes time and memory in proportion to the trace's size, never more stack. A
+ * span whose id an earlier span already has is drawn too, marked, and counted in the heading.
  */
-export function renderWaterfall(
-  trace: Trace,
-  { color = false, barWidth = 40, maxNameLength = 40, maxDepth = 40, maxRows = 500 }: WaterfallOptions = {},
-): string {
-  const paint = (code: string, text: string) => color ? `\x1b[${code}m${text}\x1b[0m` : text;
+export function renderWaterfall(trace: Trace, options: WaterfallOptions = {}): string {
+  const all = { ...DEFAULTS, ...options };
+  const paint = (code: string, text: string) => all.color ? `\x1b[${code}m${text}\x1b[0m` : text;
   const { spans, logs } = trace;
   const traceId = cut(trace.traceId, 32);
   if (spans.length === 0) return `Trace ${traceId}: no spans arrived (only ${logs.length} log records)`;
+  const tree = buildTree(spans);
+  const walk = walkTree(tree.roots, all.maxDepth, all.maxRows);
+  const layout = layOut(trace, walk.rows, all, paint);
+  const lines = [
+    ...heading(trace, traceId, tree, layout),
+    ...walk.rows.flatMap((row) => spanLines(row, layout)),
+  ];
+  const note = (code: string, text: string) => lines.push(paint(code, text));
+  if (walk.tooDeep > 0) {
+    note("33", `… ${plural(walk.tooDeep, "span")} deeper than ${all.maxDepth} levels not drawn`);
+  }
+  const beyondRows = walk.reached - walk.rows.length - walk.tooDeep;
+  if (beyondRows > 0) {
+    note("33", `… ${plural(beyondRows, "more span")} not drawn (at most ${all.maxRows} are)`);
+  }
+  const unreachable = tree.nodes.length - walk.reached;
+  if (unreachable > 0) {
+    note("33;1", `⚠ ${plural(unreachable, "span")} not drawn: their parent links form a cycle`);
+  }
+  const missing = tree.roots.filter((root) => root.missingParent !== undefined).length;
+  if (missing > 0) note("33;1", `⚠ incomplete trace: ${plural(missing, "span")} whose parent never arrived`);
+  return lines.join("\n");
+}
 
-  const nodes = new Map<string, Node>();
-  for (const span of spans) nodes.set(span.spanId, { span, children: [] });
+/** Files each span under its parent (the first span of the parent's id); the rest are roots. */
+function buildTree(spans: Span[]): Tree {
+  const nodes = spans.map((span): Node => ({ span, children: [] }));
+  const byId = new Map<string, Node>();
+  let duplicates = 0;
+  for (const node of nodes) {
+    if (!byId.has(node.span.spanId)) byId.set(node.span.spanId, node);
+    else node.duplicate = (duplicates++, true);
+  }
   const roots: Node[] = [];
-  for (const node of nodes.values()) {
-    const parent = node.span.parentSpanId === undefined ? undefined : nodes.get(node.span.parentSpanId);
+  for (const node of nodes) {
+    const parent = node.span.parentSpanId === undefined ? undefined : byId.get(node.span.parentSpanId);
     if (parent) parent.children.push(node);
     else {
-      if (node.span.parentSpanId !== undefined) node.missingParent = node.span.parentSpanId;
+      if (node.span.parentSpanId !== undefined && !parent) node.missingParent = node.span.parentSpanId;
       roots.push(node);
     }
   }
   roots.sort(byStart);
-  for (const node of nodes.values()) node.children.sort(byStart);
+  for (const node of nodes) node.children.sort(byStart);
+  return { nodes, roots, duplicates };
+}
 
-  let start = spans[0].startTimeUnixNano;
-  let end = spans[0].endTimeUnixNano;
-  let errors = 0;
-  for (const span of spans) {
-    if (span.startTimeUnixNano < start) start = span.startTimeUnixNano;
-    if (span.endTimeUnixNano > end) end = span.endTimeUnixNano;
-    if (span.status.code === "ERROR") errors++;
-  }
-  const total = end > start ? end - start : 1n;
-  const ms = (nanos: bigint) => `${(Number(nanos) / 1e6).toFixed(1)} ms`;
-  const logsBySpan = Map.groupBy(
-    logs.filter((log) => log.spanId !== undefined),
-    (log: LogRecord) => log.spanId!,
-  );
-
-  // Depth first, in start order, with a stack of its own rather than recursion: a chain of thousands of
-  // spans must not exhaust the call stack.
+/**
+ * Depth first, in start order, with a stack of its own rather than recursion: a chain of thousands of spans
+ * must not exhaust the call stack. Each node is visited once, so a cycle of parent links ends the walk.
+ */
+function walkTree(roots: Node[], maxDepth: number, maxRows: number) {
   const rows: Row[] = [];
   let reached = 0;
   let tooDeep = 0;
-  const stack: { node: Node; prefix: string; childPrefix: string; depth: number }[] = [];
-  for (let i = roots.length - 1; i >= 0; i--) {
-    stack.push({ node: roots[i], prefix: "", childPrefix: "", depth: 0 });
-  }
-  while (stack.length > 0) {
-    const { node, prefix, childPrefix, depth } = stack.pop()!;
+  const seen = new Set<Node>();
+  const stack = roots.toReversed().map((node) => ({ node, prefix: "", childPrefix: "", depth: 0 }));
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { node, prefix, childPrefix, depth } = next;
+    if (seen.has(node)) continue;
+    seen.add(node);
     reached++;
     if (depth >= maxDepth) tooDeep++;
     else if (rows.length < maxRows) rows.push({ prefix, node });
+    const deeper = depth + 1 >= maxDepth;
     for (let i = node.children.length - 1; i >= 0; i--) {
       const last = i === node.children.length - 1;
       stack.push({
         node: node.children[i],
-        prefix: depth + 1 >= maxDepth ? "" : childPrefix + (last ? "└─ " : "├─ "),
-        childPrefix: depth + 1 >= maxDepth ? "" : childPrefix + (last ? "   " : "│  "),
+        prefix: deeper ? "" : childPrefix + (last ? "└─ " : "├─ "),
+        childPrefix: deeper ? "" : childPrefix + (last ? "   " : "│  "),
         depth: depth + 1,
       });
     }
   }
-  const beyondRows = reached - rows.length - tooDeep;
-  const unreachable = nodes.size - reached;
+  return { rows, reached, tooDeep };
+}
 
-  const label = (row: Row) => row.prefix + cut(row.node.span.name, maxNameLength);
+/** The trace's time span and the widths of the service and span columns, measured in display columns. */
+function layOut(
+  trace: Trace,
+  rows: Row[],
+  options: Required<WaterfallOptions>,
+  paint: Layout["paint"],
+): Layout {
+  let start = trace.spans[0].startTimeUnixNano;
+  let end = trace.spans[0].endTimeUnixNano;
+  for (const span of trace.spans) {
+    if (span.startTimeUnixNano < start) start = span.startTimeUnixNano;
+    if (span.endTimeUnixNano > end) end = span.endTimeUnixNano;
+  }
   let serviceWidth = 7;
   let nameWidth = 4;
   for (const row of rows) {
-    serviceWidth = Math.max(serviceWidth, cut(row.node.span.service, MAX_SERVICE_WIDTH).length);
-    nameWidth = Math.max(nameWidth, label(row).length);
+    serviceWidth = Math.max(serviceWidth, width(cut(row.node.span.service, MAX_SERVICE_WIDTH)));
+    nameWidth = Math.max(nameWidth, width(label(row, options.maxNameLength)));
   }
-  const missing = roots.filter((root) => root.missingParent !== undefined);
-  const services = servicesByStart(spans);
-  const named = [...services.values().take(MAX_SERVICES_NAMED)].map((service) =>
-    cut(service, MAX_SERVICE_WIDTH)
+  const logsBySpan = Map.groupBy(
+    trace.logs.filter((log) => log.spanId !== undefined),
+    (log: LogRecord) => log.spanId!,
   );
-  if (services.length > named.length) named.push(`${services.length - named.length} more`);
+  return {
+    start,
+    total: end > start ? end - start : 1n,
+    rows,
+    serviceWidth,
+    nameWidth,
+    options,
+    paint,
+    logsBySpan,
+  };
+}
 
-  const lines = [
+/** The heading: the trace's id, counts, services and duration, then the column titles. */
+function heading(trace: Trace, traceId: string, tree: Tree, layout: Layout): string[] {
+  const { paint, serviceWidth, nameWidth } = layout;
+  const errors = trace.spans.filter((span) => span.status.code === "ERROR").length;
+  const services = servicesByStart(trace.spans);
+  const named = services.slice(0, MAX_SERVICES_NAMED).map((service) => cut(service, MAX_SERVICE_WIDTH));
+  if (services.length > named.length) named.push(`${services.length - named.length} more`);
+  return [
     paint("1", `Trace ${traceId}`) +
-    `  ${spans.length} spans, ${services.length} services (${named.join(", ")}), ${ms(total)}` +
+    `  ${trace.spans.length} spans, ${services.length} services (${named.join(", ")}), ${ms(layout.total)}` +
+    (tree.duplicates > 0 ? paint("33;1", `, ${tree.duplicates} with a duplicate span id`) : "") +
     (errors > 0 ? paint("31;1", `, ${errors} with errors`) : ""),
     paint(
       "2",
-      `${"service".padEnd(serviceWidth)}  ${"kind".padEnd(8)}  ${"span".padEnd(nameWidth)}  ${
-        "start".padStart(9)
-      }  ${"duration".padStart(9)}  timeline`,
+      `${padEnd("service", serviceWidth)}  ${padEnd("kind", 8)}  ${padEnd("span", nameWidth)}  ${
+        padStart("start", 9)
+      }  ${padStart("duration", 9)}  timeline`,
     ),
   ];
-  for (const row of rows) {
-    const { span } = row.node;
-    const offset = span.startTimeUnixNano - start;
-    const duration = span.endTimeUnixNano - span.startTimeUnixNano;
-    const from = Math.max(0, Math.min(barWidth - 1, Math.floor(Number(offset) / Number(total) * barWidth)));
-    const length = Math.max(1, Math.round(Number(duration) / Number(total) * barWidth));
-    const failed = span.status.code === "ERROR";
-    const bar = " ".repeat(from) +
-      (failed ? "▓" : "█").repeat(Math.max(1, Math.min(length, barWidth - from)));
-    const indent = " ".repeat(serviceWidth + 2 + 8 + 2 + row.prefix.length);
+}
+
+/** One span's line, then its notes, events and log records, indented under its name. */
+function spanLines(row: Row, layout: Layout): string[] {
+  const { span } = row.node;
+  const { paint, start, total, serviceWidth, nameWidth, options } = layout;
+  const offset = span.startTimeUnixNano - start;
+  const duration = span.endTimeUnixNano - span.startTimeUnixNano;
+  const failed = span.status.code === "ERROR";
+  const lines = [
+    `${padEnd(cut(span.service, MAX_SERVICE_WIDTH), serviceWidth)}  ${padEnd(span.kind, 8)}  ${
+      padEnd(label(row, options.maxNameLength), nameWidth)
+    }  ${padStart(ms(offset), 9)}  ${padStart(ms(duration), 9)}  ${
+      paint(failed ? "31" : "36", bar(offset, duration, total, options.barWidth, failed))
+    }` +
+    (failed
+      ? "  " + paint("31;1", `✗ ERROR${span.status.message ? `: ${cut(span.status.message, 60)}` : ""}`)
+      : ""),
+  ];
+  const indent = " ".repeat(serviceWidth + 2 + 8 + 2 + width(row.prefix));
+  if (row.node.duplicate) {
+    lines.push(indent + paint("33", `⚠ an earlier span has the same id ${cut(span.spanId, 16)}`));
+  }
+  if (row.node.missingParent !== undefined) {
+    lines.push(indent + paint("33", `⚠ parent span ${cut(row.node.missingParent, 16)} never arrived`));
+  }
+  return [...lines, ...eventLines(span, layout).map((line) => indent + line)];
+}
+
+/** The span's events and the log records written inside it, at most {@linkcode MAX_LINES_PER_SPAN} each. */
+function eventLines(span: Span, { paint, start, logsBySpan }: Layout): string[] {
+  const lines = [];
+  for (const event of span.events.slice(0, MAX_LINES_PER_SPAN)) {
+    const attributes = Object.entries(event.attributes)
+      .filter(([key]) => key !== "exception.stacktrace")
+      .slice(0, MAX_LINES_PER_SPAN)
+      .map(([key, value]) => `${cut(key, 40)}=${cut(show(value), 60)}`).join(" ");
     lines.push(
-      `${cut(span.service, MAX_SERVICE_WIDTH).padEnd(serviceWidth)}  ${span.kind.padEnd(8)}  ${
-        label(row).padEnd(nameWidth)
-      }  ${ms(offset).padStart(9)}  ${ms(duration).padStart(9)}  ${paint(failed ? "31" : "36", bar)}` +
-        (failed
-          ? "  " + paint("31;1", `✗ ERROR${span.status.message ? `: ${cut(span.status.message, 60)}` : ""}`)
-          : ""),
-    );
-    if (row.node.missingParent !== undefined) {
-      lines.push(indent + paint("33", `⚠ parent span ${cut(row.node.missingParent, 16)} never arrived`));
-    }
-    for (const event of span.events.slice(0, MAX_LINES_PER_SPAN)) {
-      const attributes = Object.entries(event.attributes)
-        .filter(([key]) => key !== "exception.stacktrace")
-        .slice(0, MAX_LINES_PER_SPAN)
-        .map(([key, value]) => `${cut(key, 40)}=${cut(show(value), 60)}`).join(" ");
-      lines.push(
-        indent + paint("2", `• ${cut(event.name, 60)} at ${ms(event.timeUnixNano - start)}`) +
-          (attributes ? ` ${attributes}` : ""),
-      );
-    }
-    if (span.events.length > MAX_LINES_PER_SPAN) {
-      lines.push(indent + paint("2", `• … ${span.events.length - MAX_LINES_PER_SPAN} more events`));
-    }
-    const spanLogs = logsBySpan.get(span.spanId) ?? [];
-    for (const log of spanLogs.slice(0, MAX_LINES_PER_SPAN)) {
-      lines.push(indent + paint("35", `▸ log: ${cut(show(log.body).trimEnd(), 80)}`));
-    }
-    if (spanLogs.length > MAX_LINES_PER_SPAN) {
-      lines.push(indent + paint("35", `▸ … ${spanLogs.length - MAX_LINES_PER_SPAN} more log records`));
-    }
-  }
-  if (tooDeep > 0) {
-    lines.push(paint("33", `… ${plural(tooDeep, "span")} deeper than ${maxDepth} levels not drawn`));
-  }
-  if (beyondRows > 0) {
-    lines.push(paint("33", `… ${plural(beyondRows, "more span")} not drawn (at most ${maxRows} are)`));
-  }
-  if (unreachable > 0) {
-    lines.push(paint("33;1", `⚠ ${plural(unreachable, "span")} not drawn: their parent links form a cycle`));
-  }
-  if (missing.length > 0) {
-    lines.push(
-      paint(
-        "33;1",
-        `⚠ incomplete trace: ${missing.length} span${
-          missing.length === 1 ? "" : "s"
-        } whose parent never arrived`,
-      ),
+      paint("2", `• ${cut(event.name, 60)} at ${ms(event.timeUnixNano - start)}`) +
+        (attributes ? ` ${attributes}` : ""),
     );
   }
-  return lines.join("\n");
+  if (span.events.length > MAX_LINES_PER_SPAN) {
+    lines.push(paint("2", `• … ${span.events.length - MAX_LINES_PER_SPAN} more events`));
+  }
+  const spanLogs = logsBySpan.get(span.spanId) ?? [];
+  for (const log of spanLogs.slice(0, MAX_LINES_PER_SPAN)) {
+    lines.push(paint("35", `▸ log: ${cut(show(log.body).trimEnd(), 80)}`));
+  }
+  if (spanLogs.length > MAX_LINES_PER_SPAN) {
+    lines.push(paint("35", `▸ … ${spanLogs.length - MAX_LINES_PER_SPAN} more log records`));
+  }
+  return lines;
+}
+
+/** The span's bar: blank up to its start, then a block per column it lasts (at least one). */
+function bar(offset: bigint, duration: bigint, total: bigint, barWidth: number, failed: boolean): string {
+  const from = Math.max(0, Math.min(barWidth - 1, Math.floor(Number(offset) / Number(total) * barWidth)));
+  const length = Math.max(1, Math.round(Number(duration) / Number(total) * barWidth));
+  return " ".repeat(from) + (failed ? "▓" : "█").repeat(Math.max(1, Math.min(length, barWidth - from)));
+}
+
+function label(row: Row, maxNameLength: number): string {
+  return row.prefix + cut(row.node.span.name, maxNameLength);
+}
+
+function ms(nanos: bigint): string {
+  return `${(Number(nanos) / 1e6).toFixed(1)} ms`;
 }
 
 function plural(count: number, noun: string): string {
@@ -213,23 +298,4 @@ function plural(count: number, noun: string): string {
 
 function show(value: AttributeValue): string {
   return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-// C0 controls but for the line feed (shown as ⏎), DEL, C1 controls (U+0080-U+009F: U+009B is a CSI on its
-// own), and the bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F,
-// U+202A-U+202E, U+2066-U+2069) that would reorder what the terminal shows.
-// deno-lint-ignore no-control-regex
-const UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/**
- * Makes `text` safe to print and cuts it to at most `max` characters, ending it with "…" when cut: control
- * characters and bidirectional overrides become "?", line feeds "⏎". Only the start of a long text is read.
- */
-function cut(text: string, max: number): string {
-  const head = text.length > max * 2 + 2 ? text.slice(0, max * 2 + 2) : text;
-  const clean = head.replace(UNSAFE, "?").replace(/\n/g, "⏎");
-  const characters = Array.from(clean);
-  return characters.length <= max && head.length === text.length
-    ? clean
-    : characters.slice(0, max - 1).join("") + "…";
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { renderWaterfall } from "./waterfall.ts";
+import stringWidth from "string-width";
 import { replay } from "@example/otlp/testdata/replay";
 import { decodeLogs, decodeTraces } from "@example/otlp/decode";
 import {
@@ -148,11 +149,75 @@ Deno.test("no text from a sender reaches the terminal as a control sequence", ()
   for (const options of [{}, { maxNameLength: 200 }]) {
     const text = renderWaterfall({ ...trace, logs }, options);
     assert.ok(!hasControls(text), JSON.stringify(text));
-    for (const field of ["service", "name", "event", "status", "log"]) {
-      assert.match(text, new RegExp(`${field} \\?\\]0;pwned\\?\\|`), `${field} is shown, cleaned`);
+    // The service column is 24 wide: its text is cut there.
+    assert.match(text, /^service <U\+001B>\]0;pwne…/m, "service is shown, cleaned");
+    for (const field of ["name", "event", "status", "log"]) {
+      assert.match(
+        text,
+        new RegExp(`${field} <U\\+001B>\\]0;pwned<U\\+0007>\\|`),
+        `${field} is shown, cleaned`,
+      );
     }
   }
   const text = renderWaterfall({ ...trace, logs }, { maxNameLength: 200 });
-  assert.match(text, /event key \?\]0;pwned\?\|\?\[2J\|\?\[8m\|\?\]8;;htt…=\["\\u001b\]0;pwned/);
-  assert.match(text, /\|\?31m\|\?gnp\.exe\|\?isolate\?/, "U+009B, U+202E, U+2066 and U+2069 too");
+  assert.match(
+    text,
+    /event key <U\+001B>\]0;pwned<U\+0007>\|…=\["\\u001b\]0;pwned/,
+  );
+  assert.match(
+    text,
+    /\|<U\+009B>31m\|<U\+202E>gnp\.exe\|<U\+2066>isolate<U\+2069>/,
+    "U+009B, U+202E, U+2066, U+2069",
+  );
+});
+
+Deno.test("columns line up whatever the names hold: zero-width, wide and combining characters", () => {
+  const names = [
+    "plain",
+    "zero\u200Bwidth",
+    "wide 日本語",
+    "combining e\u0301\u0301",
+    "emoji 👩‍👩‍👧",
+    "tab\there",
+  ];
+  const spans = decodeTraces(
+    jsonTraces(names.map((name, i) => jsonSpan(i, i === 0 ? { name } : { name, parentSpanId: spanId(0) }))),
+    "json",
+  ).accepted;
+  const lines = renderWaterfall({ traceId: TRACE_ID, spans, logs: [] }).split("\n");
+  const rows = lines.filter((line) => line.startsWith("hostile "));
+  assert.equal(rows.length, names.length);
+  // The start column ends at the same display column on every row, and on the column titles.
+  const startEnds = [lines[1], ...rows].map((line) => {
+    const [before] = line.split(/(?<= {2}(?:start|\d+\.\d ms))(?= {2})/);
+    return stringWidth(before);
+  });
+  assert.equal(new Set(startEnds).size, 1, JSON.stringify(startEnds));
+  assert.ok(rows.some((row) => row.includes("zero<U+200B>width")), "a zero-width space is shown, not hidden");
+  assert.ok(rows.some((row) => row.includes("tab<U+0009>here")));
+  assert.ok(rows.some((row) => row.includes("emoji 👩‍👩‍👧")), "an emoji's joiners are kept");
+});
+
+Deno.test("a path with an invisible character does not print as another path", () => {
+  const spans = decodeTraces(jsonTraces([jsonSpan(0, { name: "GET /ad\u200Bmin" })]), "json").accepted;
+  const text = renderWaterfall({ traceId: TRACE_ID, spans, logs: [] });
+  assert.match(text, /GET \/ad<U\+200B>min/);
+  assert.doesNotMatch(text, /\/admin/);
+});
+
+Deno.test("a second span with the same id is drawn, marked, and counted in the heading", () => {
+  const spans = decodeTraces(
+    jsonTraces([jsonSpan(0), jsonSpan(1, { parentSpanId: spanId(0), name: "first" })]),
+    "json",
+  ).accepted;
+  spans.push({ ...spans[1], name: "second" });
+  const text = renderWaterfall({ traceId: TRACE_ID, spans, logs: [] });
+  const lines = text.split("\n");
+  assert.match(
+    lines[0],
+    /^Trace \S+ {2}3 spans, 1 services \(hostile\), [\d.]+ ms, 1 with a duplicate span id$/,
+  );
+  const rows = lines.filter((line) => line.startsWith("hostile "));
+  assert.equal(rows.length, 3, "every span counted is drawn");
+  assert.match(text, /second .*\n +⚠ an earlier span has the same id 0{15}2/);
 });

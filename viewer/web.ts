@@ -17,7 +17,7 @@
  * @module
  */
 import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "@example/otlp/receiver";
-import { FAVICON_SVG, PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from "./web_page.ts";
+import { PAGE_ASSETS } from "./web_assets.ts";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
 export interface TraceSummary {
@@ -133,10 +133,8 @@ export function createWebHandler(
       return _text(405, `method ${request.method} not allowed: the web view is read-only`, { allow: "GET" });
     }
     const path = url.pathname;
-    if (path === "/") return _asset(PAGE_HTML, "text/html; charset=utf-8");
-    if (path === "/app.js") return _asset(PAGE_SCRIPT, "text/javascript; charset=utf-8");
-    if (path === "/app.css") return _asset(PAGE_CSS, "text/css; charset=utf-8");
-    if (path === "/favicon.svg") return _asset(FAVICON_SVG, "image/svg+xml");
+    const asset = PAGE_ASSETS.get(path);
+    if (asset !== undefined) return _asset(asset.body, asset.type);
     if (path === "/api/traces") {
       const raw = url.searchParams.get("limit") ?? String(DEFAULT_LIST_LIMIT);
       const limit = Number(raw);

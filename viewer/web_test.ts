@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { ROOT, runDeno, spawn } from "@example/harness/processes";
 import { TelemetryStore } from "@example/otlp/receiver";
 import { createWebHandler, listTraces, startWebView } from "./web.ts";
-import { PAGE_SCRIPT } from "./web_page.ts";
+import { PAGE_ASSETS } from "./web_assets.ts";
+import webConfig from "./web/deno.json" with { type: "json" };
 import { replay } from "@example/otlp/testdata/replay";
 import type { Span } from "@example/otlp/decode";
 
@@ -135,24 +136,33 @@ Deno.test("bad requests get a 4xx that says why; every answer carries the securi
   }
 });
 
-Deno.test("the page loads its script and style from the viewer only, and the script compiles", async () => {
+Deno.test("the page loads its files from the viewer only, every file of web/ is served, nothing inline", async () => {
   const store = new TelemetryStore();
   const { response, text } = await get(store, "/");
   assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
   assert.deepEqual([...text.matchAll(/(?:src|href)="([^"]*)"/g)].map((match) => match[1]), [
     "/favicon.svg",
-    "/app.css",
-    "/app.js",
+    "/page.css",
+    "/main.js",
   ]);
   assert.doesNotMatch(text, /<script>|\sstyle=|\son\w+=/, "nothing inline: the CSP allows none");
-  for (const [path, type] of [["/app.js", "text/javascript"], ["/app.css", "text/css"]]) {
-    const { response } = await get(store, path);
+  const files = [...Deno.readDirSync(new URL("web/", import.meta.url))].map((entry) => entry.name)
+    .filter((name) => name !== "deno.json").sort();
+  const served = [...PAGE_ASSETS.keys()].map((path) => path === "/" ? "page.html" : path.slice(1)).sort();
+  assert.deepEqual(served, files, "web_assets.ts lists every file of web/");
+  // The scripts are type-checked by `deno check` with the DOM's types: web/ is a workspace member for that.
+  assert.deepEqual(webConfig.compilerOptions, { checkJs: true, lib: ["dom", "dom.iterable", "esnext"] });
+  for (const [path, { type }] of PAGE_ASSETS) {
+    const { response, text } = await get(store, path);
     assert.equal(response.status, 200);
-    assert.equal(response.headers.get("content-type"), `${type}; charset=utf-8`);
+    assert.equal(response.headers.get("content-type"), type);
+    if (!path.endsWith(".js")) continue;
+    assert.doesNotMatch(text, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, path);
+    // Every module a script imports is one the viewer serves.
+    for (const [, imported] of text.matchAll(/^import .* from "\.(\/[a-z_]+\.js)";$/gm)) {
+      assert.ok(PAGE_ASSETS.has(imported), `${path} imports ${imported}`);
+    }
   }
-  // Compiled, not run: a syntax error in the script would throw here.
-  new Function(PAGE_SCRIPT);
-  assert.doesNotMatch(PAGE_SCRIPT, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
 });
 
 /** Reads server-sent events from `response` until `until` returns true for one of them. */

@@ -1,0 +1,89 @@
+/**
+ * What the page reads from the viewer's JSON API (`/api/traces`, `/api/traces/{id}`), as types, and the
+ * fetching of one trace with its times parsed once.
+ *
+ * @module
+ */
+import { getJson, nanos } from "./dom.js";
+
+/**
+ * One line of the trace list.
+ *
+ * @typedef {object} TraceSummary
+ * @property {string} traceId
+ * @property {string} name
+ * @property {string} service
+ * @property {string[]} services
+ * @property {number} spans
+ * @property {number} logs
+ * @property {number} errors
+ * @property {string} startTimeUnixNano
+ * @property {string} durationNanos
+ * @property {boolean} complete
+ */
+
+/**
+ * @typedef {object} SpanEvent
+ * @property {string} name
+ * @property {string} timeUnixNano
+ * @property {Record<string, unknown>} attributes
+ */
+
+/**
+ * A span as the API sends it, with its times parsed (`_start`, `_end`).
+ *
+ * @typedef {object} Span
+ * @property {string} spanId
+ * @property {string} [parentSpanId]
+ * @property {string} name
+ * @property {string} kind
+ * @property {string} startTimeUnixNano
+ * @property {string} endTimeUnixNano
+ * @property {Record<string, unknown>} attributes
+ * @property {SpanEvent[]} events
+ * @property {{ code: string, message?: string }} status
+ * @property {string} service
+ * @property {Record<string, unknown>} resource
+ * @property {{ name: string, version?: string }} scope
+ * @property {bigint} _start
+ * @property {bigint} _end
+ */
+
+/**
+ * @typedef {object} LogRecord
+ * @property {string} [spanId]
+ * @property {string} timeUnixNano
+ * @property {string} [severityText]
+ * @property {unknown} body
+ * @property {Record<string, unknown>} [attributes]
+ */
+
+/**
+ * One trace as the API sends it, with its earliest start parsed (`_start`).
+ *
+ * @typedef {object} Trace
+ * @property {string} traceId
+ * @property {Span[]} spans
+ * @property {LogRecord[]} logs
+ * @property {boolean} complete
+ * @property {bigint} _start
+ */
+
+/**
+ * Fetches one trace and parses its times once: the waterfall, the sort and the details use these.
+ *
+ * @param {string} traceId
+ * @returns {Promise<Trace>}
+ */
+export async function fetchTrace(traceId) {
+  const trace = await getJson("/api/traces/" + traceId);
+  /** @type {bigint | null} */
+  let start = null;
+  for (const span of trace.spans) {
+    span._start = nanos(span.startTimeUnixNano);
+    span._end = nanos(span.endTimeUnixNano);
+    if (start === null || span._start < start) start = span._start;
+  }
+  trace._start = start ?? 0n;
+  return trace;
+}

@@ -1,0 +1,73 @@
+/**
+ * The selected span's details: its facts, attributes, events, the log records written inside it, and its
+ * resource.
+ *
+ * @module
+ */
+import { $, attributeList, el, ms, nanos, show, table } from "./dom.js";
+
+/** @typedef {import("./api.js").Span} Span */
+/** @typedef {import("./api.js").Trace} Trace */
+
+/**
+ * Shows the details of span `spanId` of `trace`, or a hint to select one.
+ *
+ * @param {Trace | null} trace
+ * @param {string | null} spanId
+ */
+export function renderDetails(trace, spanId) {
+  const span = trace && spanId !== null ? trace.spans.find((s) => s.spanId === spanId) : undefined;
+  if (!trace || !span) {
+    $("details").replaceChildren(el("p", "muted", trace ? "Select a span in the waterfall." : ""));
+    return;
+  }
+  /** @param {string} time */
+  const at = (time) => "+" + ms(nanos(time) - trace._start);
+  const parts = [el("h3", "", span.name), facts(span, at)];
+  parts.push(el("h4", "", "Attributes"), attributeList(span.attributes));
+  parts.push(el("h4", "", "Events (" + span.events.length + ")"));
+  for (const event of span.events) {
+    const item = el("div", "item event");
+    item.append(
+      el("div", "head", event.name + " at " + at(event.timeUnixNano)),
+      attributeList(event.attributes),
+    );
+    parts.push(item);
+  }
+  const logs = trace.logs.filter((log) => log.spanId === span.spanId);
+  parts.push(el("h4", "", "Log records (" + logs.length + ")"));
+  for (const log of logs) {
+    const item = el("div", "item log");
+    item.append(
+      el("div", "muted", at(log.timeUnixNano) + (log.severityText ? " · " + log.severityText : "")),
+      el("div", "value log-body", show(log.body)),
+    );
+    if (Object.keys(log.attributes ?? {}).length > 0) item.append(attributeList(log.attributes));
+    parts.push(item);
+  }
+  parts.push(el("h4", "", "Resource"), attributeList(span.resource));
+  $("details").replaceChildren(...parts);
+}
+
+/**
+ * The span's kind, scope, ids, timing and status.
+ *
+ * @param {Span} span
+ * @param {(time: string) => string} at
+ */
+function facts(span, at) {
+  const result = table([
+    ["service", span.service],
+    ["kind", span.kind],
+    ["scope", span.scope.name + (span.scope.version ? " " + span.scope.version : "")],
+    ["span id", span.spanId],
+    ["parent", span.parentSpanId ?? "(root)"],
+    ["start", at(span.startTimeUnixNano)],
+    ["duration", ms(span._end - span._start)],
+    ["status", ""],
+  ]);
+  const statusCell = result.querySelector("tr:last-child .value");
+  statusCell?.append(el("span", "status-" + span.status.code, span.status.code));
+  if (span.status.message) statusCell?.append(": " + span.status.message);
+  return result;
+}

@@ -1,0 +1,71 @@
+/**
+ * The trace list: one row per trace, newest first.
+ *
+ * @module
+ */
+import { $, el, ms, nanos, PALETTE } from "./dom.js";
+
+/** @typedef {import("./api.js").TraceSummary} TraceSummary */
+
+/**
+ * Draws the list of `traces` (of `total` held), marking `selected`.
+ *
+ * @param {TraceSummary[]} traces
+ * @param {number} total
+ * @param {string | null} selected
+ */
+export function renderList(traces, total, selected) {
+  const rows = traces.map((trace) => listRow(trace, trace.traceId === selected));
+  $("trace-rows").replaceChildren(...rows);
+  $("no-traces").hidden = rows.length > 0;
+  $("trace-count").textContent = total === rows.length
+    ? total + (total === 1 ? " trace" : " traces")
+    : "the newest " + rows.length + " of " + total + " traces";
+}
+
+/**
+ * Marks the row of `traceId` as selected, and no other.
+ *
+ * @param {string | null} traceId
+ */
+export function markSelectedTrace(traceId) {
+  for (const row of $("trace-rows").children) {
+    if (row instanceof HTMLElement) row.classList.toggle("selected", row.dataset.traceId === traceId);
+  }
+}
+
+/**
+ * @param {TraceSummary} trace
+ * @param {boolean} selected
+ */
+function listRow(trace, selected) {
+  const row = el("tr");
+  row.dataset.traceId = trace.traceId;
+  row.tabIndex = 0;
+  row.classList.toggle("selected", selected);
+  row.classList.toggle("error", trace.errors > 0);
+  const started = new Date(Number(nanos(trace.startTimeUnixNano) / 1000000n));
+  const root = el("td");
+  root.append(el("strong", "", trace.name || "(no root span)"), " ", el("span", "muted", trace.service));
+  const services = el("td");
+  trace.services.forEach((service, i) => {
+    const chip = el("span", "chip", service);
+    chip.style.setProperty("--c", PALETTE[i % PALETTE.length]);
+    services.append(chip);
+  });
+  const status = trace.errors > 0
+    ? "✗ " + trace.errors + (trace.errors === 1 ? " error" : " errors")
+    : trace.complete
+    ? "ok"
+    : "incomplete";
+  row.append(
+    el("td", "", started.toLocaleTimeString()),
+    root,
+    services,
+    el("td", "num", trace.spans),
+    el("td", "num", ms(trace.durationNanos)),
+    el("td", "state", status),
+    el("td", "id", trace.traceId),
+  );
+  return row;
+}
