@@ -18,6 +18,7 @@
  */
 import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "@example/otlp/receiver";
 import { PAGE_ASSETS } from "./web_assets.ts";
+import { signalsAnswer } from "./web_signals.ts";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
 export interface TraceSummary {
@@ -162,7 +163,12 @@ export function createWebHandler(
       pages.add(page);
       return new Response(page.stream, { headers });
     }
-    return _text(404, `not found: ${path}; the web view serves /, /api/traces, /api/traces/{traceId}`);
+    const signals = signalsAnswer(path, url.searchParams, store);
+    if (signals !== undefined) return _json(signals.status, signals.body);
+    return _text(
+      404,
+      `not found: ${path}; the web view serves /, /api/traces, /api/traces/{traceId}, /api/metrics, /api/logs`,
+    );
   };
   return {
     handle,
