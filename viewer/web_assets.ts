@@ -17,6 +17,10 @@ import dom from "./web/dom.js" with { type: "text" };
 import list from "./web/list.js" with { type: "text" };
 import main from "./web/main.js" with { type: "text" };
 import waterfall from "./web/waterfall.js" with { type: "text" };
+import chart from "./web/chart.js" with { type: "text" };
+import logs from "./web/logs.js" with { type: "text" };
+import metrics from "./web/metrics.js" with { type: "text" };
+import views from "./web/views.js" with { type: "text" };
 
 /** One file of the page: its text and its content type. */
 export interface PageAsset {
@@ -39,4 +43,8 @@ export const PAGE_ASSETS: ReadonlyMap<string, PageAsset> = new Map([
   ["/list.js", { body: list, type: SCRIPT }],
   ["/main.js", { body: main, type: SCRIPT }],
   ["/waterfall.js", { body: waterfall, type: SCRIPT }],
+  ["/chart.js", { body: chart, type: SCRIPT }],
+  ["/logs.js", { body: logs, type: SCRIPT }],
+  ["/metrics.js", { body: metrics, type: SCRIPT }],
+  ["/views.js", { body: views, type: SCRIPT }],
 ]);

@@ -9,6 +9,9 @@ import { renderDetails } from "./details.js";
 import { $, getJson, onActivate, serial, setStatus } from "./dom.js";
 import { markSelectedTrace, renderList } from "./list.js";
 import { markSelectedSpan, renderWaterfall } from "./waterfall.js";
+import "./views.js";
+import "./metrics.js";
+import "./logs.js";
 
 /** @type {{ traceId: string | null, spanId: string | null, trace: import("./api.js").Trace | null }} */
 const state = { traceId: null, spanId: null, trace: null };
