@@ -101,6 +101,20 @@ function prepare(series: Series): Prepared {
   return { series, intervals: intervals(series.points(), series.temporality) };
 }
 
+/** The shortest time a chart spans, in ms. */
+const MIN_CHART_MS = 30_000;
+
+/** Where the series' data begins (the earliest start or point time) and ends (the newest point time). */
+function rangeOf(series: readonly Series[]): { firstMs: number; endMs: number } {
+  let firstMs = Infinity;
+  for (const one of series) {
+    const [point] = one.points();
+    if (point !== undefined) firstMs = Math.min(firstMs, point.startMs > 0 ? point.startMs : point.timeMs);
+  }
+  const endMs = newest(series);
+  return { firstMs: Number.isFinite(firstMs) ? firstMs : endMs, endMs };
+}
+
 /** The newest point time of the series, or 0. */
 function newest(series: readonly Series[]): number {
   let end = 0;
@@ -155,12 +169,14 @@ function percentileOf(q: number, prepared: readonly Prepared[], fromMs: number, 
 
 /** `value(from, to)` for each of `bins` bins ending at `endMs`. */
 function chartOf(
-  endMs: number,
+  { firstMs, endMs }: { firstMs: number; endMs: number },
   { chartMs = 300_000, bins = 30 }: SummaryOptions,
   value: (fromMs: number, toMs: number) => number | null,
 ): Chart {
-  const binMs = chartMs / bins;
-  const startMs = endMs - chartMs;
+  // As far back as the data goes (at least 30 s), at most `chartMs`: a short demo fills its chart.
+  const spanMs = Math.min(chartMs, Math.max(MIN_CHART_MS, endMs - firstMs));
+  const binMs = spanMs / bins;
+  const startMs = endMs - spanMs;
   const values = Array.from(
     { length: bins },
     (_, i) => value(startMs + i * binMs, startMs + (i + 1) * binMs),
@@ -213,7 +229,8 @@ export function httpSummaries(store: MetricStore, options: SummaryOptions = {}):
     const [service, side, route] = JSON.parse(key) as [string, "server" | "client", string];
     const all = members.map(prepare);
     const errors = all.filter(({ series }) => isError(series, side));
-    const end = newest(members);
+    const range = rangeOf(members);
+    const end = range.endMs;
     const from = end - windowMs;
     const requestRate = rateOf(all, from, end);
     const errorRate = errorRateOf(all, errors, from, end);
@@ -228,12 +245,12 @@ export function httpSummaries(store: MetricStore, options: SummaryOptions = {}):
       p95: percentileOf(0.95, all, from, end),
       p99: percentileOf(0.99, all, from, end),
       unit: members[0].unit,
-      rateChart: chartOf(end, options, (a, b) => rateOf(all, a, b)),
-      errorChart: chartOf(end, options, (a, b) => errorRateOf(all, errors, a, b)),
+      rateChart: chartOf(range, options, (a, b) => rateOf(all, a, b)),
+      errorChart: chartOf(range, options, (a, b) => errorRateOf(all, errors, a, b)),
       latencyCharts: {
-        p50: chartOf(end, options, (a, b) => percentileOf(0.5, all, a, b)),
-        p95: chartOf(end, options, (a, b) => percentileOf(0.95, all, a, b)),
-        p99: chartOf(end, options, (a, b) => percentileOf(0.99, all, a, b)),
+        p50: chartOf(range, options, (a, b) => percentileOf(0.5, all, a, b)),
+        p95: chartOf(range, options, (a, b) => percentileOf(0.95, all, a, b)),
+        p99: chartOf(range, options, (a, b) => percentileOf(0.99, all, a, b)),
       },
     };
   });
@@ -262,7 +279,8 @@ export function metricSummaries(store: MetricStore, options: SummaryOptions = {}
     const measure = first.kind === "histogram" || (first.kind === "sum" && first.monotonic)
       ? "rate"
       : "latest";
-    const end = newest(members);
+    const range = rangeOf(members);
+    const end = range.endMs;
     const all = measure === "rate" ? members.map(prepare) : [];
     const value = measure === "rate"
       ? (a: number, b: number) => rateOf(all, a, b)
@@ -277,7 +295,7 @@ export function metricSummaries(store: MetricStore, options: SummaryOptions = {}
       measure,
       value: measure === "rate" ? value(end - windowMs, end) : latestOf(members, -Infinity, end),
       p95: first.kind === "histogram" ? percentileOf(0.95, all, end - windowMs, end) : null,
-      chart: chartOf(end, options, value),
+      chart: chartOf(range, options, value),
     };
   });
   return summaries.sort((a, b) => a.service.localeCompare(b.service) || a.name.localeCompare(b.name));

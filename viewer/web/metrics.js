@@ -59,8 +59,8 @@ const POLL_MS = 2000;
  */
 function num(value, suffix = "") {
   if (value === null || !Number.isFinite(value)) return "–";
-  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
-  return value.toFixed(digits) + suffix;
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString("en-US") + suffix;
+  return value.toFixed(Math.abs(value) >= 10 ? 1 : 2) + suffix;
 }
 
 /**
@@ -71,7 +71,8 @@ function num(value, suffix = "") {
  */
 function latency(value, unit) {
   if (value === null || !Number.isFinite(value)) return "–";
-  const scale = { s: 1000, ms: 1, us: 0.001, ns: 1e-6 }[unit];
+  // Deno names the unit of v8js.gc.duration "S": seconds, as for the others.
+  const scale = { s: 1000, ms: 1, us: 0.001, ns: 1e-6 }[unit.toLowerCase()];
   if (scale === undefined) return num(value, " " + unit);
   const millis = value * scale;
   return millis >= 1000 ? num(millis / 1000, " s") : num(millis, " ms");
