@@ -15,6 +15,7 @@ import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receive
 import { DEFAULT_MAX_RECORDS } from "@example/otlp/store";
 import { renderWaterfall } from "./waterfall.ts";
 import { DEFAULT_WEB_PORT, startWebView } from "./web.ts";
+import { printSummaries } from "./summary.ts";
 
 /** Options of {@linkcode watchTraces}. */
 export interface WatchOptions {
@@ -97,8 +98,13 @@ export function watchTraces(
 
 if (import.meta.main) {
   const usage =
-    `usage: deno task viewer [--port 4318] [--web-port ${DEFAULT_WEB_PORT}] [--settle-ms 1000] [--wait-ms 10000] [--max-records ${DEFAULT_MAX_RECORDS}]`;
-  let port: number, settleMs: number, waitMs: number, webPort: number, maxRecords: number;
+    `usage: deno task viewer [--port 4318] [--web-port ${DEFAULT_WEB_PORT}] [--settle-ms 1000] [--wait-ms 10000] [--max-records ${DEFAULT_MAX_RECORDS}] [--summary-every 0]`;
+  let port: number,
+    settleMs: number,
+    waitMs: number,
+    webPort: number,
+    maxRecords: number,
+    summaryEvery: number;
   try {
     const { values } = parseArgs({
       options: {
@@ -107,19 +113,22 @@ if (import.meta.main) {
         "wait-ms": { type: "string", default: "10000" },
         "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
         "max-records": { type: "string", default: String(DEFAULT_MAX_RECORDS) },
+        "summary-every": { type: "string", default: "0" },
       },
     });
-    const flags = ["port", "settle-ms", "wait-ms", "web-port", "max-records"] as const;
-    [port, settleMs, waitMs, webPort, maxRecords] = flags.map((flag) => values[flag]).map((value, i) => {
-      const number = Number(value);
-      if (
-        !/^\d+$/.test(value) || (flags[i].endsWith("port") && number > 65535) ||
-        (flags[i] === "max-records" && number < 1)
-      ) {
-        throw new Error(`--${flags[i]} takes a whole number, got ${JSON.stringify(value)}`);
-      }
-      return number;
-    });
+    const flags = ["port", "settle-ms", "wait-ms", "web-port", "max-records", "summary-every"] as const;
+    [port, settleMs, waitMs, webPort, maxRecords, summaryEvery] = flags.map((flag) => values[flag]).map(
+      (value, i) => {
+        const number = Number(value);
+        if (
+          !/^\d+$/.test(value) || (flags[i].endsWith("port") && number > 65535) ||
+          (flags[i] === "max-records" && number < 1)
+        ) {
+          throw new Error(`--${flags[i]} takes a whole number, got ${JSON.stringify(value)}`);
+        }
+        return number;
+      },
+    );
   } catch (error) {
     console.error(`viewer: ${(error as Error).message}\n${usage}`);
     Deno.exit(2);
@@ -152,6 +161,8 @@ if (import.meta.main) {
   console.log(`Viewer: receiving OTLP/HTTP (JSON or protobuf) on ${receiver.url}; Ctrl-C stops it.`);
   console.log(`Viewer: the traces in a browser: ${web.url}`);
   console.log("Run the server and the client with OTEL_DENO=true, and each trace is drawn here.\n");
+  // --summary-every=N: one line per service (rate, errors, p95) every N seconds; 0 (the default) is off.
+  if (summaryEvery > 0) printSummaries(store.metrics, summaryEvery * 1000);
   watchTraces(receiver.store, {
     settleMs,
     waitMs,
