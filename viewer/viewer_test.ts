@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { TelemetryStore } from "@example/otlp/receiver";
 import { watchTraces } from "./viewer.ts";
-import { ROOT, runDeno, spawn } from "@example/harness/processes";
+import { ROOT, runClient, runDeno, spawn, startServer } from "@example/harness/processes";
+import { collectOutput } from "@example/harness/output";
 import { replay } from "@example/otlp/testdata/replay";
 import { decodeTraces } from "@example/otlp/decode";
 import { chain, ESCAPES, hasControls, jsonSpan, jsonTraces, TRACE_ID } from "@example/otlp/testdata/hostile";
@@ -141,5 +142,39 @@ Deno.test("deno task viewer outlives hostile traces, prints no control sequence,
     }
     await child.stderr.cancel();
     await lines.return?.();
+  }
+});
+
+Deno.test("deno task viewer --summary-every=1 prints the server's request rate, errors and p95 each second", async () => {
+  const child = spawn(
+    "deno",
+    ["run", "--allow-net=127.0.0.1", "viewer/viewer.ts", "--port=0", "--web-port=0", "--summary-every=1"],
+    ROOT,
+    {},
+  );
+  const stdout = collectOutput(child.stdout);
+  const stderr = collectOutput(child.stderr);
+  try {
+    const url = await stdout.line((line) => line.match(/receiving OTLP\/HTTP .* on (http:\/\/\S+?);/)?.[1]);
+    assert.ok(url, "the viewer said where it listens");
+    // Before any metric: a line that says so.
+    assert.ok(await stdout.line((line) => line.match(/^\[metrics\] no HTTP metrics yet/)?.[0]));
+    {
+      await using server = await startServer({
+        otlpEndpoint: url,
+        env: { OTEL_METRIC_EXPORT_INTERVAL: "1000" },
+      });
+      await runClient(server.url, { otlpEndpoint: url });
+      const line = await stdout.line((line) =>
+        /^\[metrics\] server +([\d.]+) req\/s {2}errors 0\.00\/s \(0\.0%\) {2}p95 [\d.]+ m?s$/.exec(line) ??
+          undefined
+      );
+      assert.ok(line, "a summary line of the server");
+      assert.ok(Number(line[1]) > 0, line[0]);
+    }
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+    await stderr.text;
   }
 });
