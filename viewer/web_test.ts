@@ -283,3 +283,78 @@ Deno.test("deno task demo --keep-open keeps the web page with the joined trace o
   }
   assert.equal((await demo.status).code, 0, await stderr);
 });
+
+Deno.test("GET /api/logs: every record of what Deno sent, newest first, by service, least severity and text", async () => {
+  const store = await replay("error");
+  const logs = async (query: string) => JSON.parse((await get(store, `/api/logs${query}`)).text);
+  const all = await logs("");
+  assert.equal(all.total, store.logs.length);
+  assert.equal(all.matched, store.logs.length);
+  assert.deepEqual(all.services, ["client", "server"]);
+  const times = all.logs.map((log: { timeUnixNano: string }) => BigInt(log.timeUnixNano));
+  assert.deepEqual(
+    times,
+    times.toSorted((a: bigint, b: bigint) => a > b ? -1 : a < b ? 1 : 0),
+    "newest first",
+  );
+  const errors = await logs("?service=server&severity=error");
+  assert.deepEqual(errors.logs.map((log: { body: string }) => log.body), ["Server: simulated failure\n"]);
+  assert.ok(errors.logs[0].spanId, "the record names the span it was written in");
+  const text = await logs("?q=SIMULATED");
+  assert.ok(text.logs.length >= 1 && text.logs.every((log: { body: string }) => /simulated/i.test(log.body)));
+  assert.equal((await logs("?limit=1")).logs.length, 1);
+  for (
+    const [query, message] of [["?limit=0", /limit takes a whole number/], [
+      "?severity=LOUD",
+      /severity takes/,
+    ]]
+  ) {
+    const { response, text } = await get(store, `/api/logs${query}`);
+    assert.equal(response.status, 400);
+    assert.match(text, message as RegExp);
+  }
+});
+
+Deno.test("GET /api/metrics: the summaries, the store's caps and what they turned away; a bad window is a 400", async () => {
+  const store = new TelemetryStore();
+  store.addMetrics([{
+    name: "http.server.request.duration",
+    description: "",
+    unit: "s",
+    kind: "histogram",
+    temporality: "cumulative",
+    monotonic: false,
+    service: "server",
+    resource: {},
+    scope: { name: "deno" },
+    points: [{
+      attributes: { "http.request.method": "GET", "http.route": "/", "http.response.status_code": 200 },
+      startTimeUnixNano: 1_000_000_000n,
+      timeUnixNano: 3_000_000_000n,
+      count: 4,
+      bucketCounts: [4, 0],
+      explicitBounds: [0.01],
+    }],
+  }]);
+  const { response, text } = await get(store, "/api/metrics?window=30");
+  assert.equal(response.status, 200);
+  const answer = JSON.parse(text);
+  assert.equal(answer.windowSeconds, 30);
+  assert.deepEqual(
+    answer.http.map((
+      row: Record<string, unknown>,
+    ) => [row.service, row.route, row.requestRate, row.errorRate]),
+    [["server", "GET /", 2, 0]],
+  );
+  assert.deepEqual(answer.metrics.map((row: Record<string, unknown>) => row.name), [
+    "http.server.request.duration",
+  ]);
+  assert.equal(answer.series, 1);
+  assert.equal(answer.limits.maxSeries, 2000);
+  assert.equal(answer.dropped.series, 0);
+  for (const window of ["0", "3601", "x"]) {
+    const { response, text } = await get(store, `/api/metrics?window=${window}`);
+    assert.equal(response.status, 400);
+    assert.match(text, /window takes whole seconds from 1 to 3600/);
+  }
+});
