@@ -110,3 +110,79 @@ Deno.test({
     assert.ok(peak < 400, `peak RSS ${peak} MiB`);
   },
 });
+
+/** OTLP/JSON of `count` metrics named from `first` on, each a histogram of `buckets` buckets or a gauge. */
+function metricsBody(first: number, count: number, buckets: number, service: string): string {
+  const time = String(BigInt(Date.now()) * 1_000_000n);
+  // Histograms carry labels as long as the decoder keeps (4,096); gauges short ones, to fit 5,000 in a body.
+  const label = [{ key: "label", value: { stringValue: "v".repeat(buckets === 0 ? 100 : 4096) } }];
+  const metrics = Array.from({ length: count }, (_, i) => {
+    const name = `flood.${first + i}`;
+    if (buckets === 0) {
+      return { name, gauge: { dataPoints: [{ timeUnixNano: time, asDouble: i, attributes: label }] } };
+    }
+    const point = {
+      timeUnixNano: time,
+      startTimeUnixNano: "1",
+      count: String(buckets),
+      bucketCounts: new Array(buckets).fill("1"),
+      explicitBounds: Array.from({ length: buckets - 1 }, (_, b) => b),
+      attributes: label,
+    };
+    return { name, histogram: { aggregationTemporality: 2, dataPoints: [point] } };
+  });
+  const resource = { attributes: [{ key: "service.name", value: { stringValue: service } }] };
+  return JSON.stringify({
+    resourceMetrics: [{ resource, scopeMetrics: [{ scope: { name: "flood" }, metrics }] }],
+  });
+}
+
+/** OTLP/JSON of `count` log records outside any trace, with bodies of 2,000 characters. */
+function logsBody(count: number): string {
+  const time = String(BigInt(Date.now()) * 1_000_000n);
+  const logRecords = Array.from({ length: count }, (_, i) => ({
+    timeUnixNano: time,
+    severityText: "INFO",
+    body: { stringValue: `${i} ${"x".repeat(2000)}` },
+  }));
+  return JSON.stringify({ resourceLogs: [{ resource: {}, scopeLogs: [{ scope: {}, logRecords }] }] });
+}
+
+async function post(url: string, signal: "metrics" | "logs", body: string): Promise<number> {
+  const response = await fetch(`${url}/v1/${signal}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
+Deno.test({
+  name:
+    "memory (opt-in, VIEWER_MEMORY=1): a million metric series with every signal arriving; RSS stays under 400 MiB",
+  ignore: !optedIn,
+  sanitizeResources: false,
+  async fn() {
+    await using viewer = await startViewer();
+    const figures: string[] = [];
+    // The worst case for bytes first: series of 100-bucket histograms until the caps refuse them.
+    for (let sent = 0; sent < 20_000; sent += 200) {
+      assert.equal(await post(viewer.url, "metrics", metricsBody(sent, 200, 100, "histograms")), 200);
+    }
+    figures.push(`20k histogram series: ${(await memoryOf(viewer.pid)).rss}`);
+    // Then a million gauge names from many services, with spans and log records between them.
+    for (let sent = 0; sent < 1_000_000; sent += 5000) {
+      assert.equal(await post(viewer.url, "metrics", metricsBody(sent, 5000, 0, `svc ${sent % 7}`)), 200);
+      if (sent % 100_000 === 0) {
+        await flood(viewer.url, 50_000, 100, sent);
+        assert.equal(await post(viewer.url, "logs", logsBody(5000)), 200);
+        figures.push(`${sent / 1000}k series: ${(await memoryOf(viewer.pid)).rss}`);
+      }
+    }
+    const { rss, peak } = await memoryOf(viewer.pid);
+    figures.push(`at the end: ${rss} (peak ${peak})`);
+    console.log(`viewer RSS in MiB: ${figures.join("; ")}`);
+    assert.ok(peak < 400, `peak RSS ${peak} MiB`);
+  },
+});
