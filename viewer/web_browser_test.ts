@@ -9,7 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import puppeteer, { type ConnectionTransport, type Page } from "puppeteer-core/browser";
+import puppeteer, { type Browser, type ConnectionTransport, type Page } from "puppeteer-core/browser";
 import { startReceiver } from "@example/otlp/receiver";
 import { runClient, startServer } from "@example/harness/processes";
 import { startWebView } from "./web.ts";
@@ -165,6 +165,24 @@ async function post(url: string, body: unknown) {
   assert.equal(response.status, 200, await response.text());
 }
 
+/**
+ * A new page 1280 pixels wide, with the URL of every request it makes and every error or warning it logs
+ * (a CSP violation is one).
+ */
+async function watchedPage(browser: Browser, height: number) {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10_000);
+  await page.setViewport({ width: 1280, height });
+  const requests: string[] = [];
+  const problems: string[] = [];
+  page.on("request", (request) => void requests.push(request.url()));
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warn") problems.push(message.text());
+  });
+  page.on("pageerror", (error) => void problems.push(String(error)));
+  return { page, requests, problems };
+}
+
 /** The waterfall's rows as [service, kind, name]. */
 function waterfallRows(page: Page): Promise<string[][]> {
   return page.$$eval(
@@ -203,16 +221,7 @@ Deno.test({
   }
 
   await using chrome = await launchChromium();
-  const page = await chrome.browser.newPage();
-  page.setDefaultTimeout(10_000);
-  await page.setViewport({ width: 1280, height: 720 });
-  const requests: string[] = [];
-  const problems: string[] = [];
-  page.on("request", (request) => void requests.push(request.url()));
-  page.on("console", (message) => {
-    if (message.type() === "error" || message.type() === "warn") problems.push(message.text());
-  });
-  page.on("pageerror", (error) => void problems.push(String(error)));
+  const { page, requests, problems } = await watchedPage(chrome.browser, 720);
 
   await page.goto(web.url);
   const traceRow = `#trace-rows tr[data-trace-id="${traceId}"]`;
@@ -380,16 +389,7 @@ Deno.test({
   await post(`${receiver.url}/v1/logs`, hostile.logs);
 
   await using chrome = await launchChromium();
-  const page = await chrome.browser.newPage();
-  page.setDefaultTimeout(10_000);
-  await page.setViewport({ width: 1280, height: 900 });
-  const requests: string[] = [];
-  const problems: string[] = [];
-  page.on("request", (request) => void requests.push(request.url()));
-  page.on("console", (message) => {
-    if (message.type() === "error" || message.type() === "warn") problems.push(message.text());
-  });
-  page.on("pageerror", (error) => void problems.push(String(error)));
+  const { page, requests, problems } = await watchedPage(chrome.browser, 900);
 
   // Metrics: the server's route with a non-zero request rate, the error route with a non-zero error rate.
   await page.goto(web.url + "#view=metrics");

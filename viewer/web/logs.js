@@ -6,7 +6,7 @@
  * @module
  */
 import { $, el, getJson, nanos, serial, show } from "./dom.js";
-import { whenShown } from "./views.js";
+import { pollWhileShown } from "./views.js";
 
 /**
  * @typedef {object} LogRecord
@@ -99,12 +99,4 @@ $("log-filter").addEventListener("submit", (event) => event.preventDefault());
 for (const id of ["log-service", "log-severity"]) $(id).addEventListener("change", refresh);
 $("log-text").addEventListener("input", refresh);
 
-/** @type {ReturnType<typeof setInterval> | undefined} */
-let timer;
-whenShown("logs", (shown) => {
-  clearInterval(timer);
-  timer = undefined;
-  if (!shown) return;
-  refresh();
-  timer = setInterval(refresh, POLL_MS);
-});
+pollWhileShown("logs", refresh, POLL_MS);

@@ -7,7 +7,7 @@
  */
 import { sparkline } from "./chart.js";
 import { $, el, getJson, serial } from "./dom.js";
-import { whenShown } from "./views.js";
+import { pollWhileShown } from "./views.js";
 
 /**
  * @typedef {{ startMs: number, binMs: number, values: (number | null)[] }} Chart
@@ -169,12 +169,4 @@ function render(answer) {
 
 const refresh = serial(async () => render(await getJson("/api/metrics")));
 
-/** @type {ReturnType<typeof setInterval> | undefined} */
-let timer;
-whenShown("metrics", (shown) => {
-  clearInterval(timer);
-  timer = undefined;
-  if (!shown) return;
-  refresh();
-  timer = setInterval(refresh, POLL_MS);
-});
+pollWhileShown("metrics", refresh, POLL_MS);

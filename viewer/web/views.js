@@ -35,6 +35,25 @@ export function whenShown(view, watch) {
   if (shown === view) watch(true);
 }
 
+/**
+ * Runs `refresh` now and every `everyMs` while `view` is shown.
+ *
+ * @param {View} view
+ * @param {() => void} refresh
+ * @param {number} everyMs
+ */
+export function pollWhileShown(view, refresh, everyMs) {
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let timer;
+  whenShown(view, (shown) => {
+    clearInterval(timer);
+    timer = undefined;
+    if (!shown) return;
+    refresh();
+    timer = setInterval(refresh, everyMs);
+  });
+}
+
 const TITLES = { traces: "Traces", metrics: "Metrics", logs: "Logs" };
 
 function show() {
