@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
+  decodeInSlices,
   decodeLogs,
   decodeMetrics,
   decodeTraces,
@@ -15,6 +16,7 @@ import {
   eventBombProtobuf,
   jsonSpan,
   jsonTraces,
+  manySpansProtobuf,
   nestedKvlist,
   nestedKvlistProtobuf,
   TRACE_ID,
@@ -243,4 +245,17 @@ Deno.test("int64 above 2^53 stays exact, NaN and the infinities stay, times abov
     jsonSpan(0, { attributes: [{ key: "k", value: { intValue: "9223372036854775808" } }] }),
   ]);
   refused(() => decodeTraces(int, "json"), 400, /intValue is out of range/);
+});
+
+Deno.test("decodeInSlices lets the event loop run while it decodes a large request, and decodes the same", async () => {
+  const body = manySpansProtobuf(10_000);
+  const ran: string[] = [];
+  const timer = setTimeout(() => ran.push("timer"), 0);
+  const decoded = await decodeInSlices("traces", body, "protobuf", { sliceMs: 1 });
+  ran.push("decoded");
+  clearTimeout(timer);
+  assert.deepEqual(ran, ["timer", "decoded"], "the timer ran before the decoding ended");
+  assert.equal(decoded.accepted.length, 10_000);
+  assert.deepEqual(decoded.accepted, decodeTraces(body, "protobuf").accepted);
+  await assert.rejects(decodeInSlices("logs", "{", "json"), OtlpDecodeError);
 });
