@@ -262,11 +262,7 @@ export function decodeTraces(
   encoding: Encoding,
   options: DecodeOptions = {},
 ): Decoded<Span> {
-  const steps = traceSteps(body, encoding, options);
-  while (true) {
-    const step = guarded(() => steps.next());
-    if (step.done) return step.value;
-  }
+  return drain(traceSteps(body, encoding, options));
 }
 
 /** Decodes an `ExportLogsServiceRequest`. @throws {OtlpDecodeError} when the body is not one. */
@@ -275,7 +271,11 @@ export function decodeLogs(
   encoding: Encoding,
   options: DecodeOptions = {},
 ): Decoded<LogRecord> {
-  const steps = logSteps(body, encoding, options);
+  return drain(logSteps(body, encoding, options));
+}
+
+/** Runs a decoder's steps to the end, at once. */
+function drain<T>(steps: Generator<void, T, void>): T {
   while (true) {
     const step = guarded(() => steps.next());
     if (step.done) return step.value;

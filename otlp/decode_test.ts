@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import {
   decodeInSlices,
   decodeLogs,
@@ -22,6 +22,19 @@ import {
   TRACE_ID,
   withDeepValue,
 } from "./testdata/hostile.ts";
+
+/** A protobuf request of one span of trace TRACE_ID with these fields, encoded by protobuf-es. */
+function protobufSpan(fields: MessageInitShape<typeof pb.SpanSchema>): Uint8Array {
+  const span = {
+    traceId: Uint8Array.fromHex(TRACE_ID),
+    spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
+    ...fields,
+  };
+  const request = create(pb.ExportTraceServiceRequestSchema, {
+    resourceSpans: [{ scopeSpans: [{ spans: [span] }] }],
+  });
+  return toBinary(pb.ExportTraceServiceRequestSchema, request);
+}
 
 function refused(decode: () => unknown, status: number, message: RegExp) {
   assert.throws(decode, (error) => {
@@ -149,41 +162,33 @@ Deno.test("attributes, array items and strings past the limits are dropped or cu
       attributes: [{ key: "list", value: { arrayValue: { values: Array(300).fill({ boolValue: true }) } } }],
     }],
   };
-  const request = create(pb.ExportTraceServiceRequestSchema, {
-    resourceSpans: [{
-      scopeSpans: [{
-        spans: [{
-          traceId: Uint8Array.fromHex(TRACE_ID),
-          spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
-          name: long,
-          attributes: attributes.map(({ key, value }) => ({
-            key,
-            value: { value: { case: "intValue" as const, value: BigInt(value.intValue) } },
-          })),
-          events: [{
-            name: "e",
-            attributes: [{
-              key: "list",
-              value: {
-                value: {
-                  case: "arrayValue",
-                  value: {
-                    values: Array.from(
-                      { length: 300 },
-                      () => ({ value: { case: "boolValue" as const, value: true } }),
-                    ),
-                  },
-                },
-              },
-            }],
-          }],
-        }],
+  const request = protobufSpan({
+    name: long,
+    attributes: attributes.map(({ key, value }) => ({
+      key,
+      value: { value: { case: "intValue" as const, value: BigInt(value.intValue) } },
+    })),
+    events: [{
+      name: "e",
+      attributes: [{
+        key: "list",
+        value: {
+          value: {
+            case: "arrayValue",
+            value: {
+              values: Array.from(
+                { length: 300 },
+                () => ({ value: { case: "boolValue" as const, value: true } }),
+              ),
+            },
+          },
+        },
       }],
     }],
   });
   const spans = [
     decodeTraces(jsonTraces([jsonSpan(0, fields)]), "json").accepted[0],
-    decodeTraces(toBinary(pb.ExportTraceServiceRequestSchema, request), "protobuf").accepted[0],
+    decodeTraces(request, "protobuf").accepted[0],
   ];
   for (const span of spans) {
     assert.equal(span.name.length, 4096);
@@ -213,22 +218,14 @@ Deno.test("int64 above 2^53 stays exact, NaN and the infinities stay, times abov
     nan: "NaN",
     inf: "-Infinity",
   });
-  const request = create(pb.ExportTraceServiceRequestSchema, {
-    resourceSpans: [{
-      scopeSpans: [{
-        spans: [{
-          traceId: Uint8Array.fromHex(TRACE_ID),
-          spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
-          attributes: [
-            { key: "big", value: { value: { case: "intValue", value: 2n ** 62n + 1n } } },
-            { key: "nan", value: { value: { case: "doubleValue", value: NaN } } },
-            { key: "inf", value: { value: { case: "doubleValue", value: Infinity } } },
-          ],
-        }],
-      }],
-    }],
+  const request = protobufSpan({
+    attributes: [
+      { key: "big", value: { value: { case: "intValue", value: 2n ** 62n + 1n } } },
+      { key: "nan", value: { value: { case: "doubleValue", value: NaN } } },
+      { key: "inf", value: { value: { case: "doubleValue", value: Infinity } } },
+    ],
   });
-  const binary = decodeTraces(toBinary(pb.ExportTraceServiceRequestSchema, request), "protobuf");
+  const binary = decodeTraces(request, "protobuf");
   assert.deepEqual(binary.accepted[0].attributes, {
     big: String(2n ** 62n + 1n),
     nan: "NaN",

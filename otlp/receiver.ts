@@ -4,7 +4,9 @@
  *
  * It answers as the OTLP/HTTP specification says: 200 with an export response (with `partialSuccess` when
  * it had to reject spans), and for bad requests a 4xx with a `google.rpc.Status`-shaped JSON body whose
- * message says what was wrong. Bad input never throws and never drops what the store already holds.
+ * message says what was wrong. Bad input never throws and never drops what the store already holds. It
+ * answers only a loopback `Host` (127.0.0.1, localhost, [::1]), so that a page a DNS rebinding points here
+ * cannot write or evict telemetry.
  *
  * ```ts
  * import { startReceiver } from "./receiver.ts";
