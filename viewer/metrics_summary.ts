@@ -102,7 +102,7 @@ function prepare(series: Series): Prepared {
 }
 
 /** The shortest time a chart spans, in ms. */
-const MIN_CHART_MS = 30_000;
+const MIN_CHART_MS = 10_000;
 
 /** Where the series' data begins (the earliest start or point time) and ends (the newest point time). */
 function rangeOf(series: readonly Series[]): { firstMs: number; endMs: number } {
@@ -173,7 +173,7 @@ function chartOf(
   { chartMs = 300_000, bins = 30 }: SummaryOptions,
   value: (fromMs: number, toMs: number) => number | null,
 ): Chart {
-  // As far back as the data goes (at least 30 s), at most `chartMs`: a short demo fills its chart.
+  // As far back as the data goes (at least 10 s), at most `chartMs`: a short demo fills its chart.
   const spanMs = Math.min(chartMs, Math.max(MIN_CHART_MS, endMs - firstMs));
   const binMs = spanMs / bins;
   const startMs = endMs - spanMs;
