@@ -26,9 +26,11 @@ export interface WireCounts {
   kept: number;
 }
 
-type Kind = "attributes" | "events" | "arrayItems";
+/** What caps a repeated field. */
+export type Kind = "attributes" | "events" | "arrayItems";
 
-interface Rule {
+/** How to trim one field of a message. */
+export interface Rule {
   /** Which limit caps the field, if one does. */
   cap?: Kind;
   /** The rules of the embedded message. */
@@ -37,7 +39,8 @@ interface Rule {
   deeper?: boolean;
 }
 
-type Rules = Record<number, Rule>;
+/** How to trim a message: a rule per field number. */
+export type Rules = Record<number, Rule>;
 
 const KEY_VALUE: Rules = { 2: { inner: () => ANY_VALUE, deeper: true } };
 const ANY_VALUE: Rules = {
