@@ -26,20 +26,17 @@ export interface WireCounts {
   kept: number;
 }
 
-/** What caps a repeated field. */
-export type Kind = "attributes" | "events" | "arrayItems";
-
-/** How to trim one field of a message. */
+/** How trimming treats one field of a message. */
 export interface Rule {
   /** Which limit caps the field, if one does. */
-  cap?: Kind;
+  cap?: "attributes" | "events" | "arrayItems";
   /** The rules of the embedded message. */
   inner?: () => Rules;
   /** The embedded message is an AnyValue: one level deeper. */
   deeper?: boolean;
 }
 
-/** How to trim a message: a rule per field number. */
+/** The fields of a message that trimming looks into or caps, by field number. */
 export type Rules = Record<number, Rule>;
 
 const KEY_VALUE: Rules = { 2: { inner: () => ANY_VALUE, deeper: true } };
