@@ -357,3 +357,19 @@ Deno.test("deno task demo --keep-open keeps the web page with the joined trace o
   }
   assert.equal((await demo.status).code, 0, await stderr);
 });
+
+Deno.test("a request that fails is reported in one cleaned line, at most one each interval, and answered 500", async () => {
+  const lines: string[] = [];
+  const onError = webErrorHandler((line) => lines.push(line), 60_000);
+  const error = new TypeError("Invalid URL: 'http://a\u009b31m\u202e:1:1/'\nsecond line");
+  const responses = Array.from({ length: 100 }, () => onError(error));
+  assert.deepEqual(lines, [
+    "web view: a request failed: TypeError: Invalid URL: 'http://a<U+009B>31m<U+202E>:1:1/'⏎second line",
+  ]);
+  assert.ok(responses.every((response) => response.status === 500));
+  assert.equal(await responses[0].text(), "the web view failed on this request\n");
+  for (const response of responses.slice(1)) await response.body?.cancel();
+  const later = webErrorHandler((line) => lines.push(line), 0);
+  later(error);
+  assert.equal(lines.length, 2);
+});
