@@ -276,8 +276,9 @@ Deno.test({
   await post(`${receiver.url}/v1/logs`, hostile.logs);
   await post(`${receiver.url}/v1/traces`, deepTrace(deepTraceId, 2000));
   await page.waitForSelector(`#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
-  // Newest first: the hostile trace started last.
-  assert.equal(await page.$eval("#trace-rows tr", (row) => row.dataset.traceId), hostileTraceId);
+  await page.waitForSelector(`#trace-rows tr[data-trace-id="${deepTraceId}"]`);
+  // The trace that changed last first: the deep one was sent last.
+  assert.equal(await page.$eval("#trace-rows tr", (row) => row.dataset.traceId), deepTraceId);
   await page.click(`#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
   await page.waitForSelector(`.span-row[data-span-id="${hostileSpanId}"]`);
   await page.click(`.span-row[data-span-id="${hostileSpanId}"]`);

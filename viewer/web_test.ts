@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ROOT, runDeno, spawn } from "@example/harness/processes";
 import { TelemetryStore } from "@example/otlp/receiver";
-import { createWebHandler, listTraces, startWebView } from "./web.ts";
+import { createWebHandler, listTraces, startWebView, traceAnswer, webErrorHandler } from "./web.ts";
 import { PAGE_ASSETS } from "./web_assets.ts";
 import webConfig from "./web/deno.json" with { type: "json" };
 import { replay } from "@example/otlp/testdata/replay";
@@ -57,6 +57,7 @@ Deno.test("GET /api/traces lists what Deno sent: root span, services, span count
       logs: store.trace(TRACE_ID)!.logs.length,
       errors: 0,
       complete: true,
+      duplicateSpans: 0,
       startTimeUnixNano: undefined,
       durationNanos: undefined,
     },
@@ -79,6 +80,11 @@ Deno.test("GET /api/traces/{id} gives the spans and log records, times as decima
   assert.equal(handler.startTimeUnixNano, String(original.startTimeUnixNano));
   assert.equal(handler.events[0].name, "processing_request");
   assert.deepEqual(handler.scope, { name: "api-server", version: "1.0.0" });
+  // Each distinct resource once; spans name theirs by index.
+  assert.equal(trace.resources.length, 2);
+  assert.equal(trace.resources[handler.resource]["service.name"], "server");
+  assert.equal(trace.duplicateSpans, 0);
+  assert.equal(trace.truncated, undefined);
   assert.ok(
     trace.logs.some((log: { spanId: string; body: string }) =>
       log.spanId === handler.spanId && log.body.includes("Server: Processing request in trace context")
@@ -86,13 +92,79 @@ Deno.test("GET /api/traces/{id} gives the spans and log records, times as decima
   );
 });
 
-Deno.test("the trace list is newest first and bounded by limit", () => {
+Deno.test("one resource written many times is sent once; every answer is bounded, saying what it left out", async () => {
+  const store = new TelemetryStore();
+  const traceId = "e".repeat(32);
+  // 10,000 spans of one resource (one export: one object) with a 2 MiB attribute: 20 GiB of JSON if written
+  // once per span.
+  const resource = { "service.name": "svc", big: "x".repeat(2 * 1024 * 1024) };
+  store.addSpans(
+    Array.from(
+      { length: 10_000 },
+      (_, i) => span(traceId, (i + 1).toString(16).padStart(16, "0"), BigInt(i), { resource }),
+    ),
+  );
+  const { response, text } = await get(store, `/api/traces/${traceId}`);
+  assert.equal(response.status, 200);
+  const trace = JSON.parse(text);
+  assert.equal(trace.resources.length, 1);
+  assert.equal(trace.spans.length, 10_000);
+  assert.ok(trace.spans.every((span: { resource: number }) => span.resource === 0));
+  assert.ok(text.length < 2 * 1024 * 1024 + 10_000 * 400, `${text.length} characters`);
+
+  const bounded = JSON.parse(traceAnswer(store.trace(traceId)!, 2 * 1024 * 1024 + 100_000));
+  assert.ok(bounded.spans.length > 0 && bounded.spans.length < 10_000);
+  assert.deepEqual(bounded.truncated, {
+    spans: 10_000 - bounded.spans.length,
+    logs: 0,
+    reason:
+      `an answer holds at most ${2 * 1024 * 1024 + 100_000} characters: ${10_000 - bounded.spans.length} ` +
+      "spans and 0 log records are left out",
+  });
+});
+
+Deno.test("the trace list is the traces that changed last, latest first, bounded by limit", () => {
   const store = new TelemetryStore();
   const ids = ["a", "b", "c"].map((letter) => letter.repeat(32));
   store.addSpans([span(ids[1], "1".repeat(16), 2000n), span(ids[0], "2".repeat(16), 1000n)]);
   store.addSpans([span(ids[2], "3".repeat(16), 3000n)]);
-  assert.deepEqual(listTraces(store).map((trace) => trace.traceId), [ids[2], ids[1], ids[0]]);
-  assert.deepEqual(listTraces(store, 2).map((trace) => trace.traceId), [ids[2], ids[1]]);
+  assert.deepEqual(listTraces(store).map((trace) => trace.traceId), [ids[2], ids[0], ids[1]]);
+  assert.deepEqual(listTraces(store, 2).map((trace) => trace.traceId), [ids[2], ids[0]]);
+  // A late span moves its trace to the top.
+  store.addSpans([span(ids[1], "4".repeat(16), 2500n)]);
+  assert.deepEqual(listTraces(store, 1).map((trace) => trace.traceId), [ids[1]]);
+});
+
+Deno.test("listing costs what it returns: no walk over every trace, summaries made again only on change", async () => {
+  const store = new TelemetryStore({ maxRecords: 100_000 });
+  for (let i = 0; i < 45_000; i++) {
+    store.addSpans([span(i.toString(16).padStart(32, "0"), "1".repeat(16), 1000n)]);
+  }
+  store.traces = () => {
+    throw new Error("the listing walked every trace");
+  };
+  const web = createWebHandler(store);
+  try {
+    const list = async (limit: number) => {
+      const response = web.handle(new Request(`http://127.0.0.1:4320/api/traces?limit=${limit}`));
+      assert.equal(response.status, 200);
+      return await response.json();
+    };
+    const first = await list(1);
+    assert.equal(first.total, 45_000);
+    assert.deepEqual(first.traces.map((trace: { traceId: string }) => trace.traceId), [
+      (44_999).toString(16).padStart(32, "0"),
+    ]);
+    assert.equal(first.traces[0].spans, 1);
+    // A summary held between requests is made again once its trace changed.
+    store.addSpans([
+      span((44_999).toString(16).padStart(32, "0"), "2".repeat(16), 2000n, { status: { code: "ERROR" } }),
+    ]);
+    const second = await list(1);
+    assert.deepEqual([second.traces[0].spans, second.traces[0].errors], [2, 1]);
+  } finally {
+    web.close();
+  }
 });
 
 Deno.test("a trace whose parent never arrived is listed as incomplete, named by its earliest orphan", () => {
@@ -122,6 +194,8 @@ Deno.test("bad requests get a 4xx that says why; every answer carries the securi
     ["/nowhere", {}, 404, /not found: \/nowhere/],
     ["/api/traces", { method: "POST", body: "{}" }, 405, /read-only/],
     ["/", { headers: { host: "attacker.example:4320" } }, 403, /answers only to 127\.0\.0\.1 or localhost/],
+    ["/", { headers: { host: "a:1:1" } }, 400, /the Host header is not a host name and port/],
+    ["/api/traces", { headers: { host: "127.0.0.1:1:1" } }, 400, /the Host header is not/],
   ];
   for (const [path, init, status, message] of cases) {
     const { response, text } = await get(store, path, init);
@@ -356,4 +430,20 @@ Deno.test("GET /api/metrics: the summaries, the store's caps and what they turne
     assert.equal(response.status, 400);
     assert.match(text, /window takes whole seconds from 1 to 3600/);
   }
+});
+
+Deno.test("a request that fails is reported in one cleaned line, at most one each interval, and answered 500", async () => {
+  const lines: string[] = [];
+  const onError = webErrorHandler((line) => lines.push(line), 60_000);
+  const error = new TypeError("Invalid URL: 'http://a\u009b31m\u202e:1:1/'\nsecond line");
+  const responses = Array.from({ length: 100 }, () => onError(error));
+  assert.deepEqual(lines, [
+    "web view: a request failed: TypeError: Invalid URL: 'http://a<U+009B>31m<U+202E>:1:1/'⏎second line",
+  ]);
+  assert.ok(responses.every((response) => response.status === 500));
+  assert.equal(await responses[0].text(), "the web view failed on this request\n");
+  for (const response of responses.slice(1)) await response.body?.cancel();
+  const later = webErrorHandler((line) => lines.push(line), 0);
+  later(error);
+  assert.equal(lines.length, 2);
 });

@@ -20,6 +20,7 @@ import { getJson, nanos } from "./dom.js";
  * @property {string} startTimeUnixNano
  * @property {string} durationNanos
  * @property {boolean} complete
+ * @property {number} duplicateSpans
  */
 
 /**
@@ -43,7 +44,7 @@ import { getJson, nanos } from "./dom.js";
  * @property {SpanEvent[]} events
  * @property {{ code: string, message?: string }} status
  * @property {string} service
- * @property {Record<string, unknown>} resource
+ * @property {number} resource the index of its resource in the trace's `resources`
  * @property {{ name: string, version?: string }} scope
  * @property {bigint} _start
  * @property {bigint} _end
@@ -66,6 +67,9 @@ import { getJson, nanos } from "./dom.js";
  * @property {Span[]} spans
  * @property {LogRecord[]} logs
  * @property {boolean} complete
+ * @property {number} duplicateSpans spans that arrived with an id the trace already held (not kept)
+ * @property {Record<string, unknown>[]} resources each distinct resource once; spans name theirs by index
+ * @property {{ spans: number, logs: number, reason: string }} [truncated] what the answer left out, and why
  * @property {bigint} _start
  */
 
