@@ -192,7 +192,9 @@ export function createWebHandler(
     if (signals !== undefined) return _json(signals.status, signals.body);
     return _text(
       404,
-      `not found: ${cut(path, 200)}; the web view serves /, /api/traces, /api/traces/{traceId}, /api/metrics, ` +
+      `not found: ${
+        cut(path, 200)
+      }; the web view serves /, /api/traces, /api/traces/{traceId}, /api/metrics, ` +
         "/api/logs",
     );
   };
