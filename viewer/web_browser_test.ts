@@ -326,6 +326,21 @@ function hostileMetricsAndLog() {
             gauge: { dataPoints: [{ timeUnixNano: now, asDouble: 1, attributes }] },
           },
           { name: "hostile.nan", gauge: { dataPoints: [{ timeUnixNano: now, asDouble: "NaN" }] } },
+          {
+            name: "http.server.request.duration",
+            unit: "s",
+            histogram: {
+              aggregationTemporality: 2,
+              dataPoints: [{
+                startTimeUnixNano: String(BigInt(now) - 1_000_000_000n),
+                timeUnixNano: now,
+                count: "1",
+                bucketCounts: ["1", "0"],
+                explicitBounds: [0.1],
+                attributes: [{ key: "http.route", value: { stringValue: HOSTILE } }],
+              }],
+            },
+          },
         ],
       }],
     }],
@@ -426,6 +441,11 @@ Deno.test({
     HOSTILE,
   );
   assert.deepEqual(hostileRow, [[HOSTILE, HOSTILE.slice(0, 64)]], "a unit is cut to 64 characters");
+  // An attribute value as a route.
+  assert.equal(
+    await page.$eval('#http-rows tr[data-service="hostile"] .route', (route) => route.textContent),
+    HOSTILE,
+  );
   assert.match(String(await page.$eval("#metrics-facts", (p) => p.textContent)), /invalidPoints 1/);
   const permission = await Deno.permissions.query({ name: "write", path: METRICS_SCREENSHOT });
   if (permission.state === "granted") {
