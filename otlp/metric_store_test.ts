@@ -3,28 +3,12 @@ import { otelEnv, runDeno } from "@example/harness/processes";
 import type { Metric, MetricPoint } from "./decode.ts";
 import { MetricStore } from "./metric_store.ts";
 import { createReceiverHandler, startReceiver, TelemetryStore } from "./receiver.ts";
+import { testMetric } from "./testdata/metrics.ts";
 
 const NS = 1_000_000n;
 
 function gauge(name: string, points: Partial<MetricPoint>[], extra: Partial<Metric> = {}): Metric {
-  return {
-    name,
-    description: "",
-    unit: "1",
-    kind: "gauge",
-    temporality: "unspecified",
-    monotonic: false,
-    service: "svc",
-    resource: { "service.name": "svc" },
-    scope: { name: "test" },
-    points: points.map((point) => ({
-      attributes: {},
-      startTimeUnixNano: 0n,
-      timeUnixNano: 1000n * NS,
-      ...point,
-    })),
-    ...extra,
-  };
+  return testMetric({ name, points, ...extra });
 }
 
 Deno.test("Deno's own metrics arrive as the same series over OTLP/JSON and protobuf", async () => {

@@ -1,49 +1,23 @@
 import assert from "node:assert/strict";
 import type { Metric } from "@example/otlp/decode";
+import { httpDuration as duration, testMetric } from "@example/otlp/testdata/metrics";
 import { MetricStore } from "@example/otlp/metric_store";
 import { httpSummaries, metricSummaries, serviceSummaries } from "./metrics_summary.ts";
 import { summaryLine, summaryLines } from "./summary.ts";
 
 const S = 1_000_000_000n;
-const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1];
-
-/** Deno's `http.server.request.duration` for one status: cumulative points `[second, buckets]`. */
-function duration(status: number, points: [number, number[]][], start = 1, route = "/"): Metric {
-  return {
-    name: "http.server.request.duration",
-    description: "",
-    unit: "s",
-    kind: "histogram",
-    temporality: "cumulative",
-    monotonic: false,
-    service: "server",
-    resource: { "service.name": "server" },
-    scope: { name: "deno" },
-    points: points.map(([second, buckets]) => ({
-      attributes: { "http.request.method": "GET", "http.route": route, "http.response.status_code": status },
-      startTimeUnixNano: BigInt(start) * S,
-      timeUnixNano: BigInt(second) * S,
-      count: buckets.reduce((a, b) => a + b, 0),
-      bucketCounts: buckets,
-      explicitBounds: BOUNDS,
-    })),
-  };
-}
 
 function gauge(name: string, values: [number, number, Record<string, string>][]): Metric {
-  return {
-    ...duration(200, []),
+  return testMetric({
     name,
     unit: "By",
-    kind: "gauge",
-    temporality: "unspecified",
+    service: "server",
     points: values.map(([second, value, attributes]) => ({
       attributes,
-      startTimeUnixNano: 0n,
       timeUnixNano: BigInt(second) * S,
       value,
     })),
-  };
+  });
 }
 
 Deno.test("per route: the request rate, the error rate and percentiles over the window, from cumulative points", () => {
@@ -76,9 +50,9 @@ Deno.test("per route: the request rate, the error rate and percentiles over the 
 
 Deno.test("a restarted server is a reset, never a negative rate", () => {
   const store = new MetricStore();
-  store.add([duration(200, [[11, [50, 0, 0, 0, 0, 0]]], 1)]);
+  store.add([duration(200, [[11, [50, 0, 0, 0, 0, 0]]], { start: 1 })]);
   // The process restarted at 20 s: its new start time and smaller count are a reset.
-  store.add([duration(200, [[30, [5, 0, 0, 0, 0, 0]]], 20)]);
+  store.add([duration(200, [[30, [5, 0, 0, 0, 0, 0]]], { start: 20 })]);
   const [summary] = httpSummaries(store, { windowMs: 60_000 });
   // 50 over 1–11 s, then 5 over 20–30 s: 55 requests over the 20 s covered.
   assert.equal(summary.requestRate, 55 / 20);

@@ -5,6 +5,7 @@ import { createWebHandler, listTraces, startWebView, traceAnswer, webErrorHandle
 import { PAGE_ASSETS } from "./web_assets.ts";
 import webConfig from "./web/deno.json" with { type: "json" };
 import { replay } from "@example/otlp/testdata/replay";
+import { httpDuration } from "@example/otlp/testdata/metrics";
 import type { Span } from "@example/otlp/decode";
 
 const TRACE_ID = "00000000000000000b00000000000001";
@@ -390,25 +391,8 @@ Deno.test("GET /api/logs: every record of what Deno sent, newest first, by servi
 
 Deno.test("GET /api/metrics: the summaries, the store's caps and what they turned away; a bad window is a 400", async () => {
   const store = new TelemetryStore();
-  store.addMetrics([{
-    name: "http.server.request.duration",
-    description: "",
-    unit: "s",
-    kind: "histogram",
-    temporality: "cumulative",
-    monotonic: false,
-    service: "server",
-    resource: {},
-    scope: { name: "deno" },
-    points: [{
-      attributes: { "http.request.method": "GET", "http.route": "/", "http.response.status_code": 200 },
-      startTimeUnixNano: 1_000_000_000n,
-      timeUnixNano: 3_000_000_000n,
-      count: 4,
-      bucketCounts: [4, 0],
-      explicitBounds: [0.01],
-    }],
-  }]);
+  // Four requests between 1 s and 3 s.
+  store.addMetrics([httpDuration(200, [[3, [4, 0, 0, 0, 0, 0]]])]);
   const { response, text } = await get(store, "/api/metrics?window=30");
   assert.equal(response.status, 200);
   const answer = JSON.parse(text);
