@@ -5,6 +5,7 @@ import {
   ratePerSecond,
   type Temporality,
   type VectorPoint,
+  withinBins,
   withinWindow,
 } from "./metric_math.ts";
 
@@ -113,4 +114,17 @@ Deno.test("no percentile of an empty histogram, of buckets that do not match the
   assert.equal(quantile(0.5, [1, 2], [1, 1]), undefined);
   assert.equal(quantile(1.5, [1], [1, 1]), undefined);
   assert.equal(quantile(Number.NaN, [1], [1, 1]), undefined);
+});
+
+Deno.test("bins in one pass give what a window gives for each bin", () => {
+  const points = [point(0, 1_000, 3, 1, 2), point(0, 4_500, 10, 2, 8), point(5_000, 9_000, 4, 4, 0)];
+  const found = intervals(points, "cumulative");
+  const bins = withinBins(found, 0, 2_000, 6);
+  bins.forEach((bin, i) => {
+    const window = withinWindow(found, i * 2_000, (i + 1) * 2_000);
+    if (window === undefined) return assert.equal(bin, undefined, `bin ${i}`);
+    assert.ok(bin !== undefined && Math.abs(bin.coveredMs - window.coveredMs) < 1e-9, `bin ${i}`);
+    bin.increase.forEach((value, v) => assert.ok(Math.abs(value - window.increase[v]) < 1e-9, `bin ${i}`));
+  });
+  assert.equal(bins[5], undefined, "nothing after the last point");
 });

@@ -206,8 +206,9 @@ export class MetricStore {
       startMs: Number(point.startTimeUnixNano) / 1e6,
       timeMs: Number(point.timeUnixNano) / 1e6,
       values,
-      ...(point.min === undefined ? {} : { min: point.min }),
-      ...(point.max === undefined ? {} : { max: point.max }),
+      // Always both fields, so that every point has one shape (reading points is the views' hot loop).
+      min: point.min,
+      max: point.max,
     };
   }
 
@@ -341,7 +342,7 @@ class _Series implements Series {
 
   points(): StoredPoint[] {
     if (this.#ring.length < this.capacity) return [...this.#ring];
-    return [...this.#ring.slice(this.#next), ...this.#ring.slice(0, this.#next)];
+    return this.#ring.slice(this.#next).concat(this.#ring.slice(0, this.#next));
   }
 
   latest(): StoredPoint | undefined {

@@ -9,7 +9,15 @@
  * @module
  */
 import type { MetricStore, Series } from "@example/otlp/metric_store";
-import { type Interval, intervals, quantile, ratePerSecond, withinWindow } from "@example/otlp/metric_math";
+import {
+  type Interval,
+  intervals,
+  quantile,
+  ratePerSecond,
+  type Windowed,
+  withinBins,
+  withinWindow,
+} from "@example/otlp/metric_math";
 
 /** How a summary is computed. */
 export interface SummaryOptions {
@@ -101,18 +109,38 @@ function prepare(series: Series): Prepared {
   return { series, intervals: intervals(series.points(), series.temporality) };
 }
 
+/** A series and what its intervals counted in one window or bin. */
+interface Counted {
+  series: Series;
+  windowed: Windowed | undefined;
+}
+
 /** The shortest time a chart spans, in ms. */
 const MIN_CHART_MS = 10_000;
 
-/** Where the series' data begins (the earliest start or point time) and ends (the newest point time). */
-function rangeOf(series: readonly Series[]): { firstMs: number; endMs: number } {
+/** The bins of a chart. */
+interface Layout {
+  startMs: number;
+  binMs: number;
+  bins: number;
+}
+
+/**
+ * The bins of a chart of `series`: as far back as their data goes (at least 10 s, so that a short demo fills
+ * its chart), at most `chartMs`, ending at their newest point.
+ */
+function layoutOf(series: readonly Series[], { chartMs = 300_000, bins = 30 }: SummaryOptions): Layout {
   let firstMs = Infinity;
   for (const one of series) {
     const [point] = one.points();
     if (point !== undefined) firstMs = Math.min(firstMs, point.startMs > 0 ? point.startMs : point.timeMs);
   }
   const endMs = newest(series);
-  return { firstMs: Number.isFinite(firstMs) ? firstMs : endMs, endMs };
+  const spanMs = Math.min(
+    chartMs,
+    Math.max(MIN_CHART_MS, endMs - (Number.isFinite(firstMs) ? firstMs : endMs)),
+  );
+  return { startMs: endMs - spanMs, binMs: spanMs / bins, bins };
 }
 
 /** The newest point time of the series, or 0. */
@@ -122,42 +150,57 @@ function newest(series: readonly Series[]): number {
   return end;
 }
 
-/** The sum of the per-series rates over `[fromMs, toMs]`, or `null` when no series covers it. */
-function rateOf(prepared: readonly Prepared[], fromMs: number, toMs: number): number | null {
+/** What each series counted in `[fromMs, toMs]`. */
+function inWindow(prepared: readonly Prepared[], fromMs: number, toMs: number): Counted[] {
+  return prepared.map(({ series, intervals }) => ({
+    series,
+    windowed: withinWindow(intervals, fromMs, toMs),
+  }));
+}
+
+/** What each series counted in each bin of `layout`: one list per bin. */
+function inBins(prepared: readonly Prepared[], { startMs, binMs, bins }: Layout): Counted[][] {
+  const perSeries = prepared.map(({ intervals }) => withinBins(intervals, startMs, binMs, bins));
+  return Array.from(
+    { length: bins },
+    (_, bin) => prepared.map(({ series }, i) => ({ series, windowed: perSeries[i][bin] })),
+  );
+}
+
+/** A chart of `value` over each bin's counts. */
+function chartOf(layout: Layout, bins: Counted[][], value: (counted: Counted[]) => number | null): Chart {
+  return { startMs: layout.startMs, binMs: layout.binMs, values: bins.map(value) };
+}
+
+/** The sum of the per-series rates, or `null` when no series covers the window. */
+function rateOf(counted: readonly Counted[]): number | null {
   let total: number | null = null;
-  for (const { intervals } of prepared) {
-    const rate = ratePerSecond(withinWindow(intervals, fromMs, toMs));
+  for (const { windowed } of counted) {
+    const rate = ratePerSecond(windowed);
     if (rate !== undefined) total = (total ?? 0) + rate;
   }
   return total;
 }
 
 /** The rate of the failed requests: 0 where requests but no failures were counted, `null` where neither. */
-function errorRateOf(
-  all: readonly Prepared[],
-  errors: readonly Prepared[],
-  fromMs: number,
-  toMs: number,
-): number | null {
-  if (errors.length > 0) {
-    return rateOf(errors, fromMs, toMs) ?? (rateOf(all, fromMs, toMs) === null ? null : 0);
-  }
-  return rateOf(all, fromMs, toMs) === null ? null : 0;
+function errorRateOf(counted: readonly Counted[], side: "server" | "client"): number | null {
+  const all = rateOf(counted);
+  if (all === null) return null;
+  return rateOf(counted.filter(({ series }) => isError(series, side))) ?? 0;
 }
 
-/** A percentile of the histograms together over `[fromMs, toMs]` (those with the first one's bounds). */
-function percentileOf(q: number, prepared: readonly Prepared[], fromMs: number, toMs: number): number | null {
-  const bounds = prepared[0]?.series.bounds ?? [];
+/** A percentile of the histograms together (those with the first one's bounds). */
+function percentileOf(q: number, counted: readonly Counted[]): number | null {
+  const bounds = counted[0]?.series.bounds ?? [];
   let buckets: number[] | undefined;
   let min = Infinity, max = -Infinity;
-  for (const { series, intervals } of prepared) {
+  for (const { series, windowed } of counted) {
+    if (windowed === undefined) continue;
     if (series.bounds.length !== bounds.length || series.bounds.some((bound, i) => bound !== bounds[i])) {
       continue;
     }
-    const windowed = withinWindow(intervals, fromMs, toMs);
-    if (windowed === undefined) continue;
     buckets ??= new Array(bounds.length + 1).fill(0);
-    windowed.increase.slice(1).forEach((count, i) => buckets![i] += count);
+    for (let i = 1; i < windowed.increase.length; i++) buckets[i - 1] += windowed.increase[i];
     const latest = series.latest();
     min = Math.min(min, latest?.min ?? -Infinity);
     max = Math.max(max, latest?.max ?? Infinity);
@@ -165,23 +208,6 @@ function percentileOf(q: number, prepared: readonly Prepared[], fromMs: number, 
   if (buckets === undefined) return null;
   const range = { ...(Number.isFinite(min) ? { min } : {}), ...(Number.isFinite(max) ? { max } : {}) };
   return quantile(q, bounds, buckets, range) ?? null;
-}
-
-/** `value(from, to)` for each of `bins` bins ending at `endMs`. */
-function chartOf(
-  { firstMs, endMs }: { firstMs: number; endMs: number },
-  { chartMs = 300_000, bins = 30 }: SummaryOptions,
-  value: (fromMs: number, toMs: number) => number | null,
-): Chart {
-  // As far back as the data goes (at least 10 s), at most `chartMs`: a short demo fills its chart.
-  const spanMs = Math.min(chartMs, Math.max(MIN_CHART_MS, endMs - firstMs));
-  const binMs = spanMs / bins;
-  const startMs = endMs - spanMs;
-  const values = Array.from(
-    { length: bins },
-    (_, i) => value(startMs + i * binMs, startMs + (i + 1) * binMs),
-  );
-  return { startMs, binMs, values };
 }
 
 function isError(series: Series, side: "server" | "client"): boolean {
@@ -228,12 +254,12 @@ export function httpSummaries(store: MetricStore, options: SummaryOptions = {}):
   const summaries = [...groups].map(([key, members]): HttpSummary => {
     const [service, side, route] = JSON.parse(key) as [string, "server" | "client", string];
     const all = members.map(prepare);
-    const errors = all.filter(({ series }) => isError(series, side));
-    const range = rangeOf(members);
-    const end = range.endMs;
-    const from = end - windowMs;
-    const requestRate = rateOf(all, from, end);
-    const errorRate = errorRateOf(all, errors, from, end);
+    const end = newest(members);
+    const window = inWindow(all, end - windowMs, end);
+    const layout = layoutOf(members, options);
+    const bins = inBins(all, layout);
+    const requestRate = rateOf(window);
+    const errorRate = errorRateOf(window, side);
     return {
       service,
       side,
@@ -241,27 +267,44 @@ export function httpSummaries(store: MetricStore, options: SummaryOptions = {}):
       requestRate,
       errorRate,
       errorRatio: requestRate ? (errorRate ?? 0) / requestRate : null,
-      p50: percentileOf(0.5, all, from, end),
-      p95: percentileOf(0.95, all, from, end),
-      p99: percentileOf(0.99, all, from, end),
+      p50: percentileOf(0.5, window),
+      p95: percentileOf(0.95, window),
+      p99: percentileOf(0.99, window),
       unit: members[0].unit,
-      rateChart: chartOf(range, options, (a, b) => rateOf(all, a, b)),
-      errorChart: chartOf(range, options, (a, b) => errorRateOf(all, errors, a, b)),
+      rateChart: chartOf(layout, bins, rateOf),
+      errorChart: chartOf(layout, bins, (counted) => errorRateOf(counted, side)),
       latencyCharts: {
-        p50: chartOf(range, options, (a, b) => percentileOf(0.5, all, a, b)),
-        p95: chartOf(range, options, (a, b) => percentileOf(0.95, all, a, b)),
-        p99: chartOf(range, options, (a, b) => percentileOf(0.99, all, a, b)),
+        p50: chartOf(layout, bins, (counted) => percentileOf(0.5, counted)),
+        p95: chartOf(layout, bins, (counted) => percentileOf(0.95, counted)),
+        p99: chartOf(layout, bins, (counted) => percentileOf(0.99, counted)),
       },
     };
   });
   return summaries.sort((a, b) => a.service.localeCompare(b.service) || a.route.localeCompare(b.route));
 }
 
-/** The latest value of each series at or before `toMs` (and after `fromMs`), summed; `null` when none. */
-function latestOf(members: readonly Series[], fromMs: number, toMs: number): number | null {
+/** The latest value of each series in each bin (the last point in it), summed; `null` where none has one. */
+function latestChart(members: readonly Series[], layout: Layout): Chart {
+  const values: (number | null)[] = new Array(layout.bins).fill(null);
+  const last = new Float64Array(layout.bins);
+  for (const series of members) {
+    last.fill(Number.NaN);
+    for (const point of series.points()) {
+      const bin = Math.ceil((point.timeMs - layout.startMs) / layout.binMs) - 1;
+      if (bin >= 0 && bin < layout.bins) last[bin] = point.values[0];
+    }
+    for (let bin = 0; bin < layout.bins; bin++) {
+      if (!Number.isNaN(last[bin])) values[bin] = (values[bin] ?? 0) + last[bin];
+    }
+  }
+  return { startMs: layout.startMs, binMs: layout.binMs, values };
+}
+
+/** The latest value of the series, summed; `null` when they have none. */
+function latestOf(members: readonly Series[]): number | null {
   let total: number | null = null;
   for (const series of members) {
-    const point = series.points().findLast((point) => point.timeMs > fromMs && point.timeMs <= toMs);
+    const point = series.latest();
     if (point !== undefined) total = (total ?? 0) + point.values[0];
   }
   return total;
@@ -276,26 +319,34 @@ export function metricSummaries(store: MetricStore, options: SummaryOptions = {}
   );
   const summaries = [...groups].map(([, members]): MetricSummary => {
     const [first] = members;
-    const measure = first.kind === "histogram" || (first.kind === "sum" && first.monotonic)
-      ? "rate"
-      : "latest";
-    const range = rangeOf(members);
-    const end = range.endMs;
-    const all = measure === "rate" ? members.map(prepare) : [];
-    const value = measure === "rate"
-      ? (a: number, b: number) => rateOf(all, a, b)
-      : (a: number, b: number) => latestOf(members, a, b);
-    return {
+    const rate = first.kind === "histogram" || (first.kind === "sum" && first.monotonic);
+    const layout = layoutOf(members, options);
+    const base = {
       service: first.service,
       name: first.name,
       unit: first.unit,
       kind: first.kind,
       monotonic: first.monotonic,
       series: members.length,
-      measure,
-      value: measure === "rate" ? value(end - windowMs, end) : latestOf(members, -Infinity, end),
-      p95: first.kind === "histogram" ? percentileOf(0.95, all, end - windowMs, end) : null,
-      chart: chartOf(range, options, value),
+    };
+    if (!rate) {
+      return {
+        ...base,
+        measure: "latest",
+        value: latestOf(members),
+        p95: null,
+        chart: latestChart(members, layout),
+      };
+    }
+    const all = members.map(prepare);
+    const end = newest(members);
+    const window = inWindow(all, end - windowMs, end);
+    return {
+      ...base,
+      measure: "rate",
+      value: rateOf(window),
+      p95: first.kind === "histogram" ? percentileOf(0.95, window) : null,
+      chart: chartOf(layout, inBins(all, layout), rateOf),
     };
   });
   return summaries.sort((a, b) => a.service.localeCompare(b.service) || a.name.localeCompare(b.name));
@@ -328,15 +379,13 @@ export function serviceSummaries(
     const servers = members.filter((series) => series.name === "http.server.request.duration");
     const chosen = servers.length > 0 ? servers : members;
     const side = servers.length > 0 ? "server" : "client";
-    const all = chosen.map(prepare);
     const end = newest(chosen);
-    const errors = all.filter(({ series }) => isError(series, side));
-    const requestRate = rateOf(all, end - windowMs, end);
+    const window = inWindow(chosen.map(prepare), end - windowMs, end);
     return {
       service,
-      requestRate,
-      errorRate: errorRateOf(all, errors, end - windowMs, end),
-      p95: percentileOf(0.95, all, end - windowMs, end),
+      requestRate: rateOf(window),
+      errorRate: errorRateOf(window, side),
+      p95: percentileOf(0.95, window),
       unit: chosen[0].unit,
     };
   });
