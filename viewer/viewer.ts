@@ -122,11 +122,10 @@ export const VIEWER_FLAGS = {
   },
 } satisfies FlagDefinitions;
 
-/** Starts the receiver and the web page, or exits 1 saying which port is taken. */
+/** Starts the receiver and the web page, or exits 1 saying why not (which port is taken). */
 function listen(flags: FlagValues<typeof VIEWER_FLAGS>, errors: TerminalOutput) {
-  const exitIfTaken = (error: unknown, message: string): never => {
-    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    console.error(message);
+  const exitIfTaken = (error: unknown, taken: string): never => {
+    console.error(error instanceof Deno.errors.AddrInUse ? taken : `viewer: ${(error as Error).message}`);
     Deno.exit(1);
   };
   const store = new TelemetryStore({ maxRecords: flags["max-records"] });

@@ -20,7 +20,7 @@ import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "@e
 import { resourcesOf } from "@example/otlp/store";
 import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "./terminal_text.ts";
-import { PAGE_ASSETS } from "./web_assets.ts";
+import { pageAssets } from "./web_assets.ts";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
 export interface TraceSummary {
@@ -159,11 +159,16 @@ export function listTraces(store: TelemetryStore, limit: number = DEFAULT_LIST_L
 /** A Host of this machine, with any port: a page that DNS rebinding points here sends its own name. */
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
 
-/** Creates the handler of the web page, its script and style, and its JSON API, reading from `store`. */
+/**
+ * Creates the handler of the web page, its script and style, and its JSON API, reading from `store`.
+ *
+ * @throws {Error} when the page's files cannot be read (see `web_assets.ts`: `--allow-read=viewer/web`).
+ */
 export function createWebHandler(
   store: TelemetryStore,
   { pushDelayMs = 100, maxAnswerChars = DEFAULT_MAX_ANSWER_CHARS }: WebHandlerOptions = {},
 ): WebHandler {
+  const assets = pageAssets();
   const pages = new Set<_Page>();
   const summaries = new TraceSummaries(store);
   const unsubscribe = store.onChange((traceId) => {
@@ -181,7 +186,7 @@ export function createWebHandler(
     if (refused !== undefined) return refused;
     const url = new URL(request.url);
     const path = url.pathname;
-    const asset = PAGE_ASSETS.get(path);
+    const asset = assets.get(path);
     if (asset !== undefined) return _asset(asset.body, asset.type);
     if (path === "/api/traces") return _list(store, summaries, url.searchParams.get("limit"));
     const match = path.match(/^\/api\/traces\/([^/]*)$/);

@@ -2,10 +2,14 @@ import assert from "node:assert/strict";
 import { ROOT, runDeno, spawn } from "@example/harness/processes";
 import { TelemetryStore } from "@example/otlp/receiver";
 import { createWebHandler, listTraces, startWebView, traceAnswer, webErrorHandler } from "./web.ts";
-import { PAGE_ASSETS } from "./web_assets.ts";
+import { pageAssets } from "./web_assets.ts";
 import webConfig from "./web/deno.json" with { type: "json" };
 import { replay } from "@example/otlp/testdata/replay";
 import type { Span } from "@example/otlp/decode";
+import { denoRunOf, permissionFlags } from "@example/harness/tasks";
+
+/** The permissions of `deno task viewer`, from deno.json. */
+const VIEWER_PERMISSIONS = permissionFlags(denoRunOf("viewer"));
 
 const TRACE_ID = "00000000000000000b00000000000001";
 
@@ -210,7 +214,7 @@ Deno.test("bad requests get a 4xx that says why; every answer carries the securi
   }
 });
 
-Deno.test("the page loads its files from the viewer only, every file of web/ is served, nothing inline", async () => {
+Deno.test("the page loads its files from the viewer only, its modules import only what it serves, nothing inline", async () => {
   const store = new TelemetryStore();
   const { response, text } = await get(store, "/");
   assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
@@ -220,13 +224,11 @@ Deno.test("the page loads its files from the viewer only, every file of web/ is 
     "/main.js",
   ]);
   assert.doesNotMatch(text, /<script>|\sstyle=|\son\w+=/, "nothing inline: the CSP allows none");
-  const files = [...Deno.readDirSync(new URL("web/", import.meta.url))].map((entry) => entry.name)
-    .filter((name) => name !== "deno.json").sort();
-  const served = [...PAGE_ASSETS.keys()].map((path) => path === "/" ? "page.html" : path.slice(1)).sort();
-  assert.deepEqual(served, files, "web_assets.ts lists every file of web/");
   // The scripts are type-checked by `deno check` with the DOM's types: web/ is a workspace member for that.
   assert.deepEqual(webConfig.compilerOptions, { checkJs: true, lib: ["dom", "dom.iterable", "esnext"] });
-  for (const [path, { type }] of PAGE_ASSETS) {
+  const assets = pageAssets();
+  assert.ok(assets.has("/main.js") && assets.has("/page.css") && !assets.has("/deno.json"));
+  for (const [path, { type }] of assets) {
     const { response, text } = await get(store, path);
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-type"), type);
@@ -234,9 +236,21 @@ Deno.test("the page loads its files from the viewer only, every file of web/ is 
     assert.doesNotMatch(text, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, path);
     // Every module a script imports is one the viewer serves.
     for (const [, imported] of text.matchAll(/^import .* from "\.(\/[a-z_]+\.js)";$/gm)) {
-      assert.ok(PAGE_ASSETS.has(imported), `${path} imports ${imported}`);
+      assert.ok(assets.has(imported), `${path} imports ${imported}`);
     }
   }
+});
+
+Deno.test("without read permission for viewer/web the viewer says which permission it needs", async () => {
+  const output = await runDeno("viewer/viewer.ts", {
+    permissions: ["--allow-net=127.0.0.1"],
+    args: ["--port", "0", "--web-port", "0"],
+  });
+  assert.equal(output.code, 1);
+  assert.match(
+    output.stderr,
+    /^viewer: cannot read the web page's files in \S+viewer\/web\/: run with --allow-read=viewer\/web/,
+  );
 });
 
 /** Reads server-sent events from `response` until `until` returns true for one of them. */
@@ -292,7 +306,7 @@ Deno.test("deno task viewer prints the page's address and serves it next to the 
     "deno",
     [
       "run",
-      "--allow-net=127.0.0.1",
+      ...VIEWER_PERMISSIONS,
       "viewer/viewer.ts",
       ...["--port", "0", "--web-port", "0"],
     ],
@@ -321,7 +335,7 @@ Deno.test("deno task viewer prints the page's address and serves it next to the 
 Deno.test("deno task viewer says clearly when the web page's port is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const output = await runDeno("viewer/viewer.ts", {
-    permissions: ["--allow-net=127.0.0.1"],
+    permissions: VIEWER_PERMISSIONS,
     args: ["--port", "0", "--web-port", String(taken.addr.port)],
   });
   assert.equal(output.code, 1);
