@@ -4,7 +4,9 @@
  *
  * It answers as the OTLP/HTTP specification says: 200 with an export response (with `partialSuccess` when
  * it had to reject spans), and for bad requests a 4xx with a `google.rpc.Status`-shaped JSON body whose
- * message says what was wrong. Bad input never throws and never drops what the store already holds.
+ * message says what was wrong. Bad input never throws and never drops what the store already holds. It
+ * answers only a loopback `Host` (127.0.0.1, localhost, [::1]), so that a page a DNS rebinding points here
+ * cannot write or evict telemetry.
  *
  * ```ts
  * import { startReceiver } from "./receiver.ts";
@@ -16,9 +18,8 @@
  * @module
  */
 import {
-  decodeLogs,
+  decodeInSlices,
   decodeMetrics,
-  decodeTraces,
   DEFAULT_MAX_ITEMS,
   encodePartialSuccess,
   encodeSuccess,
@@ -56,10 +57,15 @@ export interface ReceiverOptions {
   bodyIdleMs?: number;
   /**
    * The most bytes that bodies still arriving may hold together (default
-   * {@linkcode DEFAULT_MAX_BUFFERED_BYTES}); a request whose body would pass it is answered 503. Requests
-   * waiting for their bytes take no other slot: decoding, which is synchronous, takes one at a time.
+   * {@linkcode DEFAULT_MAX_BUFFERED_BYTES}) and bodies waiting to be decoded; a request whose body would pass
+   * it is answered 503. Requests still waiting for their bytes take no other slot.
    */
   maxBufferedBytes?: number;
+  /**
+   * How many requests are decoded at once (default 4), in slices of 10 ms that take turns; the others wait
+   * for a turn (their bodies counted in `maxBufferedBytes`), they are not refused.
+   */
+  maxConcurrentDecodes?: number;
 }
 
 /** The default bound on bytes held by bodies still arriving: 32 MiB, eight bodies of the largest size. */
@@ -82,77 +88,35 @@ export function createReceiverHandler(
     bodyTimeoutMs = 10_000,
     bodyIdleMs = 2_000,
     maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
+    maxConcurrentDecodes = 4,
   }: ReceiverOptions = {},
 ): (request: Request) => Promise<Response> {
   const buffered = { bytes: 0, limit: maxBufferedBytes };
+  const read = { limit: maxBodyBytes, timeoutMs: bodyTimeoutMs, idleMs: bodyIdleMs, buffered };
+  // Requests are decoded in slices (decodeInSlices), at most maxConcurrentDecodes at once, so that one
+  // large request stalls neither the others nor the web page; those waiting for their turn keep their
+  // bytes counted in `buffered`.
+  let decoding = 0;
+  const waiting: (() => void)[] = [];
+  const inTurn = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (decoding >= maxConcurrentDecodes) await new Promise<void>((resolve) => waiting.push(resolve));
+    decoding++;
+    try {
+      return await work();
+    } finally {
+      decoding--;
+      waiting.shift()?.();
+    }
+  };
   const receive = async (request: Request, signal: "traces" | "logs" | "metrics"): Promise<Response> => {
-    const contentType = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-    const encoding: Encoding | undefined = contentType === "application/json"
-      ? "json"
-      : contentType === "application/x-protobuf"
-      ? "protobuf"
-      : undefined;
-    if (encoding === undefined) {
-      return status(
-        415,
-        `unsupported content type ${JSON.stringify(contentType)}: send application/json ` +
-          "(OTEL_EXPORTER_OTLP_PROTOCOL=http/json) or application/x-protobuf (http/protobuf)",
-      );
-    }
-    const contentEncoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase();
-    if (contentEncoding !== "identity" && contentEncoding !== "gzip") {
-      return status(415, `unsupported content encoding ${JSON.stringify(contentEncoding)}: use gzip or none`);
-    }
-    const declared = Number(request.headers.get("content-length") ?? 0);
-    if (declared > maxBodyBytes) return tooLarge(maxBodyBytes);
-    let body: Uint8Array | "too large" | "too slow" | "idle" | "busy";
+    const encoding = encodingOf(request);
+    if (encoding instanceof Response) return encoding;
+    const body = await readBody(request, read);
+    if (body instanceof Response) return body;
     try {
-      let stream = request.body ?? new Blob().stream();
-      if (contentEncoding === "gzip") stream = stream.pipeThrough(new DecompressionStream("gzip"));
-      body = await readAtMost(stream, {
-        limit: maxBodyBytes,
-        timeoutMs: bodyTimeoutMs,
-        idleMs: bodyIdleMs,
-        buffered,
-      });
-    } catch (error) {
-      return status(400, `the body could not be read: ${(error as Error).message}`);
-    }
-    if (body === "too large") return tooLarge(maxBodyBytes);
-    if (body === "too slow") {
-      return status(408, `the body did not arrive within ${bodyTimeoutMs} ms`, { connection: "close" });
-    }
-    if (body === "idle") {
-      return status(408, `the body sent nothing for ${bodyIdleMs} ms`, { connection: "close" });
-    }
-    if (body === "busy") {
-      // OTLP/HTTP: 503 is retryable, after Retry-After seconds (OpenTelemetry SDKs retry; Deno does not).
-      return status(503, `busy: bodies still arriving hold ${maxBufferedBytes} bytes; retry`, {
-        "retry-after": "1",
-        connection: "close",
-      });
-    }
-    try {
-      if (signal === "metrics") {
-        const { accepted } = decodeMetrics(body, encoding, { maxItems });
-        store.metrics.requests++;
-        store.metrics.metrics += accepted.length;
-        return success(encoding, encodeSuccess(encoding));
-      }
-      const decoded = signal === "traces"
-        ? decodeTraces(body, encoding, { maxItems })
-        : decodeLogs(body, encoding, { maxItems });
-      if (signal === "traces") store.addSpans(decoded.accepted as Span[]);
-      else store.addLogs(decoded.accepted as LogRecord[]);
-      return success(
-        encoding,
-        decoded.rejected === 0
-          ? encodeSuccess(encoding)
-          : encodePartialSuccess(signal, encoding, decoded.rejected, decoded.errors.slice(0, 3).join("; ")),
-      );
-    } catch (error) {
-      if (error instanceof OtlpDecodeError) return status(error.status, error.message);
-      throw error;
+      return await inTurn(() => file(store, signal, body, encoding, maxItems));
+    } finally {
+      buffered.bytes -= body.byteLength;
     }
   };
   return async (request) => {
@@ -183,6 +147,84 @@ export function createReceiverHandler(
     }
     return await receive(request, signal);
   };
+}
+
+/** The encoding a request's `Content-Type` names, or the 415 to answer when it names none we read. */
+function encodingOf(request: Request): Encoding | Response {
+  const contentType = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (contentType === "application/json") return "json";
+  if (contentType === "application/x-protobuf") return "protobuf";
+  return status(
+    415,
+    `unsupported content type ${JSON.stringify(contentType)}: send application/json ` +
+      "(OTEL_EXPORTER_OTLP_PROTOCOL=http/json) or application/x-protobuf (http/protobuf)",
+  );
+}
+
+/**
+ * The body of a request, decompressed, within `limits`; or the answer to give when it is not. The bytes
+ * returned stay counted in `limits.buffered`: the caller gives them back.
+ */
+async function readBody(request: Request, limits: ReadLimits): Promise<Uint8Array | Response> {
+  const contentEncoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase();
+  if (contentEncoding !== "identity" && contentEncoding !== "gzip") {
+    return status(415, `unsupported content encoding ${JSON.stringify(contentEncoding)}: use gzip or none`);
+  }
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > limits.limit) return tooLarge(limits.limit);
+  let body;
+  try {
+    let stream = request.body ?? new Blob().stream();
+    if (contentEncoding === "gzip") stream = stream.pipeThrough(new DecompressionStream("gzip"));
+    body = await readAtMost(stream, limits);
+  } catch (error) {
+    return status(400, `the body could not be read: ${(error as Error).message}`);
+  }
+  if (body === "too large") return tooLarge(limits.limit);
+  if (body === "too slow") {
+    return status(408, `the body did not arrive within ${limits.timeoutMs} ms`, { connection: "close" });
+  }
+  if (body === "idle") {
+    return status(408, `the body sent nothing for ${limits.idleMs} ms`, { connection: "close" });
+  }
+  if (body === "busy") {
+    // OTLP/HTTP: 503 is retryable, after Retry-After seconds (OpenTelemetry SDKs retry; Deno does not).
+    return status(503, `busy: bodies still arriving hold ${limits.buffered.limit} bytes; retry`, {
+      "retry-after": "1",
+      connection: "close",
+    });
+  }
+  return body;
+}
+
+/** Decodes a request's body and files what it holds in `store`; answers as OTLP/HTTP says. */
+async function file(
+  store: TelemetryStore,
+  signal: "traces" | "logs" | "metrics",
+  body: Uint8Array,
+  encoding: Encoding,
+  maxItems: number,
+): Promise<Response> {
+  try {
+    if (signal === "metrics") {
+      const { accepted } = decodeMetrics(body, encoding, { maxItems });
+      store.metrics.requests++;
+      store.metrics.metrics += accepted.length;
+      return success(encoding, encodeSuccess(encoding));
+    }
+    const decoded = await decodeInSlices(signal, body, encoding, { maxItems });
+    if (signal === "traces") store.addSpans(decoded.accepted as Span[]);
+    else store.addLogs(decoded.accepted as LogRecord[]);
+    return success(
+      encoding,
+      decoded.rejected === 0
+        ? encodeSuccess(encoding)
+        : encodePartialSuccess(signal, encoding, decoded.rejected, decoded.errors.slice(0, 3).join("; ")),
+    );
+  } catch (error) {
+    if (error instanceof OtlpDecodeError) return status(error.status, error.message);
+    throw error;
+  }
 }
 
 /** A Host of this machine, with any port: a page that DNS rebinding points here sends its own name. */
@@ -217,23 +259,24 @@ async function readAtMost(
     new Promise<T>((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
   const late = after(timeoutMs, "too slow" as const);
   const chunks: Uint8Array[] = [];
-  let size = 0;
+  let size = 0, whole = false;
   try {
     while (true) {
       const next = await Promise.race([reader.read(), late, after(idleMs, "idle" as const)]);
       clearTimeout(timers.pop());
       if (next === "too slow" || next === "idle") return next;
       if (next.done) break;
-      size += next.value.byteLength;
-      if (size > limit) return "too large";
+      if (size + next.value.byteLength > limit) return "too large";
       if (buffered.bytes + next.value.byteLength > buffered.limit) return "busy";
+      size += next.value.byteLength;
       buffered.bytes += next.value.byteLength;
       chunks.push(next.value);
     }
+    whole = true;
   } finally {
     for (const timer of timers) clearTimeout(timer);
-    buffered.bytes -= chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
     reader.cancel().catch(() => {});
+    if (!whole) buffered.bytes -= size; // on success, the caller gives the bytes back once it is done
   }
   const body = new Uint8Array(size);
   let offset = 0;

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { childEnv } from "@example/harness/processes";
 import { createReceiverHandler, isComplete, reportError, startReceiver, TelemetryStore } from "./receiver.ts";
 import { replay } from "./testdata/replay.ts";
 import {
@@ -275,7 +274,7 @@ Deno.test("the receiver answers only a loopback Host: a malformed one is a 400, 
         "Content-Length: 2\r\nConnection: close\r\n\r\n{}",
     );
   assert.equal(await post("a:1:1"), 400);
-  assert.equal(await post("a:1:1\u009b\u202e".replace(/[^\x00-\xff]/g, "")), 400);
+  assert.equal(await post("a:1:1\u009b\u202e"), 400);
   assert.equal(await post("evil.example"), 403);
   assert.equal(await post("evil.example:4318"), 403);
   for (const host of ["127.0.0.1", "localhost:4318", "[::1]:1", "LOCALHOST"]) {
@@ -346,61 +345,4 @@ Deno.test("the event bomb: a 4 MiB span of two million events is a 200 that keep
   });
   assert.equal(json.status, 413);
   assert.match((await json.json()).message, /more than 150000 values/);
-});
-
-// Opt-in (about 10 s): RECEIVER_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
-//   --allow-env=RECEIVER_MEMORY otlp/receiver_test.ts --filter memory
-const memoryOptIn =
-  Deno.permissions.querySync({ name: "env", variable: "RECEIVER_MEMORY" }).state === "granted" &&
-  Deno.env.get("RECEIVER_MEMORY") === "1";
-Deno.test({
-  name: "memory (opt-in, RECEIVER_MEMORY=1): 800,000 spans over time, and the receiver's memory levels off",
-  ignore: !memoryOptIn,
-  async fn() {
-    const child = new Deno.Command("deno", {
-      args: ["run", "--v8-flags=--expose-gc", "--allow-net=127.0.0.1", "otlp/testdata/memory_receiver.ts"],
-      cwd: new URL("..", import.meta.url),
-      env: childEnv(),
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
-    try {
-      const url = ((await lines.next()).value as string).trim();
-      const rss: number[] = [], heap: number[] = [];
-      const batch = 5000, perTrace = 100;
-      for (let sent = 0; sent < 800_000; sent += batch) {
-        const spans = chain(batch).map((span, i) => ({
-          ...span,
-          traceId: (sent + i - (i % perTrace) + 1).toString(16).padStart(32, "0"),
-          attributes: [{ key: "http.route", value: { stringValue: "/" } }],
-        }));
-        const response = await fetch(`${url}/v1/traces`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: jsonTraces(spans),
-        });
-        assert.equal(response.status, 200);
-        await response.body?.cancel();
-        if ((sent + batch) % 100_000 === 0) {
-          const usage = await (await fetch(`${url}/__memory`)).json();
-          assert.ok(usage.spans <= 50_000);
-          rss.push(Math.round(usage.rss / 2 ** 20));
-          heap.push(Math.round(usage.heapUsed / 2 ** 20));
-        }
-      }
-      console.log(
-        `after each 100,000 spans (budget 50,000 records), in MiB: RSS ${rss.join(" ")}; heap used ${
-          heap.join(" ")
-        }`,
-      );
-      assert.ok(rss.at(-1)! <= rss[1] + 64, "memory levels off once the budget is full");
-    } finally {
-      child.kill();
-      await child.status;
-      await lines.return?.();
-    }
-  },
 });

@@ -50,9 +50,8 @@ export interface StoreOptions {
 }
 
 /**
- * The default budget of a store: 50,000 spans and log records. Full of small spans, the receiver's heap
- * holds about 25 MiB and its RSS stays about 200 MiB however much arrives (the opt-in memory test of
- * `receiver_test.ts`).
+ * The default budget of a store: 50,000 spans and log records. Full of small spans, the heap holds about
+ * 25 MiB of them; large records meet {@linkcode DEFAULT_MAX_BYTES} first (see `otlp/README.md`, Memory).
  */
 export const DEFAULT_MAX_RECORDS = 50_000;
 

@@ -1,0 +1,184 @@
+// Opt-in (a few minutes): the resident memory of a real `deno task viewer` under floods.
+//   VIEWER_MEMORY=1 deno test --allow-run=deno,ps --allow-net=127.0.0.1 --allow-read=. \
+//     --allow-env=VIEWER_MEMORY,PATH,HOME,DENO_DIR,XDG_CACHE_HOME otlp/memory_test.ts
+// It reports the RSS of the viewer's own process (as `ps` reads it from /proc: Deno reads another process's
+// /proc only with --allow-all) after every request, and asserts the largest stays under 400 MiB.
+import assert from "node:assert/strict";
+import { ROOT, spawn } from "@example/harness/processes";
+import { collectOutput } from "@example/harness/output";
+import { denoRunOf } from "@example/harness/tasks";
+import {
+  chain,
+  eventBombJson,
+  eventBombProtobuf,
+  jsonTraces,
+  manySpansProtobuf,
+} from "./testdata/hostile.ts";
+
+const optedIn = Deno.permissions.querySync({ name: "env", variable: "VIEWER_MEMORY" }).state === "granted" &&
+  Deno.env.get("VIEWER_MEMORY") === "1";
+const MiB = 2 ** 20;
+
+/** The resident set size of process `pid`, in MiB. */
+async function rssOf(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+  })
+    .output();
+  return Math.round(Number(new TextDecoder().decode(stdout).trim()) / 1024);
+}
+
+/** Starts the viewer as its task does (the same flags), on free ports; resolves with its URL and pid. */
+async function startViewer(extra: string[] = []) {
+  const [, ...args] = denoRunOf("viewer").argv;
+  const child = spawn("deno", [...args, "--port", "0", "--web-port", "0", ...extra], ROOT, {});
+  const stdout = collectOutput(child.stdout);
+  const stderr = collectOutput(child.stderr);
+  const url = await stdout.line((line) => line.match(/receiving OTLP\/HTTP .* on (http:\/\/\S+?);/)?.[1]);
+  assert.ok(url, "the viewer said where it listens");
+  return {
+    url,
+    pid: child.pid,
+    async [Symbol.asyncDispose]() {
+      child.kill();
+      await child.status;
+      await Promise.all([stdout.text, stderr.text]);
+    },
+  };
+}
+
+/** A running viewer: where it receives, and its process id. */
+interface Viewer {
+  url: string;
+  pid: number;
+}
+
+/** The largest RSS seen of each viewer process, sampled after every request. */
+const peaks = new Map<number, number>();
+
+async function send(viewer: Viewer, body: BodyInit, type: string): Promise<number> {
+  const response = await fetch(`${viewer.url}/v1/traces`, {
+    method: "POST",
+    headers: { "content-type": type },
+    body,
+  });
+  await response.body?.cancel();
+  peaks.set(viewer.pid, Math.max(peaks.get(viewer.pid) ?? 0, await rssOf(viewer.pid)));
+  return response.status;
+}
+
+/** `count` spans of `perTrace` spans each, as batches of 5,000, from trace number `first` on. */
+async function flood(
+  viewer: Viewer,
+  count: number,
+  perTrace: number,
+  first: number,
+  each?: (sent: number) => Promise<void>,
+) {
+  const batch = 5000;
+  for (let sent = 0; sent < count; sent += batch) {
+    const spans = chain(batch).map((span, i) => ({
+      ...span,
+      traceId: (first + Math.floor((sent + i) / perTrace) + 1).toString(16).padStart(32, "0"),
+      attributes: [{ key: "http.route", value: { stringValue: "/" } }],
+    }));
+    assert.equal(await send(viewer, jsonTraces(spans), "application/json"), 200);
+    if (each) await each(sent + batch);
+  }
+}
+
+for (const maxRecords of [undefined, 10_000_000]) {
+  const flags = maxRecords === undefined ? [] : ["--max-records", String(maxRecords)];
+  Deno.test({
+    name: `memory (opt-in, VIEWER_MEMORY=1): a million spans, then the receiver's abuse cases, ${
+      maxRecords === undefined ? "default budget" : "--max-records 10000000"
+    }; RSS stays under 400 MiB`,
+    ignore: !optedIn,
+    sanitizeResources: false,
+    async fn() {
+      await using viewer = await startViewer(flags);
+      const figures: string[] = [];
+      await flood(viewer, 1_000_000, 100, 0, async (sent) => {
+        if (sent % 200_000 === 0) figures.push(`${sent / 1000}k spans: ${await rssOf(viewer.pid)}`);
+      });
+      await flood(viewer, 8000, 8000, 2_000_000); // an 8,000-deep chain
+      await flood(viewer, 200_000, 200_000, 3_000_000); // a 200,000-span trace
+      await flood(viewer, 400_000, 100, 4_000_000);
+      const peak = peaks.get(viewer.pid)!;
+      figures.push(`after the abuse cases: ${await rssOf(viewer.pid)} (largest seen ${peak})`);
+      console.log(`viewer ${flags.join(" ") || "(defaults)"}, RSS in MiB: ${figures.join("; ")}`);
+      assert.ok(peak < 400, `peak RSS ${peak} MiB`);
+    },
+  });
+}
+
+/** 7,000 spans of one resource whose attribute `blob` is 2 MiB, as OTLP/JSON (about 3.5 MiB). */
+function sharedResource(): string {
+  return JSON.stringify({
+    resourceSpans: [{
+      resource: { attributes: [{ key: "blob", value: { stringValue: "r".repeat(2 * MiB) } }] },
+      scopeSpans: [{ scope: { name: "test" }, spans: chain(7_000) }],
+    }],
+  });
+}
+
+/**
+ * Sends small exports one after another until `done` resolves, and returns how long each took, in ms: how
+ * long the other requests stall the viewer for a sender of ordinary batches.
+ */
+async function probe(viewer: Viewer, done: Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  let finished = false;
+  done.finally(() => finished = true);
+  for (let n = 0; !finished; n++) {
+    const started = performance.now();
+    const spans = chain(4).map((span) => ({
+      ...span,
+      traceId: (9_000_000 + n).toString(16).padStart(32, "0"),
+    }));
+    const response = await fetch(`${viewer.url}/v1/traces`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: jsonTraces(spans),
+    });
+    await response.body?.cancel();
+    assert.equal(response.status, 200);
+    latencies.push(performance.now() - started);
+  }
+  return latencies.sort((a, b) => a - b);
+}
+
+Deno.test({
+  name: "memory (opt-in, VIEWER_MEMORY=1): event bombs, 10,000-span requests and a shared 2 MiB resource " +
+    "leave RSS under 400 MiB; reports how long a small export waits meanwhile",
+  ignore: !optedIn,
+  sanitizeResources: false,
+  async fn() {
+    await using viewer = await startViewer();
+    const bomb = eventBombProtobuf(2_000_000), json = eventBombJson(1_390_000);
+    const many = manySpansProtobuf(10_000), resource = sharedResource();
+    assert.ok([bomb, json, many, resource].every((body) => body.length < 4 * MiB));
+    const rss: number[] = [];
+    const attack = (async () => {
+      for (let i = 0; i < 20; i++) {
+        assert.equal(await send(viewer, bomb, "application/x-protobuf"), 200);
+        assert.equal(await send(viewer, json, "application/json"), 413);
+        assert.equal(await send(viewer, many, "application/x-protobuf"), 200);
+        if (i % 4 === 0) assert.equal(await send(viewer, resource, "application/json"), 200);
+        if (i % 5 === 4) rss.push(await rssOf(viewer.pid));
+      }
+    })();
+    const latencies = await probe(viewer, attack);
+    await attack;
+    const peak = peaks.get(viewer.pid)!;
+    const at = (q: number) =>
+      Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
+    console.log(
+      `viewer RSS in MiB after each 5 rounds (bomb, JSON bomb, 10,000 spans, every 4th a shared 2 MiB resource): ` +
+        `${rss.join(" ")} (largest seen ${peak}); a small export meanwhile (${latencies.length} of them): ` +
+        `median ${at(0.5)} ms, p99 ${at(0.99)} ms, longest ${at(1)} ms`,
+    );
+    assert.ok(peak < 400, `peak RSS ${peak} MiB`);
+  },
+});
