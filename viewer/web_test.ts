@@ -118,13 +118,31 @@ Deno.test("one resource written many times is sent once; every answer is bounded
 
   const bounded = JSON.parse(traceAnswer(store.trace(traceId)!, 2 * 1024 * 1024 + 100_000));
   assert.ok(bounded.spans.length > 0 && bounded.spans.length < 10_000);
+  const left = 10_000 - bounded.spans.length;
   assert.deepEqual(bounded.truncated, {
-    spans: 10_000 - bounded.spans.length,
+    resources: 0,
+    spans: left,
     logs: 0,
-    reason:
-      `an answer holds at most ${2 * 1024 * 1024 + 100_000} characters: ${10_000 - bounded.spans.length} ` +
-      "spans and 0 log records are left out",
+    reason: `an answer holds at most ${2 * 1024 * 1024 + 100_000} characters: 0 resources, ${left} spans ` +
+      "and 0 log records are left out",
   });
+  // A bound below the resource itself: it is left out as null (the indices hold), and the spans with it.
+  const tiny = JSON.parse(traceAnswer(store.trace(traceId)!, 100_000));
+  assert.deepEqual([tiny.resources, tiny.spans.length, tiny.truncated.resources], [[null], 0, 1]);
+  // The listing is bounded too.
+  const web = createWebHandler(store, { maxAnswerChars: 1000 });
+  try {
+    const names = Array.from({ length: 50 }, (_, i) => (i + 1).toString(16).padStart(32, "f"));
+    store.addSpans(names.map((id) => span(id, "1".repeat(16), 1n, { name: "n".repeat(100) })));
+    const list = await web.handle(new Request("http://127.0.0.1:4320/api/traces?limit=50")).json();
+    assert.ok(list.traces.length > 0 && list.traces.length < 50);
+    assert.deepEqual(list.truncated, {
+      traces: 50 - list.traces.length,
+      reason: "an answer holds at most 1000 characters",
+    });
+  } finally {
+    web.close();
+  }
 });
 
 Deno.test("the trace list is the traces that changed last, latest first, bounded by limit", () => {
