@@ -5,6 +5,8 @@
  *
  * Everything the page shows is data from senders: the page builds its DOM with `textContent` only, and every
  * answer carries a strict Content-Security-Policy (scripts and styles from the viewer itself, nothing else).
+ * Every answer is bounded: a listing costs what it returns (the store's index, summaries kept until their
+ * trace changes), a trace's answer sends each resource once, and neither grows past a number of characters.
  *
  * ```ts
  * import { startReceiver } from "@example/otlp/receiver";
