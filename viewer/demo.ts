@@ -89,8 +89,11 @@ async function main(): Promise<void> {
   try {
     web = startWebView({ store, port: flags["web-port"] });
   } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    console.error(`demo: 127.0.0.1:${flags["web-port"]} is already in use: choose another --web-port.`);
+    console.error(
+      error instanceof Deno.errors.AddrInUse
+        ? `demo: 127.0.0.1:${flags["web-port"]} is already in use: choose another --web-port.`
+        : `demo: ${(error as Error).message}`,
+    );
     Deno.exit(1);
   }
   console.log(`web view: ${web.url} (--keep-open keeps it open after the demo)`);

@@ -44,6 +44,7 @@ export type FlagValues<D extends FlagDefinitions> = {
 
 /** A flag given wrongly: its message says which and why. */
 export class FlagError extends Error {
+  /** Always `FlagError`. */
   override name = "FlagError";
 }
 

@@ -3,6 +3,10 @@ import { FlagError, parseFlags, PORT, tableRows, usage } from "./flags.ts";
 import { VIEWER_FLAGS } from "./viewer.ts";
 import { DEMO_FLAGS } from "./demo.ts";
 import { runDeno } from "@example/harness/processes";
+import { denoRunOf, permissionFlags } from "@example/harness/tasks";
+
+/** The permissions of `deno task viewer`, from deno.json. */
+const VIEWER_PERMISSIONS = permissionFlags(denoRunOf("viewer"));
 
 const FLAGS = {
   port: { default: 4318, ...PORT, help: "a port" },
@@ -51,7 +55,7 @@ Deno.test("viewer/README.md's flag table is the flags' definitions", async () =>
 
 Deno.test("deno task viewer --help shows every flag with its default; a wrong one exits 2 with the usage", async () => {
   const help = await runDeno("viewer/viewer.ts", {
-    permissions: ["--allow-net=127.0.0.1"],
+    permissions: VIEWER_PERMISSIONS,
     args: ["--help"],
   });
   assert.equal(help.code, 0);
@@ -59,7 +63,7 @@ Deno.test("deno task viewer --help shows every flag with its default; a wrong on
     assert.match(help.stdout, new RegExp(`^ {2}--${name} ${flag.default} +\\S`, "m"));
   }
   const wrong = await runDeno("viewer/viewer.ts", {
-    permissions: ["--allow-net=127.0.0.1"],
+    permissions: VIEWER_PERMISSIONS,
     args: ["--settle-ms", "soon"],
   });
   assert.equal(wrong.code, 2);

@@ -35,6 +35,7 @@ export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 
 /** Text to a terminal through a bounded queue that drops lines, and says how many, when the terminal is slow. */
 export class TerminalOutput {
+  /** The most bytes held for the terminal before lines are dropped. */
   readonly maxQueuedBytes: number;
   #writer: ByteWriter;
   #queue: (Uint8Array | Dropped)[] = [];

@@ -6,7 +6,9 @@
  * waits for the server side, or, failing that, after `--wait-ms` (default 10000: longer than Deno's default
  * 5 s batch delay). Spans that arrive after a trace was printed print it again, marked as updated.
  *
- * It also serves a web page of the traces on 127.0.0.1:4320 (`--web-port`; see `web.ts`).
+ * It also serves a web page of the traces on 127.0.0.1:4320 (`--web-port`; see `web.ts`). Everything it
+ * prints goes through bounded queues (`terminal_output.ts`), so a terminal that stops reading stops neither.
+ * The flags are {@linkcode VIEWER_FLAGS} (`--help` lists them).
  *
  * @module
  */

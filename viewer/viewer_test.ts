@@ -14,6 +14,10 @@ import {
   spanId,
   TRACE_ID,
 } from "@example/otlp/testdata/hostile";
+import { denoRunOf, permissionFlags } from "@example/harness/tasks";
+
+/** The permissions of `deno task viewer`, from deno.json. */
+const VIEWER_PERMISSIONS = permissionFlags(denoRunOf("viewer"));
 
 Deno.test("the viewer waits for the server's spans before it prints a trace, and reprints late ones", async () => {
   const [trace] = (await replay("json")).traces();
@@ -49,7 +53,7 @@ Deno.test("the viewer waits for the server's spans before it prints a trace, and
 Deno.test("deno task viewer says clearly when its port is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const output = await runDeno("viewer/viewer.ts", {
-    permissions: ["--allow-net=127.0.0.1"],
+    permissions: VIEWER_PERMISSIONS,
     args: ["--port", String(taken.addr.port)],
   });
   assert.equal(output.code, 1);
@@ -95,7 +99,7 @@ Deno.test("a trace that cannot be drawn is reported, and the viewer goes on with
 function startViewer(args: string[]) {
   const child = spawn(
     "deno",
-    ["run", "--allow-net=127.0.0.1", "viewer/viewer.ts", "--port", "0", "--web-port", "0", ...args],
+    ["run", ...VIEWER_PERMISSIONS, "viewer/viewer.ts", "--port", "0", "--web-port", "0", ...args],
     ROOT,
     {},
   );
@@ -207,7 +211,7 @@ Deno.test("deno task viewer outlives hostile traces, prints no control sequence,
     "deno",
     [
       "run",
-      "--allow-net=127.0.0.1",
+      ...VIEWER_PERMISSIONS,
       "viewer/viewer.ts",
       ...["--port", "0", "--settle-ms", "10", "--wait-ms", "100", "--max-records", "9000"],
     ],

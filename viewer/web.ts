@@ -5,6 +5,8 @@
  *
  * Everything the page shows is data from senders: the page builds its DOM with `textContent` only, and every
  * answer carries a strict Content-Security-Policy (scripts and styles from the viewer itself, nothing else).
+ * Every answer is bounded: a listing costs what it returns (the store's index, summaries kept until their
+ * trace changes), a trace's answer sends each resource once, and neither grows past a number of characters.
  *
  * ```ts
  * import { startReceiver } from "@example/otlp/receiver";
@@ -20,7 +22,7 @@ import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "@e
 import { resourcesOf } from "@example/otlp/store";
 import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "./terminal_text.ts";
-import { PAGE_ASSETS } from "./web_assets.ts";
+import { pageAssets } from "./web_assets.ts";
 import { signalsAnswer } from "./web_signals.ts";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
@@ -160,11 +162,16 @@ export function listTraces(store: TelemetryStore, limit: number = DEFAULT_LIST_L
 /** A Host of this machine, with any port: a page that DNS rebinding points here sends its own name. */
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
 
-/** Creates the handler of the web page, its script and style, and its JSON API, reading from `store`. */
+/**
+ * Creates the handler of the web page, its script and style, and its JSON API, reading from `store`.
+ *
+ * @throws {Error} when the page's files cannot be read (see `web_assets.ts`: `--allow-read=viewer/web`).
+ */
 export function createWebHandler(
   store: TelemetryStore,
   { pushDelayMs = 100, maxAnswerChars = DEFAULT_MAX_ANSWER_CHARS }: WebHandlerOptions = {},
 ): WebHandler {
+  const assets = pageAssets();
   const pages = new Set<_Page>();
   const summaries = new TraceSummaries(store);
   const unsubscribe = store.onChange((traceId) => {
@@ -182,9 +189,9 @@ export function createWebHandler(
     if (refused !== undefined) return refused;
     const url = new URL(request.url);
     const path = url.pathname;
-    const asset = PAGE_ASSETS.get(path);
+    const asset = assets.get(path);
     if (asset !== undefined) return _asset(asset.body, asset.type);
-    if (path === "/api/traces") return _list(store, summaries, url.searchParams.get("limit"));
+    if (path === "/api/traces") return _list(store, summaries, url.searchParams.get("limit"), maxAnswerChars);
     const match = path.match(/^\/api\/traces\/([^/]*)$/);
     if (match) return _trace(store, match[1].toLowerCase(), maxAnswerChars);
     if (path === "/api/events") return events(request);
@@ -229,7 +236,12 @@ function _refuse(request: Request): Response | undefined {
 }
 
 /** `GET /api/traces?limit=N`. */
-function _list(store: TelemetryStore, summaries: TraceSummaries, limitParam: string | null): Response {
+function _list(
+  store: TelemetryStore,
+  summaries: TraceSummaries,
+  limitParam: string | null,
+  maxAnswerChars: number,
+): Response {
   const raw = limitParam ?? String(DEFAULT_LIST_LIMIT);
   const limit = Number(raw);
   if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIST_LIMIT) {
@@ -237,7 +249,17 @@ function _list(store: TelemetryStore, summaries: TraceSummaries, limitParam: str
       error: `limit takes a whole number from 1 to ${MAX_LIST_LIMIT}, got "${cut(raw, 20)}"`,
     });
   }
-  return _json(200, { total: store.traceCount, traces: summaries.list(limit) });
+  const listed = summaries.list(limit);
+  const traces = new _Budget(maxAnswerChars - 300).take(listed, _stringify);
+  const left = listed.length - traces.length;
+  const truncated = left === 0
+    ? ""
+    : `,"truncated":${
+      JSON.stringify({ traces: left, reason: `an answer holds at most ${maxAnswerChars} characters` })
+    }`;
+  return new Response(`{"total":${store.traceCount},"traces":[${traces.join(",")}]${truncated}}`, {
+    headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" },
+  });
 }
 
 /** `GET /api/traces/{traceId}`. */
@@ -252,35 +274,61 @@ function _trace(store: TelemetryStore, traceId: string, maxAnswerChars: number):
 
 /**
  * The JSON of one trace: each distinct resource once (`resources`), each span naming its resource by index,
- * and at most about `maxChars` characters: spans and log records past that are left out, and `truncated`
- * says how many and why. Made piece by piece, so a trace far larger than the bound costs the bound.
+ * and at most about `maxChars` characters: resources, spans and log records past that are left out (a
+ * resource as `null`, so that the indices hold), and `truncated` says how many and why. Made piece by piece,
+ * so a trace far larger than the bound costs the bound.
  */
 export function traceAnswer(trace: Trace, maxChars: number = DEFAULT_MAX_ANSWER_CHARS): string {
   const { resources, indexOf } = resourcesOf(trace);
-  const head = `{"traceId":${JSON.stringify(trace.traceId)},"complete":${isComplete(trace)},` +
-    `"duplicateSpans":${trace.duplicateSpans ?? 0},"resources":${_stringify(resources)}`;
-  let budget = maxChars - head.length;
-  const take = <T>(records: T[], encode: (record: T) => string) => {
+  const budget = new _Budget(maxChars - 200);
+  const kept = budget.take(resources, _stringify);
+  const spans = budget.take(
+    trace.spans,
+    (span) => _stringify({ ...span, resource: indexOf.get(span.resource) }),
+  );
+  const logs = budget.take(trace.logs, _stringify);
+  const left = {
+    resources: resources.length - kept.length,
+    spans: trace.spans.length - spans.length,
+    logs: trace.logs.length - logs.length,
+  };
+  const truncated = budget.full
+    ? `,"truncated":${
+      JSON.stringify({
+        ...left,
+        reason:
+          `an answer holds at most ${maxChars} characters: ${left.resources} resources, ${left.spans} ` +
+          `spans and ${left.logs} log records are left out`,
+      })
+    }`
+    : "";
+  const allResources = [...kept, ...Array(left.resources).fill("null")];
+  return `{"traceId":${JSON.stringify(trace.traceId)},"complete":${isComplete(trace)},` +
+    `"duplicateSpans":${trace.duplicateSpans ?? 0},"resources":[${allResources.join(",")}],` +
+    `"spans":[${spans.join(",")}],"logs":[${logs.join(",")}]${truncated}}`;
+}
+
+/** A number of characters of JSON to fill: records are taken while they fit, the rest left out. */
+class _Budget {
+  /** Whether a record was left out. */
+  full = false;
+
+  constructor(private chars: number) {}
+
+  /** The JSON of the first `records` that fit; once one does not, none after it. */
+  take<T>(records: readonly T[], encode: (record: T) => string): string[] {
     const parts: string[] = [];
     for (const record of records) {
+      if (this.full) break;
       const text = encode(record);
-      if (text.length + 1 > budget) break;
-      budget -= text.length + 1;
-      parts.push(text);
+      if (text.length + 1 > this.chars) this.full = true;
+      else {
+        this.chars -= text.length + 1;
+        parts.push(text);
+      }
     }
     return parts;
-  };
-  const spans = take(trace.spans, (span) => _stringify({ ...span, resource: indexOf.get(span.resource) }));
-  const logs = take(trace.logs, (log) => _stringify(log));
-  const left = { spans: trace.spans.length - spans.length, logs: trace.logs.length - logs.length };
-  const truncated = left.spans + left.logs === 0 ? "" : `,"truncated":${
-    JSON.stringify({
-      ...left,
-      reason: `an answer holds at most ${maxChars} characters: ${left.spans} spans and ${left.logs} ` +
-        "log records are left out",
-    })
-  }`;
-  return `${head},"spans":[${spans.join(",")}],"logs":[${logs.join(",")}]${truncated}}`;
+  }
 }
 
 /** An open page's event stream: trace ids that changed, collected and pushed every `delayMs`. */

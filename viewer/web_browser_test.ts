@@ -306,6 +306,35 @@ Deno.test({
   assert.deepEqual(requests.filter((url) => !url.startsWith(origin + "/")), []);
 });
 
+Deno.test({
+  name: "seven tabs of one browser all show the list, and a new trace appears in every one",
+  ignore: chromium === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await using receiver = startReceiver({ port: 0 });
+  await using web = startWebView({ store: receiver.store, port: 0 });
+  const [first, second] = [hex(16), hex(16)];
+  await post(`${receiver.url}/v1/traces`, deepTrace(first, 1));
+  await using chrome = await launchChromium();
+  const problems: string[] = [];
+  const pages: Page[] = [];
+  // One at a time, each waiting for the list: with an event stream per tab, the 6 connections a browser
+  // opens to one host are all held by the first six, and the seventh never loads.
+  for (let i = 0; i < 7; i++) {
+    const page = await chrome.browser.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("pageerror", (error) => void problems.push(String(error)));
+    await page.goto(web.url);
+    await page.waitForSelector(`#trace-rows tr[data-trace-id="${first}"]`);
+    await page.waitForFunction('document.getElementById("status").textContent === "live"');
+    pages.push(page);
+  }
+  await post(`${receiver.url}/v1/traces`, deepTrace(second, 1));
+  await Promise.all(pages.map((page) => page.waitForSelector(`#trace-rows tr[data-trace-id="${second}"]`)));
+  assert.deepEqual(problems, []);
+});
+
 const METRICS_SCREENSHOT = new URL("web_metrics.png", import.meta.url);
 const LOGS_SCREENSHOT = new URL("web_logs.png", import.meta.url);
 

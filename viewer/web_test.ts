@@ -2,11 +2,15 @@ import assert from "node:assert/strict";
 import { ROOT, runDeno, spawn } from "@example/harness/processes";
 import { TelemetryStore } from "@example/otlp/receiver";
 import { createWebHandler, listTraces, startWebView, traceAnswer, webErrorHandler } from "./web.ts";
-import { PAGE_ASSETS } from "./web_assets.ts";
+import { pageAssets } from "./web_assets.ts";
 import webConfig from "./web/deno.json" with { type: "json" };
 import { replay } from "@example/otlp/testdata/replay";
 import { httpDuration } from "@example/otlp/testdata/metrics";
 import type { Span } from "@example/otlp/decode";
+import { denoRunOf, permissionFlags } from "@example/harness/tasks";
+
+/** The permissions of `deno task viewer`, from deno.json. */
+const VIEWER_PERMISSIONS = permissionFlags(denoRunOf("viewer"));
 
 const TRACE_ID = "00000000000000000b00000000000001";
 
@@ -115,13 +119,31 @@ Deno.test("one resource written many times is sent once; every answer is bounded
 
   const bounded = JSON.parse(traceAnswer(store.trace(traceId)!, 2 * 1024 * 1024 + 100_000));
   assert.ok(bounded.spans.length > 0 && bounded.spans.length < 10_000);
+  const left = 10_000 - bounded.spans.length;
   assert.deepEqual(bounded.truncated, {
-    spans: 10_000 - bounded.spans.length,
+    resources: 0,
+    spans: left,
     logs: 0,
-    reason:
-      `an answer holds at most ${2 * 1024 * 1024 + 100_000} characters: ${10_000 - bounded.spans.length} ` +
-      "spans and 0 log records are left out",
+    reason: `an answer holds at most ${2 * 1024 * 1024 + 100_000} characters: 0 resources, ${left} spans ` +
+      "and 0 log records are left out",
   });
+  // A bound below the resource itself: it is left out as null (the indices hold), and the spans with it.
+  const tiny = JSON.parse(traceAnswer(store.trace(traceId)!, 100_000));
+  assert.deepEqual([tiny.resources, tiny.spans.length, tiny.truncated.resources], [[null], 0, 1]);
+  // The listing is bounded too.
+  const web = createWebHandler(store, { maxAnswerChars: 1000 });
+  try {
+    const names = Array.from({ length: 50 }, (_, i) => (i + 1).toString(16).padStart(32, "f"));
+    store.addSpans(names.map((id) => span(id, "1".repeat(16), 1n, { name: "n".repeat(100) })));
+    const list = await web.handle(new Request("http://127.0.0.1:4320/api/traces?limit=50")).json();
+    assert.ok(list.traces.length > 0 && list.traces.length < 50);
+    assert.deepEqual(list.truncated, {
+      traces: 50 - list.traces.length,
+      reason: "an answer holds at most 1000 characters",
+    });
+  } finally {
+    web.close();
+  }
 });
 
 Deno.test("the trace list is the traces that changed last, latest first, bounded by limit", () => {
@@ -211,7 +233,7 @@ Deno.test("bad requests get a 4xx that says why; every answer carries the securi
   }
 });
 
-Deno.test("the page loads its files from the viewer only, every file of web/ is served, nothing inline", async () => {
+Deno.test("the page loads its files from the viewer only, its modules import only what it serves, nothing inline", async () => {
   const store = new TelemetryStore();
   const { response, text } = await get(store, "/");
   assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
@@ -220,13 +242,11 @@ Deno.test("the page loads its files from the viewer only, every file of web/ is 
   assert.deepEqual(links.filter((link) => !link.startsWith("#")), ["/favicon.svg", "/page.css", "/main.js"]);
   assert.deepEqual(links.filter((link) => link.startsWith("#")), ["#", "#view=metrics", "#view=logs"]);
   assert.doesNotMatch(text, /<script>|\sstyle=|\son\w+=/, "nothing inline: the CSP allows none");
-  const files = [...Deno.readDirSync(new URL("web/", import.meta.url))].map((entry) => entry.name)
-    .filter((name) => name !== "deno.json").sort();
-  const served = [...PAGE_ASSETS.keys()].map((path) => path === "/" ? "page.html" : path.slice(1)).sort();
-  assert.deepEqual(served, files, "web_assets.ts lists every file of web/");
   // The scripts are type-checked by `deno check` with the DOM's types: web/ is a workspace member for that.
   assert.deepEqual(webConfig.compilerOptions, { checkJs: true, lib: ["dom", "dom.iterable", "esnext"] });
-  for (const [path, { type }] of PAGE_ASSETS) {
+  const assets = pageAssets();
+  assert.ok(assets.has("/main.js") && assets.has("/page.css") && !assets.has("/deno.json"));
+  for (const [path, { type }] of assets) {
     const { response, text } = await get(store, path);
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-type"), type);
@@ -234,9 +254,21 @@ Deno.test("the page loads its files from the viewer only, every file of web/ is 
     assert.doesNotMatch(text, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, path);
     // Every module a script imports is one the viewer serves.
     for (const [, imported] of text.matchAll(/^import .* from "\.(\/[a-z_]+\.js)";$/gm)) {
-      assert.ok(PAGE_ASSETS.has(imported), `${path} imports ${imported}`);
+      assert.ok(assets.has(imported), `${path} imports ${imported}`);
     }
   }
+});
+
+Deno.test("without read permission for viewer/web the viewer says which permission it needs", async () => {
+  const output = await runDeno("viewer/viewer.ts", {
+    permissions: ["--allow-net=127.0.0.1"],
+    args: ["--port", "0", "--web-port", "0"],
+  });
+  assert.equal(output.code, 1);
+  assert.match(
+    output.stderr,
+    /^viewer: cannot read the web page's files in \S+viewer\/web\/: run with --allow-read=viewer\/web/,
+  );
 });
 
 /** Reads server-sent events from `response` until `until` returns true for one of them. */
@@ -292,7 +324,7 @@ Deno.test("deno task viewer prints the page's address and serves it next to the 
     "deno",
     [
       "run",
-      "--allow-net=127.0.0.1",
+      ...VIEWER_PERMISSIONS,
       "viewer/viewer.ts",
       ...["--port", "0", "--web-port", "0"],
     ],
@@ -321,7 +353,7 @@ Deno.test("deno task viewer prints the page's address and serves it next to the 
 Deno.test("deno task viewer says clearly when the web page's port is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const output = await runDeno("viewer/viewer.ts", {
-    permissions: ["--allow-net=127.0.0.1"],
+    permissions: VIEWER_PERMISSIONS,
     args: ["--port", "0", "--web-port", String(taken.addr.port)],
   });
   assert.equal(output.code, 1);

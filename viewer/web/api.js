@@ -69,7 +69,7 @@ import { getJson, nanos } from "./dom.js";
  * @property {boolean} complete
  * @property {number} duplicateSpans spans that arrived with an id the trace already held (not kept)
  * @property {Record<string, unknown>[]} resources each distinct resource once; spans name theirs by index
- * @property {{ spans: number, logs: number, reason: string }} [truncated] what the answer left out, and why
+ * @property {{ resources: number, spans: number, logs: number, reason: string }} [truncated] what was left out
  * @property {bigint} _start
  */
 
