@@ -274,7 +274,7 @@ Deno.test("deno task viewer outlives hostile traces, prints no control sequence,
 Deno.test("deno task viewer --summary-every=1 prints the server's request rate, errors and p95 each second", async () => {
   const child = spawn(
     "deno",
-    ["run", "--allow-net=127.0.0.1", "viewer/viewer.ts", "--port=0", "--web-port=0", "--summary-every=1"],
+    ["run", ...VIEWER_PERMISSIONS, "viewer/viewer.ts", "--port=0", "--web-port=0", "--summary-every=1"],
     ROOT,
     {},
   );
