@@ -258,3 +258,57 @@ Deno.test({
     assert.ok(peak < 400, `peak RSS ${peak} MiB`);
   },
 });
+
+Deno.test({
+  name:
+    "memory (opt-in, VIEWER_MEMORY=1): 10,000 connections whose bodies lag take no slot from real exports",
+  ignore: !optedIn,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using viewer = await startViewer();
+    const port = Number(new URL(viewer.url).port);
+    const body = jsonTraces(chain(4));
+    const head = "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    const encoder = new TextEncoder();
+    const lagging: Deno.Conn[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(encoder.encode(head + body.slice(0, 10)));
+      lagging.push(conn);
+    }
+    const statuses: number[] = [];
+    for (let n = 0; n < 20; n++) {
+      const spans = chain(4).map((span) => ({
+        ...span,
+        traceId: (7_000_000 + n).toString(16).padStart(32, "0"),
+      }));
+      statuses.push(await send(viewer, jsonTraces(spans), "application/json"));
+    }
+    // The lagging ones finish (those silent for more than 2 s already got a 408).
+    const answers = await Promise.all(lagging.map(async (conn) => {
+      try {
+        await conn.write(encoder.encode(body.slice(10)));
+        const buffer = new Uint8Array(1024);
+        const n = await conn.read(buffer);
+        return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).slice(9, 12);
+      } catch {
+        return "closed";
+      } finally {
+        conn.close();
+      }
+    }));
+    const counts = new Map<string, number>();
+    for (const answer of answers) counts.set(answer, (counts.get(answer) ?? 0) + 1);
+    console.log(
+      `real exports: ${
+        statuses.filter((status) => status === 200).length
+      } of 20 got 200; the 10,000 lagging: ${
+        [...counts].map(([answer, count]) => `${count} ${answer}`).join(", ")
+      }; largest RSS seen ${peaks.get(viewer.pid)} MiB`,
+    );
+    assert.deepEqual(statuses, Array(20).fill(200));
+    assert.equal(counts.get("503"), undefined, "no lagging body was refused for want of a slot");
+  },
+});

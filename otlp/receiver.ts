@@ -66,6 +66,11 @@ export interface ReceiverOptions {
    * for a turn (their bodies counted in `maxBufferedBytes`), they are not refused.
    */
   maxConcurrentDecodes?: number;
+  /**
+   * How many bodies are read at once (default 1,024: each waiting connection costs Deno some 20 KiB). A
+   * request past it takes the place of the one that has been arriving longest, which is answered 408.
+   */
+  maxReadingRequests?: number;
 }
 
 /** The default bound on bytes held by bodies still arriving: 32 MiB, eight bodies of the largest size. */
@@ -89,10 +94,17 @@ export function createReceiverHandler(
     bodyIdleMs = 2_000,
     maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
     maxConcurrentDecodes = 4,
+    maxReadingRequests = 1024,
   }: ReceiverOptions = {},
 ): (request: Request) => Promise<Response> {
   const buffered = { bytes: 0, limit: maxBufferedBytes };
-  const read = { limit: maxBodyBytes, timeoutMs: bodyTimeoutMs, idleMs: bodyIdleMs, buffered };
+  const read = {
+    limit: maxBodyBytes,
+    timeoutMs: bodyTimeoutMs,
+    idleMs: bodyIdleMs,
+    buffered,
+    reading: { active: new Set<() => void>(), limit: maxReadingRequests },
+  };
   // Requests are decoded in slices (decodeInSlices), at most maxConcurrentDecodes at once, so that one
   // large request stalls neither the others nor the web page; those waiting for their turn keep their
   // bytes counted in `buffered`.
@@ -187,6 +199,11 @@ async function readBody(request: Request, limits: ReadLimits): Promise<Uint8Arra
   if (body === "idle") {
     return status(408, `the body sent nothing for ${limits.idleMs} ms`, { connection: "close" });
   }
+  if (body === "cut off") {
+    return status(408, `the body was still arriving when ${limits.reading.limit} newer ones were`, {
+      connection: "close",
+    });
+  }
   if (body === "busy") {
     // OTLP/HTTP: 503 is retryable, after Retry-After seconds (OpenTelemetry SDKs retry; Deno does not).
     return status(503, `busy: bodies still arriving hold ${limits.buffered.limit} bytes; retry`, {
@@ -247,49 +264,108 @@ interface ReadLimits {
   idleMs: number;
   /** The bytes all bodies still arriving hold, and the most they may. */
   buffered: { bytes: number; limit: number };
+  /** The bodies being read, oldest first (each as the function that cuts it off), and the most at once. */
+  reading: { active: Set<() => void>; limit: number };
 }
+
+/** Why a body was not read whole. */
+type Unread = "too large" | "too slow" | "idle" | "busy" | "cut off";
 
 /**
  * Reads a stream whole; says `"too large"` as soon as it holds more than `limit` bytes, `"too slow"` when it
- * has not ended `timeoutMs` after the start, `"idle"` when nothing came for `idleMs`, and `"busy"` when the
- * bodies still arriving would hold more than `buffered.limit` bytes. Either way the rest is not read.
+ * has not ended `timeoutMs` after the start, `"idle"` when nothing came for `idleMs`, `"busy"` when the
+ * bodies still arriving would hold more than `buffered.limit` bytes, and `"cut off"` when more than
+ * `reading.limit` bodies are being read and this one is the oldest. Either way the rest is not read.
  */
 async function readAtMost(
   stream: ReadableStream<Uint8Array>,
-  { limit, timeoutMs, idleMs, buffered }: ReadLimits,
-): Promise<Uint8Array | "too large" | "too slow" | "idle" | "busy"> {
-  const reader = stream.getReader();
+  { limit, timeoutMs, idleMs, buffered, reading }: ReadLimits,
+): Promise<Uint8Array | Unread> {
+  const next = chunks(stream);
   const timers: ReturnType<typeof setTimeout>[] = [];
   const after = <T>(ms: number, value: T) =>
     new Promise<T>((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
   const late = after(timeoutMs, "too slow" as const);
-  const chunks: Uint8Array[] = [];
-  let size = 0, whole = false;
+  let cutOff!: () => void;
+  const cut = new Promise<"cut off">((resolve) => cutOff = () => resolve("cut off"));
+  // A new body takes the place of the one that has been arriving longest: a sender that holds many
+  // connections open slows only itself.
+  reading.active.add(cutOff);
+  if (reading.active.size > reading.limit) {
+    const [oldest] = reading.active;
+    reading.active.delete(oldest);
+    oldest();
+  }
+  let body: Uint8Array = new Uint8Array(0), size = 0, whole = false;
   try {
     while (true) {
-      const next = await Promise.race([reader.read(), late, after(idleMs, "idle" as const)]);
+      if (size === body.length) body = grown(body, size, limit + 1);
+      const read = await Promise.race([next.read(body, size), late, cut, after(idleMs, "idle" as const)]);
       clearTimeout(timers.pop());
-      if (next === "too slow" || next === "idle") return next;
-      if (next.done) break;
-      if (size + next.value.byteLength > limit) return "too large";
-      if (buffered.bytes + next.value.byteLength > buffered.limit) return "busy";
-      size += next.value.byteLength;
-      buffered.bytes += next.value.byteLength;
-      chunks.push(next.value);
+      if (typeof read === "string") return read;
+      body = read.into;
+      if (read.done) break;
+      if (buffered.bytes + read.length > buffered.limit) return "busy";
+      size += read.length;
+      buffered.bytes += read.length;
+      if (size > limit) return "too large";
     }
     whole = true;
   } finally {
+    reading.active.delete(cutOff);
     for (const timer of timers) clearTimeout(timer);
-    reader.cancel().catch(() => {});
+    next.cancel();
     if (!whole) buffered.bytes -= size; // on success, the caller gives the bytes back once it is done
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
+  return body.subarray(0, size);
+}
+
+/** `buffer` with room for more: twice the size (at least 16 KiB, at most `max`), its first `size` bytes kept. */
+function grown(buffer: Uint8Array, size: number, max: number): Uint8Array {
+  const larger = new Uint8Array(Math.min(max, Math.max(16 * 1024, buffer.length * 2)));
+  larger.set(buffer.subarray(0, size));
+  return larger;
+}
+
+/**
+ * Reads a stream chunk by chunk into a buffer the caller gives: straight into it for a byte stream (a
+ * request's own body: Deno's default reader would allocate 64 KiB or more per read, for every connection
+ * that waits), by copying otherwise (a decompressed body). Each read gives back the buffer to go on with.
+ */
+function chunks(stream: ReadableStream<Uint8Array>): {
+  read(into: Uint8Array, at: number): Promise<{ into: Uint8Array; length: number; done: boolean }>;
+  cancel(): void;
+} {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream.
   }
-  return body;
+  const reader = byob ?? stream.getReader();
+  let pending: Uint8Array | undefined; // what a default reader gave beyond the room there was
+  return {
+    async read(into, at) {
+      if (byob !== undefined) {
+        // The read takes `into`'s memory and gives it back in `value`, also at the end.
+        const { value, done } = await byob.read(into.subarray(at));
+        if (value === undefined) return { into: new Uint8Array(), length: 0, done: true };
+        return { into: new Uint8Array(value.buffer), length: value.byteLength, done };
+      }
+      let chunk = pending;
+      pending = undefined;
+      if (chunk === undefined) {
+        const { value, done } = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+        if (done) return { into, length: 0, done };
+        chunk = value;
+      }
+      const length = Math.min(chunk.byteLength, into.length - at);
+      into.set(chunk.subarray(0, length), at);
+      if (length < chunk.byteLength) pending = chunk.subarray(length);
+      return { into, length, done: false };
+    },
+    cancel: () => void reader.cancel().catch(() => {}),
+  };
 }
 
 function success(encoding: Encoding, body: Uint8Array | string): Response {

@@ -258,6 +258,30 @@ Deno.test("bodies still arriving hold at most maxBufferedBytes together; past it
   await after.body?.cancel();
 });
 
+Deno.test("past maxReadingRequests bodies arriving, a new one takes the place of the oldest, which gets a 408", async () => {
+  const handle = createReceiverHandler(new TelemetryStore(), { maxReadingRequests: 2 });
+  const hanging: ReadableStreamDefaultController<Uint8Array>[] = [];
+  const open = () =>
+    handle(
+      new Request("http://receiver/v1/traces", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: new ReadableStream({ start: (controller) => void hanging.push(controller) }),
+      }),
+    );
+  const [oldest, second] = [open(), open()];
+  const third = open();
+  const cut = await oldest;
+  assert.equal(cut.status, 408);
+  assert.match((await cut.json()).message, /still arriving when 2 newer ones were/);
+  for (const controller of hanging.slice(1)) {
+    controller.enqueue(new TextEncoder().encode("{}"));
+    controller.close();
+  }
+  assert.deepEqual((await Promise.all([second, third])).map((response) => response.status), [200, 200]);
+  await Promise.all([second, third].map(async (response) => (await response).body?.cancel()));
+});
+
 /** Sends raw bytes to a port and reads the status line (and closes). */
 async function rawStatus(port: number, text: string): Promise<number> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
