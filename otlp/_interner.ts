@@ -16,6 +16,7 @@ export class Interner<T> {
   /** The bytes charged for the distinct values held. */
   bytes = 0;
 
+  /** An interner that charges each distinct value `weigh(value)` bytes. */
   constructor(weigh: (value: T) => number) {
     this.#weigh = weigh;
   }

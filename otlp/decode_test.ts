@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import {
+  decodeInSlices,
   decodeLogs,
   decodeMetrics,
   decodeTraces,
@@ -15,11 +16,25 @@ import {
   eventBombProtobuf,
   jsonSpan,
   jsonTraces,
+  manySpansProtobuf,
   nestedKvlist,
   nestedKvlistProtobuf,
   TRACE_ID,
   withDeepValue,
 } from "./testdata/hostile.ts";
+
+/** A protobuf request of one span of trace TRACE_ID with these fields, encoded by protobuf-es. */
+function protobufSpan(fields: MessageInitShape<typeof pb.SpanSchema>): Uint8Array {
+  const span = {
+    traceId: Uint8Array.fromHex(TRACE_ID),
+    spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
+    ...fields,
+  };
+  const request = create(pb.ExportTraceServiceRequestSchema, {
+    resourceSpans: [{ scopeSpans: [{ spans: [span] }] }],
+  });
+  return toBinary(pb.ExportTraceServiceRequestSchema, request);
+}
 
 function refused(decode: () => unknown, status: number, message: RegExp) {
   assert.throws(decode, (error) => {
@@ -188,41 +203,33 @@ Deno.test("attributes, array items and strings past the limits are dropped or cu
       attributes: [{ key: "list", value: { arrayValue: { values: Array(300).fill({ boolValue: true }) } } }],
     }],
   };
-  const request = create(pb.ExportTraceServiceRequestSchema, {
-    resourceSpans: [{
-      scopeSpans: [{
-        spans: [{
-          traceId: Uint8Array.fromHex(TRACE_ID),
-          spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
-          name: long,
-          attributes: attributes.map(({ key, value }) => ({
-            key,
-            value: { value: { case: "intValue" as const, value: BigInt(value.intValue) } },
-          })),
-          events: [{
-            name: "e",
-            attributes: [{
-              key: "list",
-              value: {
-                value: {
-                  case: "arrayValue",
-                  value: {
-                    values: Array.from(
-                      { length: 300 },
-                      () => ({ value: { case: "boolValue" as const, value: true } }),
-                    ),
-                  },
-                },
-              },
-            }],
-          }],
-        }],
+  const request = protobufSpan({
+    name: long,
+    attributes: attributes.map(({ key, value }) => ({
+      key,
+      value: { value: { case: "intValue" as const, value: BigInt(value.intValue) } },
+    })),
+    events: [{
+      name: "e",
+      attributes: [{
+        key: "list",
+        value: {
+          value: {
+            case: "arrayValue",
+            value: {
+              values: Array.from(
+                { length: 300 },
+                () => ({ value: { case: "boolValue" as const, value: true } }),
+              ),
+            },
+          },
+        },
       }],
     }],
   });
   const spans = [
     decodeTraces(jsonTraces([jsonSpan(0, fields)]), "json").accepted[0],
-    decodeTraces(toBinary(pb.ExportTraceServiceRequestSchema, request), "protobuf").accepted[0],
+    decodeTraces(request, "protobuf").accepted[0],
   ];
   for (const span of spans) {
     assert.equal(span.name.length, 4096);
@@ -252,22 +259,14 @@ Deno.test("int64 above 2^53 stays exact, NaN and the infinities stay, times abov
     nan: "NaN",
     inf: "-Infinity",
   });
-  const request = create(pb.ExportTraceServiceRequestSchema, {
-    resourceSpans: [{
-      scopeSpans: [{
-        spans: [{
-          traceId: Uint8Array.fromHex(TRACE_ID),
-          spanId: Uint8Array.fromHex("00f067aa0ba902b7"),
-          attributes: [
-            { key: "big", value: { value: { case: "intValue", value: 2n ** 62n + 1n } } },
-            { key: "nan", value: { value: { case: "doubleValue", value: NaN } } },
-            { key: "inf", value: { value: { case: "doubleValue", value: Infinity } } },
-          ],
-        }],
-      }],
-    }],
+  const request = protobufSpan({
+    attributes: [
+      { key: "big", value: { value: { case: "intValue", value: 2n ** 62n + 1n } } },
+      { key: "nan", value: { value: { case: "doubleValue", value: NaN } } },
+      { key: "inf", value: { value: { case: "doubleValue", value: Infinity } } },
+    ],
   });
-  const binary = decodeTraces(toBinary(pb.ExportTraceServiceRequestSchema, request), "protobuf");
+  const binary = decodeTraces(request, "protobuf");
   assert.deepEqual(binary.accepted[0].attributes, {
     big: String(2n ** 62n + 1n),
     nan: "NaN",
@@ -284,4 +283,17 @@ Deno.test("int64 above 2^53 stays exact, NaN and the infinities stay, times abov
     jsonSpan(0, { attributes: [{ key: "k", value: { intValue: "9223372036854775808" } }] }),
   ]);
   refused(() => decodeTraces(int, "json"), 400, /intValue is out of range/);
+});
+
+Deno.test("decodeInSlices lets the event loop run while it decodes a large request, and decodes the same", async () => {
+  const body = manySpansProtobuf(10_000);
+  const ran: string[] = [];
+  const timer = setTimeout(() => ran.push("timer"), 0);
+  const decoded = await decodeInSlices("traces", body, "protobuf", { sliceMs: 1 });
+  ran.push("decoded");
+  clearTimeout(timer);
+  assert.deepEqual(ran, ["timer", "decoded"], "the timer ran before the decoding ended");
+  assert.equal(decoded.accepted.length, 10_000);
+  assert.deepEqual(decoded.accepted, decodeTraces(body, "protobuf").accepted);
+  await assert.rejects(decodeInSlices("logs", "{", "json"), OtlpDecodeError);
 });

@@ -4,7 +4,9 @@
  *
  * It answers as the OTLP/HTTP specification says: 200 with an export response (with `partialSuccess` when
  * it had to reject spans), and for bad requests a 4xx with a `google.rpc.Status`-shaped JSON body whose
- * message says what was wrong. Bad input never throws and never drops what the store already holds.
+ * message says what was wrong. Bad input never throws and never drops what the store already holds. It
+ * answers only a loopback `Host` (127.0.0.1, localhost, [::1]), so that a page a DNS rebinding points here
+ * cannot write or evict telemetry.
  *
  * ```ts
  * import { startReceiver } from "./receiver.ts";
@@ -16,9 +18,8 @@
  * @module
  */
 import {
-  decodeLogs,
+  decodeInSlices,
   decodeMetrics,
-  decodeTraces,
   DEFAULT_MAX_ITEMS,
   encodePartialSuccess,
   encodeSuccess,
@@ -56,10 +57,20 @@ export interface ReceiverOptions {
   bodyIdleMs?: number;
   /**
    * The most bytes that bodies still arriving may hold together (default
-   * {@linkcode DEFAULT_MAX_BUFFERED_BYTES}); a request whose body would pass it is answered 503. Requests
-   * waiting for their bytes take no other slot: decoding, which is synchronous, takes one at a time.
+   * {@linkcode DEFAULT_MAX_BUFFERED_BYTES}) and bodies waiting to be decoded; a request whose body would pass
+   * it is answered 503. Requests still waiting for their bytes take no other slot.
    */
   maxBufferedBytes?: number;
+  /**
+   * How many requests are decoded at once (default 4), in slices of 10 ms that take turns; the others wait
+   * for a turn (their bodies counted in `maxBufferedBytes`), they are not refused.
+   */
+  maxConcurrentDecodes?: number;
+  /**
+   * How many bodies are read at once (default 1,024: each waiting connection costs Deno some 20 KiB). A
+   * request past it takes the place of the one that has been arriving longest, which is answered 408.
+   */
+  maxReadingRequests?: number;
 }
 
 /** The default bound on bytes held by bodies still arriving: 32 MiB, eight bodies of the largest size. */
@@ -82,76 +93,42 @@ export function createReceiverHandler(
     bodyTimeoutMs = 10_000,
     bodyIdleMs = 2_000,
     maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
+    maxConcurrentDecodes = 4,
+    maxReadingRequests = 1024,
   }: ReceiverOptions = {},
 ): (request: Request) => Promise<Response> {
   const buffered = { bytes: 0, limit: maxBufferedBytes };
+  const read = {
+    limit: maxBodyBytes,
+    timeoutMs: bodyTimeoutMs,
+    idleMs: bodyIdleMs,
+    buffered,
+    reading: { active: new Set<() => void>(), limit: maxReadingRequests },
+  };
+  // Requests are decoded in slices (decodeInSlices), at most maxConcurrentDecodes at once, so that one
+  // large request stalls neither the others nor the web page; those waiting for their turn keep their
+  // bytes counted in `buffered`.
+  let decoding = 0;
+  const waiting: (() => void)[] = [];
+  const inTurn = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (decoding >= maxConcurrentDecodes) await new Promise<void>((resolve) => waiting.push(resolve));
+    decoding++;
+    try {
+      return await work();
+    } finally {
+      decoding--;
+      waiting.shift()?.();
+    }
+  };
   const receive = async (request: Request, signal: "traces" | "logs" | "metrics"): Promise<Response> => {
-    const contentType = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-    const encoding: Encoding | undefined = contentType === "application/json"
-      ? "json"
-      : contentType === "application/x-protobuf"
-      ? "protobuf"
-      : undefined;
-    if (encoding === undefined) {
-      return status(
-        415,
-        `unsupported content type ${JSON.stringify(contentType)}: send application/json ` +
-          "(OTEL_EXPORTER_OTLP_PROTOCOL=http/json) or application/x-protobuf (http/protobuf)",
-      );
-    }
-    const contentEncoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase();
-    if (contentEncoding !== "identity" && contentEncoding !== "gzip") {
-      return status(415, `unsupported content encoding ${JSON.stringify(contentEncoding)}: use gzip or none`);
-    }
-    const declared = Number(request.headers.get("content-length") ?? 0);
-    if (declared > maxBodyBytes) return tooLarge(maxBodyBytes);
-    let body: Uint8Array | "too large" | "too slow" | "idle" | "busy";
+    const encoding = encodingOf(request);
+    if (encoding instanceof Response) return encoding;
+    const body = await readBody(request, read);
+    if (body instanceof Response) return body;
     try {
-      let stream = request.body ?? new Blob().stream();
-      if (contentEncoding === "gzip") stream = stream.pipeThrough(new DecompressionStream("gzip"));
-      body = await readAtMost(stream, {
-        limit: maxBodyBytes,
-        timeoutMs: bodyTimeoutMs,
-        idleMs: bodyIdleMs,
-        buffered,
-      });
-    } catch (error) {
-      return status(400, `the body could not be read: ${(error as Error).message}`);
-    }
-    if (body === "too large") return tooLarge(maxBodyBytes);
-    if (body === "too slow") {
-      return status(408, `the body did not arrive within ${bodyTimeoutMs} ms`, { connection: "close" });
-    }
-    if (body === "idle") {
-      return status(408, `the body sent nothing for ${bodyIdleMs} ms`, { connection: "close" });
-    }
-    if (body === "busy") {
-      // OTLP/HTTP: 503 is retryable, after Retry-After seconds (OpenTelemetry SDKs retry; Deno does not).
-      return status(503, `busy: bodies still arriving hold ${maxBufferedBytes} bytes; retry`, {
-        "retry-after": "1",
-        connection: "close",
-      });
-    }
-    try {
-      if (signal === "metrics") {
-        const { accepted } = decodeMetrics(body, encoding, { maxItems });
-        store.addMetricNames(accepted);
-        return success(encoding, encodeSuccess(encoding));
-      }
-      const decoded = signal === "traces"
-        ? decodeTraces(body, encoding, { maxItems })
-        : decodeLogs(body, encoding, { maxItems });
-      if (signal === "traces") store.addSpans(decoded.accepted as Span[]);
-      else store.addLogs(decoded.accepted as LogRecord[]);
-      return success(
-        encoding,
-        decoded.rejected === 0
-          ? encodeSuccess(encoding)
-          : encodePartialSuccess(signal, encoding, decoded.rejected, decoded.errors.slice(0, 3).join("; ")),
-      );
-    } catch (error) {
-      if (error instanceof OtlpDecodeError) return status(error.status, error.message);
-      throw error;
+      return await inTurn(() => file(store, signal, body, encoding, maxItems));
+    } finally {
+      buffered.bytes -= body.byteLength;
     }
   };
   return async (request) => {
@@ -184,6 +161,94 @@ export function createReceiverHandler(
   };
 }
 
+/** The encoding a request's `Content-Type` names, or the 415 to answer when it names none we read. */
+function encodingOf(request: Request): Encoding | Response {
+  const contentType = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (contentType === "application/json") return "json";
+  if (contentType === "application/x-protobuf") return "protobuf";
+  return status(
+    415,
+    `unsupported content type ${JSON.stringify(contentType)}: send application/json ` +
+      "(OTEL_EXPORTER_OTLP_PROTOCOL=http/json) or application/x-protobuf (http/protobuf)",
+  );
+}
+
+/**
+ * The body of a request, decompressed, within `limits`; or the answer to give when it is not. The bytes
+ * returned stay counted in `limits.buffered`: the caller gives them back.
+ */
+async function readBody(request: Request, limits: ReadLimits): Promise<Uint8Array | Response> {
+  const contentEncoding = (request.headers.get("content-encoding") ?? "identity").toLowerCase();
+  if (contentEncoding !== "identity" && contentEncoding !== "gzip") {
+    return status(415, `unsupported content encoding ${JSON.stringify(contentEncoding)}: use gzip or none`);
+  }
+  const declared = Number(request.headers.get("content-length") ?? 0);
+  if (declared > limits.limit) return tooLarge(limits.limit);
+  let body;
+  try {
+    let stream = request.body ?? new Blob().stream();
+    if (contentEncoding === "gzip") stream = stream.pipeThrough(new DecompressionStream("gzip"));
+    body = await readAtMost(stream, limits);
+  } catch (error) {
+    return status(400, `the body could not be read: ${(error as Error).message}`);
+  }
+  if (body === "too large") return tooLarge(limits.limit);
+  if (body === "too slow") {
+    return status(408, `the body did not arrive within ${limits.timeoutMs} ms`, { connection: "close" });
+  }
+  if (body === "idle") {
+    return status(408, `the body sent nothing for ${limits.idleMs} ms`, { connection: "close" });
+  }
+  if (body === "cut off") {
+    return status(408, `the body was still arriving when ${limits.reading.limit} newer ones were`, {
+      connection: "close",
+    });
+  }
+  if (body === "busy") {
+    // OTLP/HTTP: 503 is retryable, after Retry-After seconds (OpenTelemetry SDKs retry; Deno does not).
+    return status(503, `busy: bodies still arriving hold ${limits.buffered.limit} bytes; retry`, {
+      "retry-after": "1",
+      connection: "close",
+    });
+  }
+  return body;
+}
+
+/** Decodes a request's body and files what it holds in `store`; answers as OTLP/HTTP says. */
+async function file(
+  store: TelemetryStore,
+  signal: "traces" | "logs" | "metrics",
+  body: Uint8Array,
+  encoding: Encoding,
+  maxItems: number,
+): Promise<Response> {
+  try {
+    if (signal === "metrics") {
+      const decoded = decodeMetrics(body, encoding, { maxItems });
+      store.addMetrics(decoded.accepted);
+      return success(encoding, answer(signal, encoding, decoded));
+    }
+    const decoded = await decodeInSlices(signal, body, encoding, { maxItems });
+    if (signal === "traces") store.addSpans(decoded.accepted as Span[]);
+    else store.addLogs(decoded.accepted as LogRecord[]);
+    return success(encoding, answer(signal, encoding, decoded));
+  } catch (error) {
+    if (error instanceof OtlpDecodeError) return status(error.status, error.message);
+    throw error;
+  }
+}
+
+/** The export response: success, or a partial success naming what was rejected. */
+function answer(
+  signal: "traces" | "logs" | "metrics",
+  encoding: Encoding,
+  decoded: { rejected: number; errors: string[] },
+): Uint8Array | string {
+  return decoded.rejected === 0
+    ? encodeSuccess(encoding)
+    : encodePartialSuccess(signal, encoding, decoded.rejected, decoded.errors.slice(0, 3).join("; "));
+}
+
 /** A Host of this machine, with any port: a page that DNS rebinding points here sends its own name. */
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
 /** A Host that is at least well-formed: a name or an IPv4 address, or an IPv6 one in brackets, and a port. */
@@ -199,48 +264,108 @@ interface ReadLimits {
   idleMs: number;
   /** The bytes all bodies still arriving hold, and the most they may. */
   buffered: { bytes: number; limit: number };
+  /** The bodies being read, oldest first (each as the function that cuts it off), and the most at once. */
+  reading: { active: Set<() => void>; limit: number };
 }
+
+/** Why a body was not read whole. */
+type Unread = "too large" | "too slow" | "idle" | "busy" | "cut off";
 
 /**
  * Reads a stream whole; says `"too large"` as soon as it holds more than `limit` bytes, `"too slow"` when it
- * has not ended `timeoutMs` after the start, `"idle"` when nothing came for `idleMs`, and `"busy"` when the
- * bodies still arriving would hold more than `buffered.limit` bytes. Either way the rest is not read.
+ * has not ended `timeoutMs` after the start, `"idle"` when nothing came for `idleMs`, `"busy"` when the
+ * bodies still arriving would hold more than `buffered.limit` bytes, and `"cut off"` when more than
+ * `reading.limit` bodies are being read and this one is the oldest. Either way the rest is not read.
  */
 async function readAtMost(
   stream: ReadableStream<Uint8Array>,
-  { limit, timeoutMs, idleMs, buffered }: ReadLimits,
-): Promise<Uint8Array | "too large" | "too slow" | "idle" | "busy"> {
-  const reader = stream.getReader();
+  { limit, timeoutMs, idleMs, buffered, reading }: ReadLimits,
+): Promise<Uint8Array | Unread> {
+  const next = chunks(stream);
   const timers: ReturnType<typeof setTimeout>[] = [];
   const after = <T>(ms: number, value: T) =>
     new Promise<T>((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
   const late = after(timeoutMs, "too slow" as const);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  let cutOff!: () => void;
+  const cut = new Promise<"cut off">((resolve) => cutOff = () => resolve("cut off"));
+  // A new body takes the place of the one that has been arriving longest: a sender that holds many
+  // connections open slows only itself.
+  reading.active.add(cutOff);
+  if (reading.active.size > reading.limit) {
+    const [oldest] = reading.active;
+    reading.active.delete(oldest);
+    oldest();
+  }
+  let body: Uint8Array = new Uint8Array(0), size = 0, whole = false;
   try {
     while (true) {
-      const next = await Promise.race([reader.read(), late, after(idleMs, "idle" as const)]);
+      if (size === body.length) body = grown(body, size, limit + 1);
+      const read = await Promise.race([next.read(body, size), late, cut, after(idleMs, "idle" as const)]);
       clearTimeout(timers.pop());
-      if (next === "too slow" || next === "idle") return next;
-      if (next.done) break;
-      size += next.value.byteLength;
+      if (typeof read === "string") return read;
+      body = read.into;
+      if (read.done) break;
+      if (buffered.bytes + read.length > buffered.limit) return "busy";
+      size += read.length;
+      buffered.bytes += read.length;
       if (size > limit) return "too large";
-      if (buffered.bytes + next.value.byteLength > buffered.limit) return "busy";
-      buffered.bytes += next.value.byteLength;
-      chunks.push(next.value);
     }
+    whole = true;
   } finally {
+    reading.active.delete(cutOff);
     for (const timer of timers) clearTimeout(timer);
-    buffered.bytes -= chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
-    reader.cancel().catch(() => {});
+    next.cancel();
+    if (!whole) buffered.bytes -= size; // on success, the caller gives the bytes back once it is done
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
+  return body.subarray(0, size);
+}
+
+/** `buffer` with room for more: twice the size (at least 16 KiB, at most `max`), its first `size` bytes kept. */
+function grown(buffer: Uint8Array, size: number, max: number): Uint8Array {
+  const larger = new Uint8Array(Math.min(max, Math.max(16 * 1024, buffer.length * 2)));
+  larger.set(buffer.subarray(0, size));
+  return larger;
+}
+
+/**
+ * Reads a stream chunk by chunk into a buffer the caller gives: straight into it for a byte stream (a
+ * request's own body: Deno's default reader would allocate 64 KiB or more per read, for every connection
+ * that waits), by copying otherwise (a decompressed body). Each read gives back the buffer to go on with.
+ */
+function chunks(stream: ReadableStream<Uint8Array>): {
+  read(into: Uint8Array, at: number): Promise<{ into: Uint8Array; length: number; done: boolean }>;
+  cancel(): void;
+} {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = stream.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream.
   }
-  return body;
+  const reader = byob ?? stream.getReader();
+  let pending: Uint8Array | undefined; // what a default reader gave beyond the room there was
+  return {
+    async read(into, at) {
+      if (byob !== undefined) {
+        // The read takes `into`'s memory and gives it back in `value`, also at the end.
+        const { value, done } = await byob.read(into.subarray(at));
+        if (value === undefined) return { into: new Uint8Array(), length: 0, done: true };
+        return { into: new Uint8Array(value.buffer), length: value.byteLength, done };
+      }
+      let chunk = pending;
+      pending = undefined;
+      if (chunk === undefined) {
+        const { value, done } = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+        if (done) return { into, length: 0, done };
+        chunk = value;
+      }
+      const length = Math.min(chunk.byteLength, into.length - at);
+      into.set(chunk.subarray(0, length), at);
+      if (length < chunk.byteLength) pending = chunk.subarray(length);
+      return { into, length, done: false };
+    },
+    cancel: () => void reader.cancel().catch(() => {}),
+  };
 }
 
 function success(encoding: Encoding, body: Uint8Array | string): Response {

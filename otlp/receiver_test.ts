@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { childEnv } from "@example/harness/processes";
 import { createReceiverHandler, isComplete, reportError, startReceiver, TelemetryStore } from "./receiver.ts";
 import { replay } from "./testdata/replay.ts";
 import {
@@ -137,13 +136,16 @@ Deno.test("metrics are accepted and counted; an empty export is a success", asyn
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: "a" }, { name: "b" }] }] }],
+        resourceMetrics: [{
+          scopeMetrics: [{ metrics: [{ name: "a", gauge: {} }, { name: "b", sum: {} }] }],
+        }],
       }),
     }),
   );
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), {});
-  assert.deepEqual(store.metrics, { requests: 1, metrics: 2 });
+  assert.equal(store.metrics.requests, 1);
+  assert.equal(store.metrics.received, 2);
   const empty = await handle(
     new Request("http://receiver/v1/logs", {
       method: "POST",
@@ -256,6 +258,30 @@ Deno.test("bodies still arriving hold at most maxBufferedBytes together; past it
   await after.body?.cancel();
 });
 
+Deno.test("past maxReadingRequests bodies arriving, a new one takes the place of the oldest, which gets a 408", async () => {
+  const handle = createReceiverHandler(new TelemetryStore(), { maxReadingRequests: 2 });
+  const hanging: ReadableStreamDefaultController<Uint8Array>[] = [];
+  const open = () =>
+    handle(
+      new Request("http://receiver/v1/traces", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: new ReadableStream({ start: (controller) => void hanging.push(controller) }),
+      }),
+    );
+  const [oldest, second] = [open(), open()];
+  const third = open();
+  const cut = await oldest;
+  assert.equal(cut.status, 408);
+  assert.match((await cut.json()).message, /still arriving when 2 newer ones were/);
+  for (const controller of hanging.slice(1)) {
+    controller.enqueue(new TextEncoder().encode("{}"));
+    controller.close();
+  }
+  assert.deepEqual((await Promise.all([second, third])).map((response) => response.status), [200, 200]);
+  await Promise.all([second, third].map(async (response) => (await response).body?.cancel()));
+});
+
 /** Sends raw bytes to a port and reads the status line (and closes). */
 async function rawStatus(port: number, text: string): Promise<number> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -275,7 +301,7 @@ Deno.test("the receiver answers only a loopback Host: a malformed one is a 400, 
         "Content-Length: 2\r\nConnection: close\r\n\r\n{}",
     );
   assert.equal(await post("a:1:1"), 400);
-  assert.equal(await post("a:1:1\u009b\u202e".replace(/[^\x00-\xff]/g, "")), 400);
+  assert.equal(await post("a:1:1\u009b\u202e"), 400);
   assert.equal(await post("evil.example"), 403);
   assert.equal(await post("evil.example:4318"), 403);
   for (const host of ["127.0.0.1", "localhost:4318", "[::1]:1", "LOCALHOST"]) {
@@ -346,61 +372,4 @@ Deno.test("the event bomb: a 4 MiB span of two million events is a 200 that keep
   });
   assert.equal(json.status, 413);
   assert.match((await json.json()).message, /more than 150000 values/);
-});
-
-// Opt-in (about 10 s): RECEIVER_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
-//   --allow-env=RECEIVER_MEMORY otlp/receiver_test.ts --filter memory
-const memoryOptIn =
-  Deno.permissions.querySync({ name: "env", variable: "RECEIVER_MEMORY" }).state === "granted" &&
-  Deno.env.get("RECEIVER_MEMORY") === "1";
-Deno.test({
-  name: "memory (opt-in, RECEIVER_MEMORY=1): 800,000 spans over time, and the receiver's memory levels off",
-  ignore: !memoryOptIn,
-  async fn() {
-    const child = new Deno.Command("deno", {
-      args: ["run", "--v8-flags=--expose-gc", "--allow-net=127.0.0.1", "otlp/testdata/memory_receiver.ts"],
-      cwd: new URL("..", import.meta.url),
-      env: childEnv(),
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
-    try {
-      const url = ((await lines.next()).value as string).trim();
-      const rss: number[] = [], heap: number[] = [];
-      const batch = 5000, perTrace = 100;
-      for (let sent = 0; sent < 800_000; sent += batch) {
-        const spans = chain(batch).map((span, i) => ({
-          ...span,
-          traceId: (sent + i - (i % perTrace) + 1).toString(16).padStart(32, "0"),
-          attributes: [{ key: "http.route", value: { stringValue: "/" } }],
-        }));
-        const response = await fetch(`${url}/v1/traces`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: jsonTraces(spans),
-        });
-        assert.equal(response.status, 200);
-        await response.body?.cancel();
-        if ((sent + batch) % 100_000 === 0) {
-          const usage = await (await fetch(`${url}/__memory`)).json();
-          assert.ok(usage.spans <= 50_000);
-          rss.push(Math.round(usage.rss / 2 ** 20));
-          heap.push(Math.round(usage.heapUsed / 2 ** 20));
-        }
-      }
-      console.log(
-        `after each 100,000 spans (budget 50,000 records), in MiB: RSS ${rss.join(" ")}; heap used ${
-          heap.join(" ")
-        }`,
-      );
-      assert.ok(rss.at(-1)! <= rss[1] + 64, "memory levels off once the budget is full");
-    } finally {
-      child.kill();
-      await child.status;
-      await lines.return?.();
-    }
-  },
 });

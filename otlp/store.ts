@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { Attributes, LogRecord, Scope, Span } from "./decode.ts";
+import type { Attributes, LogRecord, Metric, Scope, Span } from "./decode.ts";
+import { MetricStore } from "./metric_store.ts";
 import { Interner } from "./_interner.ts";
 
 /** The spans and log records of one trace. */
@@ -50,14 +51,10 @@ export interface StoreOptions {
 }
 
 /**
- * The default budget of a store: 50,000 spans and log records. Full of small spans, the receiver's heap
- * holds about 25 MiB and its RSS stays about 200 MiB however much arrives (the opt-in memory test of
- * `receiver_test.ts`).
+ * The default budget of a store: 50,000 spans and log records. Full of small spans, the heap holds about
+ * 25 MiB of them; large records meet {@linkcode DEFAULT_MAX_BYTES} first (see `otlp/README.md`, Memory).
  */
 export const DEFAULT_MAX_RECORDS = 50_000;
-
-/** How many distinct metric names a store keeps, so that a sender of endless names cannot grow it. */
-export const MAX_METRIC_NAMES = 1_000;
 
 /**
  * The default byte budget: 64 MiB as {@linkcode weigh} counts, which the heap holds in about as much again
@@ -81,9 +78,8 @@ export class TelemetryStore {
   readonly maxRecords: number;
   /** How many bytes (as {@linkcode weigh} estimates them) the store holds at most. */
   readonly maxBytes: number;
-  /** How many metric export requests arrived, and how many metrics they held. */
-  metrics = { requests: 0, metrics: 0 };
-  #metricNames = new Set<string>();
+  /** The metrics' series, within their own caps and a quarter of the byte budget (see `metric_store.ts`). */
+  readonly metrics: MetricStore;
   #spans: Span[] = [];
   #logs: LogRecord[] = [];
   #byTrace = new Map<string, Entry>();
@@ -105,6 +101,7 @@ export class TelemetryStore {
     if (!(maxBytes >= 1)) throw new RangeError(`maxBytes must be at least 1, got ${maxBytes}`);
     this.maxRecords = maxRecords;
     this.maxBytes = maxBytes;
+    this.metrics = new MetricStore({ maxBytes: Math.max(1, Math.floor(maxBytes / 4)) });
   }
 
   /** The spans held, in arrival order (read only: add with {@linkcode addSpans}). */
@@ -122,9 +119,12 @@ export class TelemetryStore {
     return { ...this.#dropped };
   }
 
-  /** The bytes held, as {@linkcode weigh} estimates them, each shared resource and scope once. */
+  /**
+   * The bytes held, as {@linkcode weigh} estimates them, each shared resource and scope once, with the
+   * metrics' series.
+   */
   get bytes(): number {
-    return this.#bytes + this.#resources.bytes + this.#scopes.bytes;
+    return this.#bytes + this.#resources.bytes + this.#scopes.bytes + this.metrics.bytes;
   }
 
   /** How many traces are held. */
@@ -188,20 +188,10 @@ export class TelemetryStore {
     this.#changed(changed);
   }
 
-  /** Counts one metric export request holding metrics of these names, and keeps the first names. */
-  addMetricNames(names: string[]): void {
-    this.metrics.requests++;
-    this.metrics.metrics += names.length;
-    for (const name of names) {
-      if (this.#metricNames.size >= MAX_METRIC_NAMES) break;
-      this.#metricNames.add(name);
-    }
-    for (const check of [...this.#waiters]) check();
-  }
-
-  /** The names of the metrics that arrived (the first {@linkcode MAX_METRIC_NAMES} distinct ones). */
-  get metricNames(): ReadonlySet<string> {
-    return this.#metricNames;
+  /** Adds metrics to {@linkcode metrics}, which bounds them on its own; waiters see them. */
+  addMetrics(metrics: Metric[]): void {
+    this.metrics.add(metrics);
+    this.#changed(new Set());
   }
 
   /** The trace with this id, or `undefined` when nothing of it arrived (or it was evicted). */

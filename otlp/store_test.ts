@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { LogRecord, Span } from "./decode.ts";
-import { isComplete, MAX_METRIC_NAMES, resourcesOf, servicesByStart, TelemetryStore } from "./store.ts";
+import { isComplete, resourcesOf, servicesByStart, TelemetryStore } from "./store.ts";
 
 function span(trace: number, n: number, parent?: number): Span {
   return {
@@ -69,17 +69,6 @@ Deno.test("servicesByStart names each service once, in the order its earliest sp
     "server",
   ]);
   assert.deepEqual(servicesByStart([]), []);
-});
-
-Deno.test("a store counts metric exports and keeps at most MAX_METRIC_NAMES distinct names", async () => {
-  const store = new TelemetryStore();
-  const arrived = store.waitFor((store) => store.metricNames.has("jobs.processed"));
-  store.addMetricNames(["jobs.processed", "jobs.duration", "jobs.processed"]);
-  await arrived;
-  assert.deepEqual(store.metrics, { requests: 1, metrics: 3 });
-  store.addMetricNames(Array.from({ length: MAX_METRIC_NAMES * 2 }, (_, i) => `m${i}`));
-  assert.equal(store.metricNames.size, MAX_METRIC_NAMES);
-  assert.ok(store.metricNames.has("jobs.duration"));
 });
 
 const id = (trace: number) => trace.toString(16).padStart(32, "0");

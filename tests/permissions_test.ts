@@ -47,8 +47,13 @@ const EXPECTED: Record<string, string[][]> = {
   ]],
   "bench:smoke": [[]],
   "bench:install": [],
-  "demo": [["--allow-run=deno", "--allow-net=127.0.0.1", "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME"]],
-  "viewer": [["--allow-net=127.0.0.1"]],
+  "demo": [[
+    "--allow-run=deno",
+    "--allow-net=127.0.0.1",
+    "--allow-read=viewer/web",
+    "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
+  ]],
+  "viewer": [["--allow-net=127.0.0.1", "--allow-read=viewer/web"]],
   "jobs": [[
     "--allow-net=127.0.0.1",
     "--allow-env=JOBS_HOST,JOBS_PORT",
@@ -58,6 +63,7 @@ const EXPECTED: Record<string, string[][]> = {
   "demo:jobs": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
+    "--allow-read=viewer/web",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "bench:jobs": [[

@@ -14,7 +14,7 @@ import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receive
 import { runClient, startServer } from "@example/harness/processes";
 import { renderWaterfall } from "./waterfall.ts";
 import { startWebView } from "./web.ts";
-import { parseArgs } from "node:util";
+import { type FlagDefinitions, flagsOrExit, PORT } from "./flags.ts";
 
 /** What the demo found: the joined trace, or why there is none. */
 export type DemoResult = { ok: true; trace: Trace } | { ok: false; reason: string; trace?: Trace };
@@ -74,6 +74,12 @@ export async function runDemo(
   return { ok: true, trace };
 }
 
+/** The flags of `deno task demo` and `deno task demo:jobs`: each default and help text written once. */
+export const DEMO_FLAGS = {
+  "keep-open": { default: false, help: "after drawing the trace, keep the web page open until Ctrl-C" },
+  "web-port": { default: 0, ...PORT, help: "the web page's port; the demo prints its address first" },
+} satisfies FlagDefinitions;
+
 /** What {@linkcode demoMain} gives a demo's run: the store the web view shows, and a way to draw a trace. */
 export interface DemoRun {
   /** Where the receiver files what arrives; the web view shows it. */
@@ -87,28 +93,18 @@ export interface DemoRun {
  * `run`, and sets the exit code from what it returns (`false` or a thrown error: 1).
  */
 export async function demoMain(name: string, run: (demo: DemoRun) => Promise<boolean>): Promise<void> {
+  const flags = flagsOrExit(`deno task ${name}`, DEMO_FLAGS);
   const color = Deno.stdout.isTerminal() && !Deno.noColor;
-  let options;
-  try {
-    options = parseArgs({
-      options: { "keep-open": { type: "boolean" }, "web-port": { type: "string", default: "0" } },
-    }).values;
-    if (!/^\d+$/.test(options["web-port"]) || Number(options["web-port"]) > 65535) {
-      throw new Error(`--web-port takes a port number, got ${JSON.stringify(options["web-port"])}`);
-    }
-  } catch (error) {
-    console.error(
-      `${name}: ${(error as Error).message}\nusage: deno task ${name} [--keep-open] [--web-port 0]`,
-    );
-    Deno.exit(2);
-  }
   const store = new TelemetryStore();
   let web;
   try {
-    web = startWebView({ store, port: Number(options["web-port"]) });
+    web = startWebView({ store, port: flags["web-port"] });
   } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    console.error(`${name}: 127.0.0.1:${options["web-port"]} is already in use: choose another --web-port.`);
+    console.error(
+      error instanceof Deno.errors.AddrInUse
+        ? `${name}: 127.0.0.1:${flags["web-port"]} is already in use: choose another --web-port.`
+        : `${name}: ${(error as Error).message}`,
+    );
     Deno.exit(1);
   }
   console.log(`web view: ${web.url} (--keep-open keeps it open after the demo)`);
@@ -123,7 +119,7 @@ export async function demoMain(name: string, run: (demo: DemoRun) => Promise<boo
     console.error(`${name}: ${message}`);
     Deno.exitCode = 1;
   }
-  if (options["keep-open"]) {
+  if (flags["keep-open"]) {
     console.log(`\nThe web view stays open on ${web.url}; Ctrl-C stops it.`);
     Deno.addSignalListener("SIGINT", () => Deno.exit());
   } else {

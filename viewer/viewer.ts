@@ -6,15 +6,20 @@
  * waits for the server side, or, failing that, after `--wait-ms` (default 10000: longer than Deno's default
  * 5 s batch delay). Spans that arrive after a trace was printed print it again, marked as updated.
  *
- * It also serves a web page of the traces on 127.0.0.1:4320 (`--web-port`; see `web.ts`).
+ * It also serves a web page of the traces on 127.0.0.1:4320 (`--web-port`; see `web.ts`). Everything it
+ * prints goes through bounded queues (`terminal_output.ts`), so a terminal that stops reading stops neither.
+ * The flags are {@linkcode VIEWER_FLAGS} (`--help` lists them).
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
 import { DEFAULT_MAX_RECORDS } from "@example/otlp/store";
+import { type FlagDefinitions, flagsOrExit, type FlagValues, PORT } from "./flags.ts";
+import { TerminalOutput } from "./terminal_output.ts";
+import { cut } from "./terminal_text.ts";
 import { renderWaterfall } from "./waterfall.ts";
 import { DEFAULT_WEB_PORT, startWebView } from "./web.ts";
+import { printSummaries } from "./summary.ts";
 
 /** Options of {@linkcode watchTraces}. */
 export interface WatchOptions {
@@ -37,9 +42,14 @@ function awaitsServer(trace: Trace): boolean {
   return trace.spans.some((span) => span.kind === "CLIENT" && !parents.has(span.spanId));
 }
 
-function reportError(trace: Trace, error: unknown): void {
+/** The one line that says a trace could not be drawn. */
+function errorLine(trace: Trace, error: unknown): string {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  console.error(`viewer: could not draw trace ${trace.traceId}, skipped it: ${message.split("\n")[0]}`);
+  return `viewer: could not draw trace ${trace.traceId}, skipped it: ${cut(message.split("\n")[0], 300)}`;
+}
+
+function reportError(trace: Trace, error: unknown): void {
+  console.error(errorLine(trace, error));
 }
 
 /**
@@ -95,81 +105,97 @@ export function watchTraces(
   };
 }
 
-if (import.meta.main) {
-  const usage =
-    `usage: deno task viewer [--port 4318] [--web-port ${DEFAULT_WEB_PORT}] [--settle-ms 1000] [--wait-ms 10000] [--max-records ${DEFAULT_MAX_RECORDS}]`;
-  let port: number, settleMs: number, waitMs: number, webPort: number, maxRecords: number;
-  try {
-    const { values } = parseArgs({
-      options: {
-        port: { type: "string", default: "4318" },
-        "settle-ms": { type: "string", default: "1000" },
-        "wait-ms": { type: "string", default: "10000" },
-        "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
-        "max-records": { type: "string", default: String(DEFAULT_MAX_RECORDS) },
-      },
-    });
-    const flags = ["port", "settle-ms", "wait-ms", "web-port", "max-records"] as const;
-    [port, settleMs, waitMs, webPort, maxRecords] = flags.map((flag) => values[flag]).map((value, i) => {
-      const number = Number(value);
-      if (
-        !/^\d+$/.test(value) || (flags[i].endsWith("port") && number > 65535) ||
-        (flags[i] === "max-records" && number < 1)
-      ) {
-        throw new Error(`--${flags[i]} takes a whole number, got ${JSON.stringify(value)}`);
-      }
-      return number;
-    });
-  } catch (error) {
-    console.error(`viewer: ${(error as Error).message}\n${usage}`);
-    Deno.exit(2);
-  }
+/** The flags of `deno task viewer`: each default and help text written once (the README's table is checked). */
+export const VIEWER_FLAGS = {
+  port: { default: 4318, ...PORT, help: "the OTLP/HTTP receiver's port (0: a free one)" },
+  "web-port": {
+    default: DEFAULT_WEB_PORT,
+    ...PORT,
+    help: "the web page's port (0: a free one); both print their address at start",
+  },
+  "settle-ms": {
+    default: 1000,
+    help: "a trace is drawn once it has been quiet this long and no CLIENT span waits",
+  },
+  "wait-ms": { default: 10_000, help: "...or at the latest this long after its first span" },
+  "max-records": {
+    default: DEFAULT_MAX_RECORDS,
+    min: 1,
+    help: "the most spans and log records held; past it the oldest traces are dropped, saying so",
+  },
+  "summary-every": {
+    default: 0,
+    help: "every N seconds, one line per service: request rate, errors, p95 (0: off)",
+  },
+} satisfies FlagDefinitions;
+
+/** Starts the receiver and the web page, or exits 1 saying why not (which port is taken). */
+function listen(flags: FlagValues<typeof VIEWER_FLAGS>, errors: TerminalOutput) {
+  const exitIfTaken = (error: unknown, taken: string): never => {
+    console.error(error instanceof Deno.errors.AddrInUse ? taken : `viewer: ${(error as Error).message}`);
+    Deno.exit(1);
+  };
+  const store = new TelemetryStore({ maxRecords: flags["max-records"] });
   let receiver;
   try {
-    receiver = startReceiver({ port, store: new TelemetryStore({ maxRecords }) });
+    receiver = startReceiver({ port: flags.port, store });
   } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    console.error(
-      `viewer: 127.0.0.1:${port} is already in use. Is the Collector from \`docker compose up\` running? ` +
+    return exitIfTaken(
+      error,
+      `viewer: 127.0.0.1:${flags.port} is already in use. Is the Collector from \`docker compose up\` running? ` +
         "Stop it (`docker compose down`) or start the viewer on another port with --port and point " +
         "OTEL_EXPORTER_OTLP_ENDPOINT at it.",
     );
-    Deno.exit(1);
   }
-  const store = receiver.store;
-  let web;
+  const webPort = flags["web-port"];
   try {
-    web = startWebView({ store: receiver.store, port: webPort });
+    return { receiver, web: startWebView({ store, port: webPort, print: (line) => errors.print(line) }) };
   } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    console.error(
+    return exitIfTaken(
+      error,
       `viewer: 127.0.0.1:${webPort} (the web page) is already in use: choose another with --web-port.`,
     );
-    Deno.exit(1);
   }
+}
+
+/** Runs the viewer: every line goes through bounded queues, so a terminal that stops reading stops nothing. */
+function main(): void {
+  const flags = flagsOrExit("deno task viewer", VIEWER_FLAGS);
+  const out = new TerminalOutput(Deno.stdout);
+  const errors = new TerminalOutput(Deno.stderr);
+  const { receiver, web } = listen(flags, errors);
+  const store = receiver.store;
   const color = Deno.stdout.isTerminal() && !Deno.noColor;
   let droppedShown = "";
-  console.log(`Viewer: receiving OTLP/HTTP (JSON or protobuf) on ${receiver.url}; Ctrl-C stops it.`);
-  console.log(`Viewer: the traces in a browser: ${web.url}`);
-  console.log("Run the server and the client with OTEL_DENO=true, and each trace is drawn here.\n");
-  watchTraces(receiver.store, {
-    settleMs,
-    waitMs,
+  out.print(`Viewer: receiving OTLP/HTTP (JSON or protobuf) on ${receiver.url}; Ctrl-C stops it.`);
+  out.print(`Viewer: the traces in a browser: ${web.url}`);
+  out.print("Run the server and the client with OTEL_DENO=true, and each trace is drawn here.\n");
+  const every = flags["summary-every"];
+  if (every > 0) printSummaries(store.metrics, every * 1000, (line) => out.print(line));
+  watchTraces(store, {
+    settleMs: flags["settle-ms"],
+    waitMs: flags["wait-ms"],
     onTrace: (trace, updated) => {
-      console.log(
+      out.print(
         (updated ? "(updated) " : "") + renderWaterfall(trace, { color, findSpan: store.span.bind(store) }) +
           "\n",
       );
       const note = droppedNote(store);
-      if (note !== undefined && note !== droppedShown) console.log(note + "\n");
+      if (note !== undefined && note !== droppedShown) out.print(note + "\n");
       droppedShown = note ?? "";
     },
+    onError: (trace, error) => errors.print(errorLine(trace, error)),
   });
-  Deno.addSignalListener("SIGINT", () => {
-    console.log(
+  Deno.addSignalListener("SIGINT", async () => {
+    const note = droppedNote(store);
+    out.print(
       `\nViewer: holds ${store.spans.length} spans and ${store.logs.length} log records.` +
-        (droppedNote(store) === undefined ? "" : ` ${droppedNote(store)}`),
+        (note === undefined ? "" : ` ${note}`),
     );
+    // A terminal that reads nothing gets a second, not a hang.
+    await Promise.race([out.flush(), new Promise((resolve) => setTimeout(resolve, 1000))]);
     Deno.exit(0);
   });
 }
+
+if (import.meta.main) main();

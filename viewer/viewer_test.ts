@@ -1,10 +1,23 @@
 import assert from "node:assert/strict";
 import { TelemetryStore } from "@example/otlp/receiver";
 import { watchTraces } from "./viewer.ts";
-import { ROOT, runDeno, spawn } from "@example/harness/processes";
+import { ROOT, runClient, runDeno, spawn, startServer } from "@example/harness/processes";
+import { collectOutput } from "@example/harness/output";
 import { replay } from "@example/otlp/testdata/replay";
 import { decodeTraces } from "@example/otlp/decode";
-import { chain, ESCAPES, hasControls, jsonSpan, jsonTraces, TRACE_ID } from "@example/otlp/testdata/hostile";
+import {
+  chain,
+  ESCAPES,
+  hasControls,
+  jsonSpan,
+  jsonTraces,
+  spanId,
+  TRACE_ID,
+} from "@example/otlp/testdata/hostile";
+import { denoRunOf, permissionFlags } from "@example/harness/tasks";
+
+/** The permissions of `deno task viewer`, from deno.json. */
+const VIEWER_PERMISSIONS = permissionFlags(denoRunOf("viewer"));
 
 Deno.test("the viewer waits for the server's spans before it prints a trace, and reprints late ones", async () => {
   const [trace] = (await replay("json")).traces();
@@ -40,7 +53,7 @@ Deno.test("the viewer waits for the server's spans before it prints a trace, and
 Deno.test("deno task viewer says clearly when its port is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const output = await runDeno("viewer/viewer.ts", {
-    permissions: ["--allow-net=127.0.0.1"],
+    permissions: VIEWER_PERMISSIONS,
     args: ["--port", String(taken.addr.port)],
   });
   assert.equal(output.code, 1);
@@ -79,12 +92,126 @@ Deno.test("a trace that cannot be drawn is reported, and the viewer goes on with
   }
 });
 
+/**
+ * `deno task viewer` as a child process, on free ports, with its permissions. `read` reads its stdout until
+ * `pattern` matches what it printed; not calling it leaves stdout unread, as a stopped terminal does.
+ */
+function startViewer(args: string[]) {
+  const child = spawn(
+    "deno",
+    ["run", ...VIEWER_PERMISSIONS, "viewer/viewer.ts", "--port", "0", "--web-port", "0", ...args],
+    ROOT,
+    {},
+  );
+  const stderr = new Response(child.stderr).text();
+  const chunks = child.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
+  let stdout = "";
+  let pending: Promise<IteratorResult<string>> | undefined;
+  const read = async (pattern: RegExp, signal = AbortSignal.timeout(20_000)) => {
+    const aborted = new Promise<"aborted">((resolve) =>
+      signal.addEventListener("abort", () => resolve("aborted"))
+    );
+    while (!pattern.test(stdout)) {
+      // A chunk asked for and not yet given is kept for the next read.
+      pending ??= chunks.next();
+      const result = await Promise.race([pending, aborted]);
+      if (result === "aborted") throw new Error(`${pattern} never printed: ${stdout.slice(-2000)}`);
+      pending = undefined;
+      if (result.done) throw new Error(`${pattern} never printed; stdout: ${stdout.slice(-2000)}`);
+      stdout += result.value;
+    }
+    return stdout.match(pattern)!;
+  };
+  return {
+    child,
+    read,
+    stdout: () => stdout,
+    /** The receiver's and the web page's base URLs, from what the viewer printed first. */
+    async urls() {
+      const [, receiver] = await read(
+        /receiving OTLP\/HTTP \(JSON or protobuf\) on (http:\/\/127\.0\.0\.1:\d+);/,
+      );
+      const [, web] = await read(/^Viewer: the traces in a browser: (http:\/\/127\.0\.0\.1:\d+\/)$/m);
+      return { receiver, web };
+    },
+    /** Stops the viewer with Ctrl-C; resolves with its exit code and its stderr. */
+    async stop() {
+      child.kill("SIGINT");
+      // A viewer stuck in a write never runs its Ctrl-C handler: it is killed after a while.
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      const { code } = await child.status;
+      clearTimeout(timer);
+      await chunks.return?.();
+      return { code, stderr: await stderr };
+    },
+  };
+}
+
+/** Sends `request` as raw bytes to `port` and gives the status of the answer. */
+async function rawStatus(port: number, request: Uint8Array): Promise<number> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(request);
+  const answer = await new Response(conn.readable).text();
+  return Number(answer.match(/^HTTP\/1\.1 (\d{3})/)?.[1]);
+}
+
+Deno.test("a Host no URL can hold gets 400 from the web page, and nothing of it reaches the terminal", async () => {
+  const viewer = startViewer([]);
+  let stopped;
+  try {
+    const { web } = await viewer.urls();
+    const port = Number(new URL(web).port);
+    // U+009B (CSI) and U+202E (bidi override) as the bytes 0x9b and 0x202e's UTF-8, after "a:1:1".
+    const head = new TextEncoder().encode("GET /api/traces HTTP/1.1\r\nHost: a:1:1");
+    const tail = new TextEncoder().encode("31m\u202e\r\nConnection: close\r\n\r\n");
+    const request = new Uint8Array([...head, 0x9b, ...tail]);
+    for (let i = 0; i < 100; i++) assert.equal(await rawStatus(port, request), 400);
+  } finally {
+    stopped = await viewer.stop();
+  }
+  assert.equal(stopped.code, 0);
+  assert.equal(stopped.stderr, "", "a refused request prints nothing");
+  assert.ok(!hasControls(viewer.stdout()));
+});
+
+Deno.test("a terminal that stops reading stops neither the receiver nor the web page; it is told what it missed", async () => {
+  const viewer = startViewer(["--settle-ms", "10", "--wait-ms", "50"]);
+  let stopped;
+  try {
+    const { receiver, web } = await viewer.urls();
+    // From here stdout is not read. 60 traces of 500 spans draw about 3 MB: far more than the pipe and the
+    // viewer's queue hold.
+    for (let n = 0; n < 60; n++) {
+      const traceId = n.toString(16).padStart(32, "a");
+      const spans = Array.from(
+        { length: 500 },
+        (_, i) => jsonSpan(i, i === 0 ? { traceId } : { traceId, parentSpanId: spanId(0) }),
+      );
+      const response = await fetch(`${receiver}/v1/traces`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: jsonTraces(spans),
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(response.status, 200, `export ${n}`);
+      await response.body?.cancel();
+    }
+    const list = await (await fetch(`${web}api/traces?limit=1`, { signal: AbortSignal.timeout(10_000) }))
+      .json();
+    assert.equal(list.total, 60);
+    await viewer.read(/^\(\d+ lines not shown here: the terminal did not keep up\)$/m);
+  } finally {
+    stopped = await viewer.stop();
+  }
+  assert.equal(stopped.code, 0, stopped.stderr);
+});
+
 Deno.test("deno task viewer outlives hostile traces, prints no control sequence, says what its budget dropped", async () => {
   const child = spawn(
     "deno",
     [
       "run",
-      "--allow-net=127.0.0.1",
+      ...VIEWER_PERMISSIONS,
       "viewer/viewer.ts",
       ...["--port", "0", "--settle-ms", "10", "--wait-ms", "100", "--max-records", "9000"],
     ],
@@ -141,5 +268,39 @@ Deno.test("deno task viewer outlives hostile traces, prints no control sequence,
     }
     await child.stderr.cancel();
     await lines.return?.();
+  }
+});
+
+Deno.test("deno task viewer --summary-every=1 prints the server's request rate, errors and p95 each second", async () => {
+  const child = spawn(
+    "deno",
+    ["run", ...VIEWER_PERMISSIONS, "viewer/viewer.ts", "--port=0", "--web-port=0", "--summary-every=1"],
+    ROOT,
+    {},
+  );
+  const stdout = collectOutput(child.stdout);
+  const stderr = collectOutput(child.stderr);
+  try {
+    const url = await stdout.line((line) => line.match(/receiving OTLP\/HTTP .* on (http:\/\/\S+?);/)?.[1]);
+    assert.ok(url, "the viewer said where it listens");
+    // Before any metric: a line that says so.
+    assert.ok(await stdout.line((line) => line.match(/^\[metrics\] no HTTP metrics yet/)?.[0]));
+    {
+      await using server = await startServer({
+        otlpEndpoint: url,
+        env: { OTEL_METRIC_EXPORT_INTERVAL: "1000" },
+      });
+      await runClient(server.url, { otlpEndpoint: url });
+      const line = await stdout.line((line) =>
+        /^\[metrics\] server +([\d.]+) req\/s {2}errors 0\.00\/s \(0\.0%\) {2}p95 [\d.]+ m?s$/.exec(line) ??
+          undefined
+      );
+      assert.ok(line, "a summary line of the server");
+      assert.ok(Number(line[1]) > 0, line[0]);
+    }
+  } finally {
+    child.kill("SIGINT");
+    await child.status;
+    await stderr.text;
   }
 });

@@ -224,6 +224,9 @@ function heading(trace: Trace, traceId: string, tree: Tree, layout: Layout): str
     paint("1", `Trace ${traceId}`) +
     `  ${trace.spans.length} spans, ${services.length} services (${named.join(", ")}), ${ms(layout.total)}` +
     (tree.duplicates > 0 ? paint("33;1", `, ${tree.duplicates} with a duplicate span id`) : "") +
+    (trace.duplicateSpans
+      ? paint("33;1", `, ${plural(trace.duplicateSpans, "more span")} with a duplicate id, not kept`)
+      : "") +
     (errors > 0 ? paint("31;1", `, ${errors} with errors`) : ""),
     paint(
       "2",

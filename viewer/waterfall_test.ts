@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { renderWaterfall } from "./waterfall.ts";
 import stringWidth from "string-width";
+import { TelemetryStore } from "@example/otlp/receiver";
 import { replay } from "@example/otlp/testdata/replay";
 import { decodeLogs, decodeTraces } from "@example/otlp/decode";
 import {
@@ -220,6 +221,15 @@ Deno.test("a second span with the same id is drawn, marked, and counted in the h
   const rows = lines.filter((line) => line.startsWith("hostile "));
   assert.equal(rows.length, 3, "every span counted is drawn");
   assert.match(text, /second .*\n +⚠ an earlier span has the same id 0{15}2/);
+});
+
+Deno.test("spans the store did not keep for a duplicate id are counted in the heading", () => {
+  const store = new TelemetryStore();
+  const [span] = decodeTraces(jsonTraces([jsonSpan(0)]), "json").accepted;
+  store.addSpans([span]);
+  store.addSpans([{ ...span, name: "again" }, { ...span, name: "and again" }]);
+  const heading = renderWaterfall(store.trace(TRACE_ID)!).split("\n")[0];
+  assert.match(heading, /^Trace \S+ {2}1 spans, .*, 2 more spans with a duplicate id, not kept$/);
 });
 
 Deno.test("draws PRODUCER and CONSUMER kinds, and links naming the trace and span they point to", () => {

@@ -5,6 +5,8 @@
  *
  * Everything the page shows is data from senders: the page builds its DOM with `textContent` only, and every
  * answer carries a strict Content-Security-Policy (scripts and styles from the viewer itself, nothing else).
+ * Every answer is bounded: a listing costs what it returns (the store's index, summaries kept until their
+ * trace changes), a trace's answer sends each resource once, and neither grows past a number of characters.
  *
  * ```ts
  * import { startReceiver } from "@example/otlp/receiver";
@@ -17,8 +19,12 @@
  * @module
  */
 import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "@example/otlp/receiver";
+import { resourcesOf } from "@example/otlp/store";
 import type { Span } from "@example/otlp/decode";
-import { PAGE_ASSETS } from "./web_assets.ts";
+import { TerminalOutput } from "./terminal_output.ts";
+import { cut } from "./terminal_text.ts";
+import { pageAssets } from "./web_assets.ts";
+import { signalsAnswer } from "./web_signals.ts";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
 export interface TraceSummary {
@@ -42,13 +48,20 @@ export interface TraceSummary {
   durationNanos: string;
   /** Whether the trace has one root and every span's parent arrived. */
   complete: boolean;
+  /** How many spans arrived with an id the trace already held (the store keeps the first). */
+  duplicateSpans: number;
 }
 
 /** Options of {@linkcode createWebHandler}. */
 export interface WebHandlerOptions {
   /** How long changes are collected before they are pushed to the open pages, in milliseconds (default 100). */
   pushDelayMs?: number;
+  /** The most characters of JSON in one trace's answer (default {@linkcode DEFAULT_MAX_ANSWER_CHARS}). */
+  maxAnswerChars?: number;
 }
+
+/** The default bound of one trace's answer: 16 Mi characters of JSON. */
+export const DEFAULT_MAX_ANSWER_CHARS = 16 * 1024 * 1024;
 
 /** The web page's request handler, and a way to end the event streams it holds open. */
 export interface WebHandler {
@@ -101,77 +114,228 @@ export function summarizeTrace(trace: Trace): TraceSummary {
     startTimeUnixNano: String(start),
     durationNanos: String(end !== undefined && end > start ? end - start : 0n),
     complete: isComplete(trace),
+    duplicateSpans: trace.duplicateSpans ?? 0,
   };
 }
 
-/** The traces of `store`, summarised, newest (latest start) first, at most `limit` of them. */
-export function listTraces(store: TelemetryStore, limit = DEFAULT_LIST_LIMIT): TraceSummary[] {
-  const summaries = store.traces().map(summarizeTrace);
-  summaries.sort((a, b) => {
-    const [x, y] = [BigInt(a.startTimeUnixNano), BigInt(b.startTimeUnixNano)];
-    return x > y ? -1 : x < y ? 1 : 0;
-  });
-  return summaries.slice(0, limit);
+/**
+ * Per-trace summaries kept between requests, each made again only after its trace changed, so that listing
+ * costs what it returns: the store gives the traces that changed last in O(limit).
+ */
+export class TraceSummaries {
+  #store: TelemetryStore;
+  #summaries = new Map<string, TraceSummary>();
+  #unsubscribe: () => void;
+
+  /** Summaries of `store`'s traces, forgotten as the traces change. */
+  constructor(store: TelemetryStore) {
+    this.#store = store;
+    this.#unsubscribe = store.onChange((traceId) => this.#summaries.delete(traceId));
+  }
+
+  /** At most `limit` summaries, of the traces that changed last, the latest first. */
+  list(limit: number = DEFAULT_LIST_LIMIT): TraceSummary[] {
+    const result = this.#store.recentTraces(limit).map((trace) => {
+      let summary = this.#summaries.get(trace.traceId);
+      if (summary === undefined) this.#summaries.set(trace.traceId, summary = summarizeTrace(trace));
+      return summary;
+    });
+    // Traces the store evicted send no change: forget their summaries once they could add up.
+    if (this.#summaries.size > 2 * this.#store.traceCount + MAX_LIST_LIMIT) {
+      for (const traceId of this.#summaries.keys()) {
+        if (this.#store.trace(traceId) === undefined) this.#summaries.delete(traceId);
+      }
+    }
+    return result;
+  }
+
+  /** Stops listening to the store. */
+  close(): void {
+    this.#unsubscribe();
+  }
 }
 
-/** Creates the handler of the web page, its script and style, and its JSON API, reading from `store`. */
+/** The traces of `store`, summarised, the one that changed last first, at most `limit` of them. */
+export function listTraces(store: TelemetryStore, limit: number = DEFAULT_LIST_LIMIT): TraceSummary[] {
+  return store.recentTraces(limit).map(summarizeTrace);
+}
+
+/** A Host of this machine, with any port: a page that DNS rebinding points here sends its own name. */
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
+
+/**
+ * Creates the handler of the web page, its script and style, and its JSON API, reading from `store`.
+ *
+ * @throws {Error} when the page's files cannot be read (see `web_assets.ts`: `--allow-read=viewer/web`).
+ */
 export function createWebHandler(
   store: TelemetryStore,
-  { pushDelayMs = 100 }: WebHandlerOptions = {},
+  { pushDelayMs = 100, maxAnswerChars = DEFAULT_MAX_ANSWER_CHARS }: WebHandlerOptions = {},
 ): WebHandler {
+  const assets = pageAssets();
   const pages = new Set<_Page>();
+  const summaries = new TraceSummaries(store);
   const unsubscribe = store.onChange((traceId) => {
     for (const page of pages) page.changed(traceId);
   });
+  const events = (request: Request) => {
+    const headers = { ...SECURITY_HEADERS, "content-type": "text/event-stream; charset=utf-8" };
+    if (request.method === "HEAD") return new Response(null, { headers });
+    const page = new _Page(pushDelayMs, () => pages.delete(page));
+    pages.add(page);
+    return new Response(page.stream, { headers });
+  };
   const handle = (request: Request): Response => {
+    const refused = _refuse(request);
+    if (refused !== undefined) return refused;
     const url = new URL(request.url);
-    // Only names of this machine: a page of another site that a DNS rebinding points here gets nothing.
-    const host = (request.headers.get("host") ?? url.host).replace(/:\d+$/, "");
-    if (!["127.0.0.1", "localhost", "[::1]"].includes(host)) {
-      return _text(403, `forbidden: this viewer answers only to 127.0.0.1 or localhost, not ${host}`);
-    }
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return _text(405, `method ${request.method} not allowed: the web view is read-only`, { allow: "GET" });
-    }
     const path = url.pathname;
-    const asset = PAGE_ASSETS.get(path);
+    const asset = assets.get(path);
     if (asset !== undefined) return _asset(asset.body, asset.type);
-    if (path === "/api/traces") {
-      const raw = url.searchParams.get("limit") ?? String(DEFAULT_LIST_LIMIT);
-      const limit = Number(raw);
-      if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIST_LIMIT) {
-        return _json(400, { error: `limit takes a whole number from 1 to ${MAX_LIST_LIMIT}, got "${raw}"` });
-      }
-      return _json(200, { total: store.traces().length, traces: listTraces(store, limit) });
-    }
+    if (path === "/api/traces") return _list(store, summaries, url.searchParams.get("limit"), maxAnswerChars);
     const match = path.match(/^\/api\/traces\/([^/]*)$/);
-    if (match) {
-      const traceId = match[1].toLowerCase();
-      if (!/^[0-9a-f]{32}$/.test(traceId)) {
-        return _json(400, { error: "a trace id is 32 hex digits" });
-      }
-      const trace = store.trace(traceId);
-      if (trace === undefined) {
-        return _json(404, { error: `no span or log record of trace ${traceId} arrived` });
-      }
-      return _json(200, { ...trace, complete: isComplete(trace), linkTargets: linkTargets(store, trace) });
-    }
-    if (path === "/api/events") {
-      const headers = { ...SECURITY_HEADERS, "content-type": "text/event-stream; charset=utf-8" };
-      if (request.method === "HEAD") return new Response(null, { headers });
-      const page = new _Page(pushDelayMs, () => pages.delete(page));
-      pages.add(page);
-      return new Response(page.stream, { headers });
-    }
-    return _text(404, `not found: ${path}; the web view serves /, /api/traces, /api/traces/{traceId}`);
+    if (match) return _trace(store, match[1].toLowerCase(), maxAnswerChars);
+    if (path === "/api/events") return events(request);
+    const signals = signalsAnswer(path, url.searchParams, store);
+    if (signals !== undefined) return _json(signals.status, signals.body);
+    return _text(
+      404,
+      `not found: ${
+        cut(path, 200)
+      }; the web view serves /, /api/traces, /api/traces/{traceId}, /api/metrics, ` +
+        "/api/logs",
+    );
   };
   return {
     handle,
     close() {
       unsubscribe();
+      summaries.close();
       for (const page of pages) page.close();
     },
   };
+}
+
+/**
+ * The answer to a request the web view does not serve: a Host that is not this machine (a DNS-rebinding
+ * page gets 403; one no URL can hold, such as `a:1:1`, 400), or a method that would write.
+ */
+function _refuse(request: Request): Response | undefined {
+  // HTTP/1.1 sends a Host; a request made in-process (or over HTTP/2) may carry its host in the URL only.
+  const host = request.headers.get("host") ?? (URL.canParse(request.url) ? new URL(request.url).host : "");
+  if (!LOOPBACK_HOST.test(host)) {
+    return URL.canParse(`http://${host}/`)
+      ? _text(403, `forbidden: this viewer answers only to 127.0.0.1 or localhost, not ${cut(host, 100)}`)
+      : _text(400, "bad request: the Host header is not a host name and port");
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return _text(405, `method ${cut(request.method, 20)} not allowed: the web view is read-only`, {
+      allow: "GET",
+    });
+  }
+  return undefined;
+}
+
+/** `GET /api/traces?limit=N`. */
+function _list(
+  store: TelemetryStore,
+  summaries: TraceSummaries,
+  limitParam: string | null,
+  maxAnswerChars: number,
+): Response {
+  const raw = limitParam ?? String(DEFAULT_LIST_LIMIT);
+  const limit = Number(raw);
+  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIST_LIMIT) {
+    return _json(400, {
+      error: `limit takes a whole number from 1 to ${MAX_LIST_LIMIT}, got "${cut(raw, 20)}"`,
+    });
+  }
+  const listed = summaries.list(limit);
+  const traces = new _Budget(maxAnswerChars - 300).take(listed, _stringify);
+  const left = listed.length - traces.length;
+  const truncated = left === 0
+    ? ""
+    : `,"truncated":${
+      JSON.stringify({ traces: left, reason: `an answer holds at most ${maxAnswerChars} characters` })
+    }`;
+  return new Response(`{"total":${store.traceCount},"traces":[${traces.join(",")}]${truncated}}`, {
+    headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" },
+  });
+}
+
+/** `GET /api/traces/{traceId}`. */
+function _trace(store: TelemetryStore, traceId: string, maxAnswerChars: number): Response {
+  if (!/^[0-9a-f]{32}$/.test(traceId)) return _json(400, { error: "a trace id is 32 hex digits" });
+  const trace = store.trace(traceId);
+  if (trace === undefined) return _json(404, { error: `no span or log record of trace ${traceId} arrived` });
+  return new Response(traceAnswer(trace, maxAnswerChars, linkTargets(store, trace)), {
+    headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" },
+  });
+}
+
+/**
+ * The JSON of one trace: each distinct resource once (`resources`), each span naming its resource by index,
+ * and at most about `maxChars` characters: resources, spans and log records past that are left out (a
+ * resource as `null`, so that the indices hold), and `truncated` says how many and why; `targets` are the
+ * spans its links point to that the viewer holds ({@linkcode linkTargets}). Made piece by piece,
+ * so a trace far larger than the bound costs the bound.
+ */
+export function traceAnswer(
+  trace: Trace,
+  maxChars: number = DEFAULT_MAX_ANSWER_CHARS,
+  targets: Record<string, { service: string; name: string }> = {},
+): string {
+  const { resources, indexOf } = resourcesOf(trace);
+  const targetsJson = JSON.stringify(targets);
+  const budget = new _Budget(maxChars - 200 - targetsJson.length);
+  const kept = budget.take(resources, _stringify);
+  const spans = budget.take(
+    trace.spans,
+    (span) => _stringify({ ...span, resource: indexOf.get(span.resource) }),
+  );
+  const logs = budget.take(trace.logs, _stringify);
+  const left = {
+    resources: resources.length - kept.length,
+    spans: trace.spans.length - spans.length,
+    logs: trace.logs.length - logs.length,
+  };
+  const truncated = budget.full
+    ? `,"truncated":${
+      JSON.stringify({
+        ...left,
+        reason:
+          `an answer holds at most ${maxChars} characters: ${left.resources} resources, ${left.spans} ` +
+          `spans and ${left.logs} log records are left out`,
+      })
+    }`
+    : "";
+  const allResources = [...kept, ...Array(left.resources).fill("null")];
+  return `{"traceId":${JSON.stringify(trace.traceId)},"complete":${isComplete(trace)},` +
+    `"duplicateSpans":${trace.duplicateSpans ?? 0},"resources":[${allResources.join(",")}],` +
+    `"spans":[${spans.join(",")}],"logs":[${logs.join(",")}],"linkTargets":${targetsJson}${truncated}}`;
+}
+
+/** A number of characters of JSON to fill: records are taken while they fit, the rest left out. */
+class _Budget {
+  /** Whether a record was left out. */
+  full = false;
+
+  constructor(private chars: number) {}
+
+  /** The JSON of the first `records` that fit; once one does not, none after it. */
+  take<T>(records: readonly T[], encode: (record: T) => string): string[] {
+    const parts: string[] = [];
+    for (const record of records) {
+      if (this.full) break;
+      const text = encode(record);
+      if (text.length + 1 > this.chars) this.full = true;
+      else {
+        this.chars -= text.length + 1;
+        parts.push(text);
+      }
+    }
+    return parts;
+  }
 }
 
 /** An open page's event stream: trace ids that changed, collected and pushed every `delayMs`. */
@@ -264,10 +428,13 @@ function _asset(body: string, type: string): Response {
   return new Response(body, { headers: { ...SECURITY_HEADERS, "content-type": type } });
 }
 
+/** JSON with bigint nanoseconds as decimal strings, as OTLP/JSON sends them. */
+function _stringify(value: unknown): string {
+  return JSON.stringify(value, (_key, value) => typeof value === "bigint" ? String(value) : value);
+}
+
 function _json(status: number, body: unknown): Response {
-  // Times are bigint nanoseconds: sent as decimal strings, as OTLP/JSON does.
-  const text = JSON.stringify(body, (_key, value) => typeof value === "bigint" ? String(value) : value);
-  return new Response(text, {
+  return new Response(_stringify(body), {
     status,
     headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" },
   });
@@ -298,6 +465,11 @@ export interface StartWebViewOptions extends WebHandlerOptions {
   hostname?: string;
   /** Default 4320; 0 picks a free one. */
   port?: number;
+  /**
+   * Where a request that failed is reported, one cleaned line at most each second (default: stderr, through
+   * a bounded queue).
+   */
+  print?: (line: string) => void;
 }
 
 /** The web view's default port: next to OTLP/HTTP's 4318 (4319 is what the README suggests for a second receiver). */
@@ -309,10 +481,11 @@ export const DEFAULT_WEB_PORT = 4320;
  * @throws {Deno.errors.AddrInUse} when the port is taken.
  */
 export function startWebView(
-  { store, hostname = "127.0.0.1", port = DEFAULT_WEB_PORT, ...options }: StartWebViewOptions,
+  { store, hostname = "127.0.0.1", port = DEFAULT_WEB_PORT, print, ...options }: StartWebViewOptions,
 ): WebView {
   const handler = createWebHandler(store, options);
-  const server = Deno.serve({ hostname, port, onListen: () => {} }, handler.handle);
+  const onError = webErrorHandler(print ?? _stderrLine());
+  const server = Deno.serve({ hostname, port, onListen: () => {}, onError }, handler.handle);
   const close = async () => {
     handler.close();
     await server.shutdown();
@@ -323,4 +496,32 @@ export function startWebView(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * An `onError` for the web view's server: one line for a request that failed, its text made visible (it may
+ * quote what a sender wrote) and cut, at most one each `intervalMs` (the others are counted in the next),
+ * and a 500.
+ */
+export function webErrorHandler(
+  print: (line: string) => void,
+  intervalMs = 1000,
+): (error: unknown) => Response {
+  let last = -Infinity, suppressed = 0;
+  return (error) => {
+    const now = performance.now();
+    if (now - last < intervalMs) suppressed++;
+    else {
+      const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const more = suppressed > 0 ? ` (and ${suppressed} more since the last)` : "";
+      print(`web view: a request failed: ${cut(text, 300)}${more}`);
+      [last, suppressed] = [now, 0];
+    }
+    return _text(500, "the web view failed on this request");
+  };
+}
+
+let stderr: TerminalOutput | undefined;
+function _stderrLine(): (line: string) => void {
+  return (line) => (stderr ??= new TerminalOutput(Deno.stderr)).print(line);
 }

@@ -1,22 +1,14 @@
 /**
- * The web page's files (`web/`), by the path the viewer serves each at. They are imported as text, so they
- * are part of the module graph and the viewer needs no `--allow-read` to serve them. The scripts are ES modules
- * the page loads from the viewer itself; `web/` is a workspace member whose `deno.json` turns on `checkJs`
- * with the DOM's types, so `deno check` type-checks them as browser code.
+ * The web page's files (`web/`), read once when the first web view starts, by the path the viewer serves
+ * each at: `/` is `page.html`, every other file of `web/` is served under its own name. The scripts are ES
+ * modules the page loads from the viewer itself; `web/` is a workspace member whose `deno.json` turns on
+ * `checkJs` with the DOM's types, so `deno check` type-checks them as browser code.
  *
- * A new file of the page is imported here and listed in {@linkcode PAGE_ASSETS}.
+ * Reading them needs `--allow-read` of `viewer/web` (and nothing else), which `deno task viewer` and
+ * `deno task demo` give. A new file of the page needs no change here.
  *
  * @module
  */
-import html from "./web/page.html" with { type: "text" };
-import css from "./web/page.css" with { type: "text" };
-import favicon from "./web/favicon.svg" with { type: "text" };
-import api from "./web/api.js" with { type: "text" };
-import details from "./web/details.js" with { type: "text" };
-import dom from "./web/dom.js" with { type: "text" };
-import list from "./web/list.js" with { type: "text" };
-import main from "./web/main.js" with { type: "text" };
-import waterfall from "./web/waterfall.js" with { type: "text" };
 
 /** One file of the page: its text and its content type. */
 export interface PageAsset {
@@ -26,17 +18,48 @@ export interface PageAsset {
   type: string;
 }
 
-const SCRIPT = "text/javascript; charset=utf-8";
+/** The folder of the page's files. */
+export const PAGE_DIR: URL = new URL("./web/", import.meta.url);
 
-/** The page's files by path: `/` is the page, the rest are what it loads. */
-export const PAGE_ASSETS: ReadonlyMap<string, PageAsset> = new Map([
-  ["/", { body: html, type: "text/html; charset=utf-8" }],
-  ["/page.css", { body: css, type: "text/css; charset=utf-8" }],
-  ["/favicon.svg", { body: favicon, type: "image/svg+xml" }],
-  ["/api.js", { body: api, type: SCRIPT }],
-  ["/details.js", { body: details, type: SCRIPT }],
-  ["/dom.js", { body: dom, type: SCRIPT }],
-  ["/list.js", { body: list, type: SCRIPT }],
-  ["/main.js", { body: main, type: SCRIPT }],
-  ["/waterfall.js", { body: waterfall, type: SCRIPT }],
-]);
+/** The content types of the files served, by extension; other files of `web/` (its deno.json) are not. */
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".svg": "image/svg+xml",
+};
+
+let assets: ReadonlyMap<string, PageAsset> | undefined;
+
+/**
+ * The page's files by path, read from {@linkcode PAGE_DIR} the first time.
+ *
+ * @throws {Error} saying which permission is missing when the files cannot be read.
+ */
+export function pageAssets(): ReadonlyMap<string, PageAsset> {
+  assets ??= readPageAssets(PAGE_DIR);
+  return assets;
+}
+
+/** Reads the page's files from `dir`. */
+export function readPageAssets(dir: URL): ReadonlyMap<string, PageAsset> {
+  const result = new Map<string, PageAsset>();
+  try {
+    for (const { name, isFile } of Deno.readDirSync(dir)) {
+      const type = TYPES[name.slice(name.lastIndexOf("."))];
+      if (!isFile || type === undefined) continue;
+      const body = Deno.readTextFileSync(new URL(name, dir));
+      result.set(name === "page.html" ? "/" : `/${name}`, { body, type });
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)) {
+      throw error;
+    }
+    throw new Error(
+      `cannot read the web page's files in ${dir.pathname}: run with --allow-read=viewer/web ` +
+        "(deno task viewer and deno task demo do)",
+    );
+  }
+  if (!result.has("/")) throw new Error(`the web page's files are missing: no page.html in ${dir.pathname}`);
+  return result;
+}

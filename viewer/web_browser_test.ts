@@ -9,7 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import puppeteer, { type ConnectionTransport, type Page } from "puppeteer-core/browser";
+import puppeteer, { type Browser, type ConnectionTransport, type Page } from "puppeteer-core/browser";
 import { startReceiver } from "@example/otlp/receiver";
 import { runClient, startServer } from "@example/harness/processes";
 import { startWebView } from "./web.ts";
@@ -165,6 +165,24 @@ async function post(url: string, body: unknown) {
   assert.equal(response.status, 200, await response.text());
 }
 
+/**
+ * A new page 1280 pixels wide, with the URL of every request it makes and every error or warning it logs
+ * (a CSP violation is one).
+ */
+async function watchedPage(browser: Browser, height: number) {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10_000);
+  await page.setViewport({ width: 1280, height });
+  const requests: string[] = [];
+  const problems: string[] = [];
+  page.on("request", (request) => void requests.push(request.url()));
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warn") problems.push(message.text());
+  });
+  page.on("pageerror", (error) => void problems.push(String(error)));
+  return { page, requests, problems };
+}
+
 /** The waterfall's rows as [service, kind, name]. */
 function waterfallRows(page: Page): Promise<string[][]> {
   return page.$$eval(
@@ -203,16 +221,7 @@ Deno.test({
   }
 
   await using chrome = await launchChromium();
-  const page = await chrome.browser.newPage();
-  page.setDefaultTimeout(10_000);
-  await page.setViewport({ width: 1280, height: 720 });
-  const requests: string[] = [];
-  const problems: string[] = [];
-  page.on("request", (request) => void requests.push(request.url()));
-  page.on("console", (message) => {
-    if (message.type() === "error" || message.type() === "warn") problems.push(message.text());
-  });
-  page.on("pageerror", (error) => void problems.push(String(error)));
+  const { page, requests, problems } = await watchedPage(chrome.browser, 720);
 
   await page.goto(web.url);
   const traceRow = `#trace-rows tr[data-trace-id="${traceId}"]`;
@@ -267,8 +276,9 @@ Deno.test({
   await post(`${receiver.url}/v1/logs`, hostile.logs);
   await post(`${receiver.url}/v1/traces`, deepTrace(deepTraceId, 2000));
   await page.waitForSelector(`#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
-  // Newest first: the hostile trace started last.
-  assert.equal(await page.$eval("#trace-rows tr", (row) => row.dataset.traceId), hostileTraceId);
+  await page.waitForSelector(`#trace-rows tr[data-trace-id="${deepTraceId}"]`);
+  // The trace that changed last first: the deep one was sent last.
+  assert.equal(await page.$eval("#trace-rows tr", (row) => row.dataset.traceId), deepTraceId);
   await page.click(`#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
   await page.waitForSelector(`.span-row[data-span-id="${hostileSpanId}"]`);
   await page.click(`.span-row[data-span-id="${hostileSpanId}"]`);
@@ -292,6 +302,237 @@ Deno.test({
   assert.equal(await page.$eval(".span-row:last-child .name", (name) => name.textContent), "level-1999");
   assert.equal(await page.$eval(".span-row:last-child .deep", (deep) => deep.textContent), "depth 1999");
 
+  assert.deepEqual(problems, []);
+  assert.deepEqual(requests.filter((url) => !url.startsWith(origin + "/")), []);
+});
+
+Deno.test({
+  name: "seven tabs of one browser all show the list, and a new trace appears in every one",
+  ignore: chromium === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await using receiver = startReceiver({ port: 0 });
+  await using web = startWebView({ store: receiver.store, port: 0 });
+  const [first, second] = [hex(16), hex(16)];
+  await post(`${receiver.url}/v1/traces`, deepTrace(first, 1));
+  await using chrome = await launchChromium();
+  const problems: string[] = [];
+  const pages: Page[] = [];
+  // One at a time, each waiting for the list: with an event stream per tab, the 6 connections a browser
+  // opens to one host are all held by the first six, and the seventh never loads.
+  for (let i = 0; i < 7; i++) {
+    const page = await chrome.browser.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("pageerror", (error) => void problems.push(String(error)));
+    await page.goto(web.url);
+    await page.waitForSelector(`#trace-rows tr[data-trace-id="${first}"]`);
+    await page.waitForFunction('document.getElementById("status").textContent === "live"');
+    pages.push(page);
+  }
+  await post(`${receiver.url}/v1/traces`, deepTrace(second, 1));
+  await Promise.all(pages.map((page) => page.waitForSelector(`#trace-rows tr[data-trace-id="${second}"]`)));
+  assert.deepEqual(problems, []);
+});
+
+const METRICS_SCREENSHOT = new URL("web_metrics.png", import.meta.url);
+const LOGS_SCREENSHOT = new URL("web_logs.png", import.meta.url);
+
+/** OTLP/JSON metrics and a log record whose names, attribute values and body are hostile. */
+function hostileMetricsAndLog() {
+  const now = String(BigInt(Date.now()) * 1_000_000n);
+  const resource = { attributes: [{ key: "service.name", value: { stringValue: "hostile" } }] };
+  const attributes = [{ key: HOSTILE, value: { stringValue: HOSTILE } }];
+  const metrics = {
+    resourceMetrics: [{
+      resource,
+      scopeMetrics: [{
+        scope: { name: HOSTILE },
+        metrics: [
+          {
+            name: HOSTILE,
+            unit: HOSTILE,
+            gauge: { dataPoints: [{ timeUnixNano: now, asDouble: 1, attributes }] },
+          },
+          { name: "hostile.nan", gauge: { dataPoints: [{ timeUnixNano: now, asDouble: "NaN" }] } },
+          {
+            name: "http.server.request.duration",
+            unit: "s",
+            histogram: {
+              aggregationTemporality: 2,
+              dataPoints: [{
+                startTimeUnixNano: String(BigInt(now) - 1_000_000_000n),
+                timeUnixNano: now,
+                count: "1",
+                bucketCounts: ["1", "0"],
+                explicitBounds: [0.1],
+                attributes: [{ key: "http.route", value: { stringValue: HOSTILE } }],
+              }],
+            },
+          },
+        ],
+      }],
+    }],
+  };
+  const logs = {
+    resourceLogs: [{
+      resource,
+      scopeLogs: [{
+        scope: {},
+        logRecords: [{ timeUnixNano: now, severityText: "ERROR", body: { stringValue: HOSTILE } }],
+      }],
+    }],
+  };
+  return { metrics, logs };
+}
+
+/** Whether the page's visible views are exactly `view`. */
+function shownView(page: Page): Promise<unknown> {
+  return page.evaluate(
+    `["traces", "metrics", "logs"].filter((v) => !document.getElementById(v + "-view").hidden)`,
+  );
+}
+
+Deno.test({
+  name:
+    "the Metrics and Logs views show the example's rates and its log line linked to its span, hostile data as text",
+  ignore: chromium === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  await using receiver = startReceiver({ port: 0 });
+  await using web = startWebView({ store: receiver.store, port: 0 });
+  const origin = new URL(web.url).origin;
+  const signal = AbortSignal.timeout(20_000);
+
+  // Demo traffic: the example's server, exporting metrics every second, called on / and /error.
+  let traceId: string | undefined;
+  {
+    await using server = await startServer({
+      otlpEndpoint: receiver.url,
+      env: { OTEL_METRIC_EXPORT_INTERVAL: "1000" },
+    });
+    const client = await runClient(server.url, { otlpEndpoint: receiver.url });
+    traceId = client.traceId;
+    assert.ok(traceId, client.stdout + client.stderr);
+    // A few more calls, so that the charts have a few seconds of traffic to show.
+    for (const path of ["/", "/error", "/", "/", "/error", "/"]) {
+      await runClient(new URL(path, server.url).href, { otlpEndpoint: receiver.url });
+    }
+    await receiver.store.waitFor(
+      (store) =>
+        store.metrics.series().some((series) =>
+          series.service === "server" && series.name === "http.server.request.duration" &&
+          series.attributes["http.response.status_code"] === "500"
+        ),
+      { signal, what: "the server's request duration of GET /error" },
+    );
+    await receiver.store.waitFor(
+      (store) => store.trace(traceId!)?.logs.some((log) => String(log.body).includes("Processing request")),
+      { signal, what: "the server's log record" },
+    );
+  }
+  const hostile = hostileMetricsAndLog();
+  await post(`${receiver.url}/v1/metrics`, hostile.metrics);
+  await post(`${receiver.url}/v1/logs`, hostile.logs);
+
+  await using chrome = await launchChromium();
+  const { page, requests, problems } = await watchedPage(chrome.browser, 900);
+
+  // Metrics: the server's route with a non-zero request rate, the error route with a non-zero error rate.
+  await page.goto(web.url + "#view=metrics");
+  assert.deepEqual(await shownView(page), ["metrics"]);
+  const row = (route: string) => `#http-rows tr[data-service="server"][data-route="${route}"]`;
+  await page.waitForSelector(row("GET /"));
+  await page.waitForSelector(row("GET /error"));
+  const cells = (route: string) =>
+    page.$$eval(
+      `${row(route)} td`,
+      (tds) => tds.map((td) => td.querySelector(".value")?.textContent ?? td.textContent),
+    );
+  const [service, side, route, rate, errors, latency] = await cells("GET /");
+  assert.deepEqual([service, side, route], ["server", "server", "GET /"]);
+  assert.ok(Number.parseFloat(rate!) > 0, `request rate ${rate}`);
+  assert.match(errors!, /^0\.00\/s \(0\.00%\)$/);
+  assert.match(latency!, /^[\d.]+ m?s \/ [\d.]+ m?s \/ [\d.]+ m?s$/);
+  const [, , , , errorRate] = await cells("GET /error");
+  assert.ok(Number.parseFloat(errorRate!) > 0, `error rate ${errorRate}`);
+  assert.equal(await page.$$eval(`${row("GET /")} svg.chart`, (charts) => charts.length), 3);
+  // Deno's runtime metrics and the hostile one, its name and unit as text.
+  await page.waitForSelector('#metric-rows tr[data-metric="v8js.memory.heap.size"]');
+  const hostileRow = await page.$$eval(
+    "#metric-rows tr",
+    (rows, text) =>
+      rows.filter((row) => row.dataset.metric === text).map((row) => [
+        row.querySelector(".name")?.textContent,
+        row.querySelector(".unit")?.textContent,
+      ]),
+    HOSTILE,
+  );
+  assert.deepEqual(hostileRow, [[HOSTILE, HOSTILE.slice(0, 64)]], "a unit is cut to 64 characters");
+  // An attribute value as a route.
+  assert.equal(
+    await page.$eval('#http-rows tr[data-service="hostile"] .route', (route) => route.textContent),
+    HOSTILE,
+  );
+  assert.match(String(await page.$eval("#metrics-facts", (p) => p.textContent)), /invalidPoints 1/);
+  const permission = await Deno.permissions.query({ name: "write", path: METRICS_SCREENSHOT });
+  if (permission.state === "granted") {
+    await Deno.writeFile(METRICS_SCREENSHOT, await page.screenshot({ type: "png" }));
+  }
+
+  // Logs: the handler's line, linked to its span; filters by service, severity and text.
+  await page.click("#tab-logs");
+  await page.waitForSelector("#log-rows tr");
+  assert.deepEqual(await shownView(page), ["logs"]);
+  const logRows = () =>
+    page.$$eval("#log-rows tr", (rows) =>
+      rows.map((row) => ({
+        service: row.querySelector(".svc")?.textContent,
+        severity: row.querySelector(".severity")?.textContent,
+        body: row.querySelector(".log-body")?.textContent,
+        link: row.querySelector(".span-link a")?.getAttribute("href") ?? null,
+      })));
+  const handlerSpan = receiver.store.trace(traceId)!.spans.find((span) => span.name === "process-request")!;
+  const all = await logRows();
+  assert.equal(all[0].body, HOSTILE, "newest first: the hostile record came last");
+  assert.deepEqual(all[0], { service: "hostile", severity: "ERROR", body: HOSTILE, link: null });
+  const handlerLine = all.findLast((log) => log.body === "Server: Processing request in trace context\n");
+  assert.deepEqual(handlerLine, {
+    service: "server",
+    severity: "INFO",
+    body: "Server: Processing request in trace context\n",
+    link: `#trace=${traceId}&span=${handlerSpan.spanId}`,
+  });
+  if (permission.state === "granted") {
+    await Deno.writeFile(LOGS_SCREENSHOT, await page.screenshot({ type: "png" }));
+  }
+  await page.select("#log-service", "server");
+  await page.select("#log-severity", "ERROR");
+  // The server's two calls of /error, and nothing else.
+  await page.waitForFunction(
+    `[...document.querySelectorAll("#log-rows .log-body")].map((body) => body.textContent).join("|") ===
+      Array(2).fill("Server: simulated failure\\n").join("|")`,
+  );
+  await page.select("#log-severity", "");
+  await page.type("#log-text", "PROCESSING request");
+  await page.waitForFunction('document.querySelectorAll("#log-rows tr").length === 5');
+  const processing = await logRows();
+  assert.ok(processing.every((log) => log.body === "Server: Processing request in trace context\n"));
+  assert.equal(processing.at(-1)!.link, handlerLine!.link, "the oldest is the first call's");
+
+  // The link opens the span in the Traces view.
+  await page.click("#log-rows tr:last-child .span-link a");
+  await page.waitForFunction('document.querySelector("#details h3")?.textContent === "process-request"');
+  assert.deepEqual(await shownView(page), ["traces"]);
+  assert.match(page.url(), new RegExp(`#trace=${traceId}&span=${handlerSpan.spanId}$`));
+
+  assert.deepEqual(
+    await page.evaluate(
+      `({ pwned: window.__pwned ?? null, images: document.querySelectorAll("img").length })`,
+    ),
+    { pwned: null, images: 0 },
+  );
   assert.deepEqual(problems, []);
   assert.deepEqual(requests.filter((url) => !url.startsWith(origin + "/")), []);
 });

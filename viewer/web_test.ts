@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import { ROOT, runDeno, spawn } from "@example/harness/processes";
 import { TelemetryStore } from "@example/otlp/receiver";
-import { createWebHandler, listTraces, startWebView } from "./web.ts";
-import { PAGE_ASSETS } from "./web_assets.ts";
+import { createWebHandler, listTraces, startWebView, traceAnswer, webErrorHandler } from "./web.ts";
+import { pageAssets } from "./web_assets.ts";
 import webConfig from "./web/deno.json" with { type: "json" };
 import { replay } from "@example/otlp/testdata/replay";
+import { httpDuration } from "@example/otlp/testdata/metrics";
 import type { Span } from "@example/otlp/decode";
+import { denoRunOf, permissionFlags } from "@example/harness/tasks";
+
+/** The permissions of `deno task viewer`, from deno.json. */
+const VIEWER_PERMISSIONS = permissionFlags(denoRunOf("viewer"));
 
 const TRACE_ID = "00000000000000000b00000000000001";
 
@@ -58,6 +63,7 @@ Deno.test("GET /api/traces lists what Deno sent: root span, services, span count
       logs: store.trace(TRACE_ID)!.logs.length,
       errors: 0,
       complete: true,
+      duplicateSpans: 0,
       startTimeUnixNano: undefined,
       durationNanos: undefined,
     },
@@ -80,6 +86,11 @@ Deno.test("GET /api/traces/{id} gives the spans and log records, times as decima
   assert.equal(handler.startTimeUnixNano, String(original.startTimeUnixNano));
   assert.equal(handler.events[0].name, "processing_request");
   assert.deepEqual(handler.scope, { name: "api-server", version: "1.0.0" });
+  // Each distinct resource once; spans name theirs by index.
+  assert.equal(trace.resources.length, 2);
+  assert.equal(trace.resources[handler.resource]["service.name"], "server");
+  assert.equal(trace.duplicateSpans, 0);
+  assert.equal(trace.truncated, undefined);
   assert.ok(
     trace.logs.some((log: { spanId: string; body: string }) =>
       log.spanId === handler.spanId && log.body.includes("Server: Processing request in trace context")
@@ -87,13 +98,97 @@ Deno.test("GET /api/traces/{id} gives the spans and log records, times as decima
   );
 });
 
-Deno.test("the trace list is newest first and bounded by limit", () => {
+Deno.test("one resource written many times is sent once; every answer is bounded, saying what it left out", async () => {
+  const store = new TelemetryStore();
+  const traceId = "e".repeat(32);
+  // 10,000 spans of one resource (one export: one object) with a 2 MiB attribute: 20 GiB of JSON if written
+  // once per span.
+  const resource = { "service.name": "svc", big: "x".repeat(2 * 1024 * 1024) };
+  store.addSpans(
+    Array.from(
+      { length: 10_000 },
+      (_, i) => span(traceId, (i + 1).toString(16).padStart(16, "0"), BigInt(i), { resource }),
+    ),
+  );
+  const { response, text } = await get(store, `/api/traces/${traceId}`);
+  assert.equal(response.status, 200);
+  const trace = JSON.parse(text);
+  assert.equal(trace.resources.length, 1);
+  assert.equal(trace.spans.length, 10_000);
+  assert.ok(trace.spans.every((span: { resource: number }) => span.resource === 0));
+  assert.ok(text.length < 2 * 1024 * 1024 + 10_000 * 400, `${text.length} characters`);
+
+  const bounded = JSON.parse(traceAnswer(store.trace(traceId)!, 2 * 1024 * 1024 + 100_000));
+  assert.ok(bounded.spans.length > 0 && bounded.spans.length < 10_000);
+  const left = 10_000 - bounded.spans.length;
+  assert.deepEqual(bounded.truncated, {
+    resources: 0,
+    spans: left,
+    logs: 0,
+    reason: `an answer holds at most ${2 * 1024 * 1024 + 100_000} characters: 0 resources, ${left} spans ` +
+      "and 0 log records are left out",
+  });
+  // A bound below the resource itself: it is left out as null (the indices hold), and the spans with it.
+  const tiny = JSON.parse(traceAnswer(store.trace(traceId)!, 100_000));
+  assert.deepEqual([tiny.resources, tiny.spans.length, tiny.truncated.resources], [[null], 0, 1]);
+  // The listing is bounded too.
+  const web = createWebHandler(store, { maxAnswerChars: 1000 });
+  try {
+    const names = Array.from({ length: 50 }, (_, i) => (i + 1).toString(16).padStart(32, "f"));
+    store.addSpans(names.map((id) => span(id, "1".repeat(16), 1n, { name: "n".repeat(100) })));
+    const list = await web.handle(new Request("http://127.0.0.1:4320/api/traces?limit=50")).json();
+    assert.ok(list.traces.length > 0 && list.traces.length < 50);
+    assert.deepEqual(list.truncated, {
+      traces: 50 - list.traces.length,
+      reason: "an answer holds at most 1000 characters",
+    });
+  } finally {
+    web.close();
+  }
+});
+
+Deno.test("the trace list is the traces that changed last, latest first, bounded by limit", () => {
   const store = new TelemetryStore();
   const ids = ["a", "b", "c"].map((letter) => letter.repeat(32));
   store.addSpans([span(ids[1], "1".repeat(16), 2000n), span(ids[0], "2".repeat(16), 1000n)]);
   store.addSpans([span(ids[2], "3".repeat(16), 3000n)]);
-  assert.deepEqual(listTraces(store).map((trace) => trace.traceId), [ids[2], ids[1], ids[0]]);
-  assert.deepEqual(listTraces(store, 2).map((trace) => trace.traceId), [ids[2], ids[1]]);
+  assert.deepEqual(listTraces(store).map((trace) => trace.traceId), [ids[2], ids[0], ids[1]]);
+  assert.deepEqual(listTraces(store, 2).map((trace) => trace.traceId), [ids[2], ids[0]]);
+  // A late span moves its trace to the top.
+  store.addSpans([span(ids[1], "4".repeat(16), 2500n)]);
+  assert.deepEqual(listTraces(store, 1).map((trace) => trace.traceId), [ids[1]]);
+});
+
+Deno.test("listing costs what it returns: no walk over every trace, summaries made again only on change", async () => {
+  const store = new TelemetryStore({ maxRecords: 100_000 });
+  for (let i = 0; i < 45_000; i++) {
+    store.addSpans([span(i.toString(16).padStart(32, "0"), "1".repeat(16), 1000n)]);
+  }
+  store.traces = () => {
+    throw new Error("the listing walked every trace");
+  };
+  const web = createWebHandler(store);
+  try {
+    const list = async (limit: number) => {
+      const response = web.handle(new Request(`http://127.0.0.1:4320/api/traces?limit=${limit}`));
+      assert.equal(response.status, 200);
+      return await response.json();
+    };
+    const first = await list(1);
+    assert.equal(first.total, 45_000);
+    assert.deepEqual(first.traces.map((trace: { traceId: string }) => trace.traceId), [
+      (44_999).toString(16).padStart(32, "0"),
+    ]);
+    assert.equal(first.traces[0].spans, 1);
+    // A summary held between requests is made again once its trace changed.
+    store.addSpans([
+      span((44_999).toString(16).padStart(32, "0"), "2".repeat(16), 2000n, { status: { code: "ERROR" } }),
+    ]);
+    const second = await list(1);
+    assert.deepEqual([second.traces[0].spans, second.traces[0].errors], [2, 1]);
+  } finally {
+    web.close();
+  }
 });
 
 Deno.test("a trace whose parent never arrived is listed as incomplete, named by its earliest orphan", () => {
@@ -123,6 +218,8 @@ Deno.test("bad requests get a 4xx that says why; every answer carries the securi
     ["/nowhere", {}, 404, /not found: \/nowhere/],
     ["/api/traces", { method: "POST", body: "{}" }, 405, /read-only/],
     ["/", { headers: { host: "attacker.example:4320" } }, 403, /answers only to 127\.0\.0\.1 or localhost/],
+    ["/", { headers: { host: "a:1:1" } }, 400, /the Host header is not a host name and port/],
+    ["/api/traces", { headers: { host: "127.0.0.1:1:1" } }, 400, /the Host header is not/],
   ];
   for (const [path, init, status, message] of cases) {
     const { response, text } = await get(store, path, init);
@@ -137,23 +234,20 @@ Deno.test("bad requests get a 4xx that says why; every answer carries the securi
   }
 });
 
-Deno.test("the page loads its files from the viewer only, every file of web/ is served, nothing inline", async () => {
+Deno.test("the page loads its files from the viewer only, its modules import only what it serves, nothing inline", async () => {
   const store = new TelemetryStore();
   const { response, text } = await get(store, "/");
   assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
-  assert.deepEqual([...text.matchAll(/(?:src|href)="([^"]*)"/g)].map((match) => match[1]), [
-    "/favicon.svg",
-    "/page.css",
-    "/main.js",
-  ]);
+  const links = [...text.matchAll(/(?:src|href)="([^"]*)"/g)].map((match) => match[1]);
+  // What the page loads; the rest are its tabs, links within the page.
+  assert.deepEqual(links.filter((link) => !link.startsWith("#")), ["/favicon.svg", "/page.css", "/main.js"]);
+  assert.deepEqual(links.filter((link) => link.startsWith("#")), ["#", "#view=metrics", "#view=logs"]);
   assert.doesNotMatch(text, /<script>|\sstyle=|\son\w+=/, "nothing inline: the CSP allows none");
-  const files = [...Deno.readDirSync(new URL("web/", import.meta.url))].map((entry) => entry.name)
-    .filter((name) => name !== "deno.json").sort();
-  const served = [...PAGE_ASSETS.keys()].map((path) => path === "/" ? "page.html" : path.slice(1)).sort();
-  assert.deepEqual(served, files, "web_assets.ts lists every file of web/");
   // The scripts are type-checked by `deno check` with the DOM's types: web/ is a workspace member for that.
   assert.deepEqual(webConfig.compilerOptions, { checkJs: true, lib: ["dom", "dom.iterable", "esnext"] });
-  for (const [path, { type }] of PAGE_ASSETS) {
+  const assets = pageAssets();
+  assert.ok(assets.has("/main.js") && assets.has("/page.css") && !assets.has("/deno.json"));
+  for (const [path, { type }] of assets) {
     const { response, text } = await get(store, path);
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-type"), type);
@@ -161,9 +255,21 @@ Deno.test("the page loads its files from the viewer only, every file of web/ is 
     assert.doesNotMatch(text, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, path);
     // Every module a script imports is one the viewer serves.
     for (const [, imported] of text.matchAll(/^import .* from "\.(\/[a-z_]+\.js)";$/gm)) {
-      assert.ok(PAGE_ASSETS.has(imported), `${path} imports ${imported}`);
+      assert.ok(assets.has(imported), `${path} imports ${imported}`);
     }
   }
+});
+
+Deno.test("without read permission for viewer/web the viewer says which permission it needs", async () => {
+  const output = await runDeno("viewer/viewer.ts", {
+    permissions: ["--allow-net=127.0.0.1"],
+    args: ["--port", "0", "--web-port", "0"],
+  });
+  assert.equal(output.code, 1);
+  assert.match(
+    output.stderr,
+    /^viewer: cannot read the web page's files in \S+viewer\/web\/: run with --allow-read=viewer\/web/,
+  );
 });
 
 /** Reads server-sent events from `response` until `until` returns true for one of them. */
@@ -219,7 +325,7 @@ Deno.test("deno task viewer prints the page's address and serves it next to the 
     "deno",
     [
       "run",
-      "--allow-net=127.0.0.1",
+      ...VIEWER_PERMISSIONS,
       "viewer/viewer.ts",
       ...["--port", "0", "--web-port", "0"],
     ],
@@ -248,7 +354,7 @@ Deno.test("deno task viewer prints the page's address and serves it next to the 
 Deno.test("deno task viewer says clearly when the web page's port is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const output = await runDeno("viewer/viewer.ts", {
-    permissions: ["--allow-net=127.0.0.1"],
+    permissions: VIEWER_PERMISSIONS,
     args: ["--port", "0", "--web-port", String(taken.addr.port)],
   });
   assert.equal(output.code, 1);
@@ -283,4 +389,78 @@ Deno.test("deno task demo --keep-open keeps the web page with the joined trace o
     await reader.cancel();
   }
   assert.equal((await demo.status).code, 0, await stderr);
+});
+
+Deno.test("GET /api/logs: every record of what Deno sent, newest first, by service, least severity and text", async () => {
+  const store = await replay("error");
+  const logs = async (query: string) => JSON.parse((await get(store, `/api/logs${query}`)).text);
+  const all = await logs("");
+  assert.equal(all.total, store.logs.length);
+  assert.equal(all.matched, store.logs.length);
+  assert.deepEqual(all.services, ["client", "server"]);
+  const times = all.logs.map((log: { timeUnixNano: string }) => BigInt(log.timeUnixNano));
+  assert.deepEqual(
+    times,
+    times.toSorted((a: bigint, b: bigint) => a > b ? -1 : a < b ? 1 : 0),
+    "newest first",
+  );
+  const errors = await logs("?service=server&severity=error");
+  assert.deepEqual(errors.logs.map((log: { body: string }) => log.body), ["Server: simulated failure\n"]);
+  assert.ok(errors.logs[0].spanId, "the record names the span it was written in");
+  const text = await logs("?q=SIMULATED");
+  assert.ok(text.logs.length >= 1 && text.logs.every((log: { body: string }) => /simulated/i.test(log.body)));
+  assert.equal((await logs("?limit=1")).logs.length, 1);
+  for (
+    const [query, message] of [["?limit=0", /limit takes a whole number/], [
+      "?severity=LOUD",
+      /severity takes/,
+    ]]
+  ) {
+    const { response, text } = await get(store, `/api/logs${query}`);
+    assert.equal(response.status, 400);
+    assert.match(text, message as RegExp);
+  }
+});
+
+Deno.test("GET /api/metrics: the summaries, the store's caps and what they turned away; a bad window is a 400", async () => {
+  const store = new TelemetryStore();
+  // Four requests between 1 s and 3 s.
+  store.addMetrics([httpDuration(200, [[3, [4, 0, 0, 0, 0, 0]]])]);
+  const { response, text } = await get(store, "/api/metrics?window=30");
+  assert.equal(response.status, 200);
+  const answer = JSON.parse(text);
+  assert.equal(answer.windowSeconds, 30);
+  assert.deepEqual(
+    answer.http.map((
+      row: Record<string, unknown>,
+    ) => [row.service, row.route, row.requestRate, row.errorRate]),
+    [["server", "GET /", 2, 0]],
+  );
+  assert.deepEqual(answer.metrics.map((row: Record<string, unknown>) => row.name), [
+    "http.server.request.duration",
+  ]);
+  assert.equal(answer.series, 1);
+  assert.equal(answer.limits.maxSeries, 2000);
+  assert.equal(answer.dropped.series, 0);
+  for (const window of ["0", "3601", "x"]) {
+    const { response, text } = await get(store, `/api/metrics?window=${window}`);
+    assert.equal(response.status, 400);
+    assert.match(text, /window takes whole seconds from 1 to 3600/);
+  }
+});
+
+Deno.test("a request that fails is reported in one cleaned line, at most one each interval, and answered 500", async () => {
+  const lines: string[] = [];
+  const onError = webErrorHandler((line) => lines.push(line), 60_000);
+  const error = new TypeError("Invalid URL: 'http://a\u009b31m\u202e:1:1/'\nsecond line");
+  const responses = Array.from({ length: 100 }, () => onError(error));
+  assert.deepEqual(lines, [
+    "web view: a request failed: TypeError: Invalid URL: 'http://a<U+009B>31m<U+202E>:1:1/'⏎second line",
+  ]);
+  assert.ok(responses.every((response) => response.status === 500));
+  assert.equal(await responses[0].text(), "the web view failed on this request\n");
+  for (const response of responses.slice(1)) await response.body?.cancel();
+  const later = webErrorHandler((line) => lines.push(line), 0);
+  later(error);
+  assert.equal(lines.length, 2);
 });

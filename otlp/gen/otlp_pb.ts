@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  */
 export const file_otlp: GenFile = /*@__PURE__*/
   fileDesc(
-    "CgpvdGxwLnByb3RvEhpvcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldCKGAgoIQW55VmFsdWUSFgoMc3RyaW5nX3ZhbHVlGAEgASgJSAASFAoKYm9vbF92YWx1ZRgCIAEoCEgAEhMKCWludF92YWx1ZRgDIAEoA0gAEhYKDGRvdWJsZV92YWx1ZRgEIAEoAUgAEj0KC2FycmF5X3ZhbHVlGAUgASgLMiYub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuQXJyYXlWYWx1ZUgAEkAKDGt2bGlzdF92YWx1ZRgGIAEoCzIoLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LktleVZhbHVlTGlzdEgAEhUKC2J5dGVzX3ZhbHVlGAcgASgMSABCBwoFdmFsdWUiQgoKQXJyYXlWYWx1ZRI0CgZ2YWx1ZXMYASADKAsyJC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5BbnlWYWx1ZSJECgxLZXlWYWx1ZUxpc3QSNAoGdmFsdWVzGAEgAygLMiQub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuS2V5VmFsdWUiTAoIS2V5VmFsdWUSCwoDa2V5GAEgASgJEjMKBXZhbHVlGAIgASgLMiQub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuQW55VmFsdWUiNQoUSW5zdHJ1bWVudGF0aW9uU2NvcGUSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJIkQKCFJlc291cmNlEjgKCmF0dHJpYnV0ZXMYASADKAsyJC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5LZXlWYWx1ZSKEAQoNUmVzb3VyY2VTcGFucxI2CghyZXNvdXJjZRgBIAEoCzIkLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LlJlc291cmNlEjsKC3Njb3BlX3NwYW5zGAIgAygLMiYub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU2NvcGVTcGFucyJ+CgpTY29wZVNwYW5zEj8KBXNjb3BlGAEgASgLMjAub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuSW5zdHJ1bWVudGF0aW9uU2NvcGUSLwoFc3BhbnMYAiADKAsyIC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5TcGFuIogGCgRTcGFuEhAKCHRyYWNlX2lkGAEgASgMEg8KB3NwYW5faWQYAiABKAwSFgoOcGFyZW50X3NwYW5faWQYBCABKAwSDAoEbmFtZRgFIAEoCRI3CgRraW5kGAYgASgOMikub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU3Bhbi5TcGFuS2luZBIcChRzdGFydF90aW1lX3VuaXhfbmFubxgHIAEoBhIaChJlbmRfdGltZV91bml4X25hbm8YCCABKAYSOAoKYXR0cmlidXRlcxgJIAMoCzIkLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LktleVZhbHVlEjYKBmV2ZW50cxgLIAMoCzImLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LlNwYW4uRXZlbnQSNAoFbGlua3MYDSADKAsyJS5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5TcGFuLkxpbmsSMgoGc3RhdHVzGA8gASgLMiIub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU3RhdHVzGmcKBUV2ZW50EhYKDnRpbWVfdW5peF9uYW5vGAEgASgGEgwKBG5hbWUYAiABKAkSOAoKYXR0cmlidXRlcxgDIAMoCzIkLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LktleVZhbHVlGmMKBExpbmsSEAoIdHJhY2VfaWQYASABKAwSDwoHc3Bhbl9pZBgCIAEoDBI4CgphdHRyaWJ1dGVzGAQgAygLMiQub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuS2V5VmFsdWUimQEKCFNwYW5LaW5kEhkKFVNQQU5fS0lORF9VTlNQRUNJRklFRBAAEhYKElNQQU5fS0lORF9JTlRFUk5BTBABEhQKEFNQQU5fS0lORF9TRVJWRVIQAhIUChBTUEFOX0tJTkRfQ0xJRU5UEAMSFgoSU1BBTl9LSU5EX1BST0RVQ0VSEAQSFgoSU1BBTl9LSU5EX0NPTlNVTUVSEAUirAEKBlN0YXR1cxIPCgdtZXNzYWdlGAIgASgJEjsKBGNvZGUYAyABKA4yLS5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5TdGF0dXMuU3RhdHVzQ29kZSJOCgpTdGF0dXNDb2RlEhUKEVNUQVRVU19DT0RFX1VOU0VUEAASEgoOU1RBVFVTX0NPREVfT0sQARIVChFTVEFUVVNfQ09ERV9FUlJPUhACSgQIARACIoEBCgxSZXNvdXJjZUxvZ3MSNgoIcmVzb3VyY2UYASABKAsyJC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5SZXNvdXJjZRI5CgpzY29wZV9sb2dzGAIgAygLMiUub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU2NvcGVMb2dzIogBCglTY29wZUxvZ3MSPwoFc2NvcGUYASABKAsyMC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5JbnN0cnVtZW50YXRpb25TY29wZRI6Cgtsb2dfcmVjb3JkcxgCIAMoCzIlLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LkxvZ1JlY29yZCLsAQoJTG9nUmVjb3JkEhYKDnRpbWVfdW5peF9uYW5vGAEgASgGEh8KF29ic2VydmVkX3RpbWVfdW5peF9uYW5vGAsgASgGEhUKDXNldmVyaXR5X3RleHQYAyABKAkSMgoEYm9keRgFIAEoCzIkLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LkFueVZhbHVlEjgKCmF0dHJpYnV0ZXMYBiADKAsyJC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5LZXlWYWx1ZRIQCgh0cmFjZV9pZBgJIAEoDBIPCgdzcGFuX2lkGAogASgMIlIKD1Jlc291cmNlTWV0cmljcxI/Cg1zY29wZV9tZXRyaWNzGAIgAygLMigub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU2NvcGVNZXRyaWNzIkMKDFNjb3BlTWV0cmljcxIzCgdtZXRyaWNzGAIgAygLMiIub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuTWV0cmljIhYKBk1ldHJpYxIMCgRuYW1lGAEgASgJIl4KGUV4cG9ydFRyYWNlU2VydmljZVJlcXVlc3QSQQoOcmVzb3VyY2Vfc3BhbnMYASADKAsyKS5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5SZXNvdXJjZVNwYW5zImwKGkV4cG9ydFRyYWNlU2VydmljZVJlc3BvbnNlEk4KD3BhcnRpYWxfc3VjY2VzcxgBIAEoCzI1Lm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LkV4cG9ydFRyYWNlUGFydGlhbFN1Y2Nlc3MiSgoZRXhwb3J0VHJhY2VQYXJ0aWFsU3VjY2VzcxIWCg5yZWplY3RlZF9zcGFucxgBIAEoAxIVCg1lcnJvcl9tZXNzYWdlGAIgASgJIlsKGEV4cG9ydExvZ3NTZXJ2aWNlUmVxdWVzdBI/Cg1yZXNvdXJjZV9sb2dzGAEgAygLMigub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuUmVzb3VyY2VMb2dzImoKGUV4cG9ydExvZ3NTZXJ2aWNlUmVzcG9uc2USTQoPcGFydGlhbF9zdWNjZXNzGAEgASgLMjQub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuRXhwb3J0TG9nc1BhcnRpYWxTdWNjZXNzIk8KGEV4cG9ydExvZ3NQYXJ0aWFsU3VjY2VzcxIcChRyZWplY3RlZF9sb2dfcmVjb3JkcxgBIAEoAxIVCg1lcnJvcl9tZXNzYWdlGAIgASgJImQKG0V4cG9ydE1ldHJpY3NTZXJ2aWNlUmVxdWVzdBJFChByZXNvdXJjZV9tZXRyaWNzGAEgAygLMisub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuUmVzb3VyY2VNZXRyaWNzYgZwcm90bzM",
+    "CgpvdGxwLnByb3RvEhpvcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldCKGAgoIQW55VmFsdWUSFgoMc3RyaW5nX3ZhbHVlGAEgASgJSAASFAoKYm9vbF92YWx1ZRgCIAEoCEgAEhMKCWludF92YWx1ZRgDIAEoA0gAEhYKDGRvdWJsZV92YWx1ZRgEIAEoAUgAEj0KC2FycmF5X3ZhbHVlGAUgASgLMiYub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuQXJyYXlWYWx1ZUgAEkAKDGt2bGlzdF92YWx1ZRgGIAEoCzIoLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LktleVZhbHVlTGlzdEgAEhUKC2J5dGVzX3ZhbHVlGAcgASgMSABCBwoFdmFsdWUiQgoKQXJyYXlWYWx1ZRI0CgZ2YWx1ZXMYASADKAsyJC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5BbnlWYWx1ZSJECgxLZXlWYWx1ZUxpc3QSNAoGdmFsdWVzGAEgAygLMiQub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuS2V5VmFsdWUiTAoIS2V5VmFsdWUSCwoDa2V5GAEgASgJEjMKBXZhbHVlGAIgASgLMiQub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuQW55VmFsdWUiNQoUSW5zdHJ1bWVudGF0aW9uU2NvcGUSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJIkQKCFJlc291cmNlEjgKCmF0dHJpYnV0ZXMYASADKAsyJC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5LZXlWYWx1ZSKEAQoNUmVzb3VyY2VTcGFucxI2CghyZXNvdXJjZRgBIAEoCzIkLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LlJlc291cmNlEjsKC3Njb3BlX3NwYW5zGAIgAygLMiYub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU2NvcGVTcGFucyJ+CgpTY29wZVNwYW5zEj8KBXNjb3BlGAEgASgLMjAub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuSW5zdHJ1bWVudGF0aW9uU2NvcGUSLwoFc3BhbnMYAiADKAsyIC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5TcGFuIogGCgRTcGFuEhAKCHRyYWNlX2lkGAEgASgMEg8KB3NwYW5faWQYAiABKAwSFgoOcGFyZW50X3NwYW5faWQYBCABKAwSDAoEbmFtZRgFIAEoCRI3CgRraW5kGAYgASgOMikub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU3Bhbi5TcGFuS2luZBIcChRzdGFydF90aW1lX3VuaXhfbmFubxgHIAEoBhIaChJlbmRfdGltZV91bml4X25hbm8YCCABKAYSOAoKYXR0cmlidXRlcxgJIAMoCzIkLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LktleVZhbHVlEjYKBmV2ZW50cxgLIAMoCzImLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LlNwYW4uRXZlbnQSNAoFbGlua3MYDSADKAsyJS5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5TcGFuLkxpbmsSMgoGc3RhdHVzGA8gASgLMiIub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU3RhdHVzGmcKBUV2ZW50EhYKDnRpbWVfdW5peF9uYW5vGAEgASgGEgwKBG5hbWUYAiABKAkSOAoKYXR0cmlidXRlcxgDIAMoCzIkLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LktleVZhbHVlGmMKBExpbmsSEAoIdHJhY2VfaWQYASABKAwSDwoHc3Bhbl9pZBgCIAEoDBI4CgphdHRyaWJ1dGVzGAQgAygLMiQub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuS2V5VmFsdWUimQEKCFNwYW5LaW5kEhkKFVNQQU5fS0lORF9VTlNQRUNJRklFRBAAEhYKElNQQU5fS0lORF9JTlRFUk5BTBABEhQKEFNQQU5fS0lORF9TRVJWRVIQAhIUChBTUEFOX0tJTkRfQ0xJRU5UEAMSFgoSU1BBTl9LSU5EX1BST0RVQ0VSEAQSFgoSU1BBTl9LSU5EX0NPTlNVTUVSEAUirAEKBlN0YXR1cxIPCgdtZXNzYWdlGAIgASgJEjsKBGNvZGUYAyABKA4yLS5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5TdGF0dXMuU3RhdHVzQ29kZSJOCgpTdGF0dXNDb2RlEhUKEVNUQVRVU19DT0RFX1VOU0VUEAASEgoOU1RBVFVTX0NPREVfT0sQARIVChFTVEFUVVNfQ09ERV9FUlJPUhACSgQIARACIoEBCgxSZXNvdXJjZUxvZ3MSNgoIcmVzb3VyY2UYASABKAsyJC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5SZXNvdXJjZRI5CgpzY29wZV9sb2dzGAIgAygLMiUub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU2NvcGVMb2dzIogBCglTY29wZUxvZ3MSPwoFc2NvcGUYASABKAsyMC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5JbnN0cnVtZW50YXRpb25TY29wZRI6Cgtsb2dfcmVjb3JkcxgCIAMoCzIlLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LkxvZ1JlY29yZCLsAQoJTG9nUmVjb3JkEhYKDnRpbWVfdW5peF9uYW5vGAEgASgGEh8KF29ic2VydmVkX3RpbWVfdW5peF9uYW5vGAsgASgGEhUKDXNldmVyaXR5X3RleHQYAyABKAkSMgoEYm9keRgFIAEoCzIkLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LkFueVZhbHVlEjgKCmF0dHJpYnV0ZXMYBiADKAsyJC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5LZXlWYWx1ZRIQCgh0cmFjZV9pZBgJIAEoDBIPCgdzcGFuX2lkGAogASgMIooBCg9SZXNvdXJjZU1ldHJpY3MSNgoIcmVzb3VyY2UYASABKAsyJC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5SZXNvdXJjZRI/Cg1zY29wZV9tZXRyaWNzGAIgAygLMigub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuU2NvcGVNZXRyaWNzIoQBCgxTY29wZU1ldHJpY3MSPwoFc2NvcGUYASABKAsyMC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5JbnN0cnVtZW50YXRpb25TY29wZRIzCgdtZXRyaWNzGAIgAygLMiIub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuTWV0cmljIuwCCgZNZXRyaWMSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIMCgR1bml0GAMgASgJEjIKBWdhdWdlGAUgASgLMiEub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuR2F1Z2VIABIuCgNzdW0YByABKAsyHy5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5TdW1IABI6CgloaXN0b2dyYW0YCSABKAsyJS5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5IaXN0b2dyYW1IABJRChVleHBvbmVudGlhbF9oaXN0b2dyYW0YCiABKAsyMC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5FeHBvbmVudGlhbEhpc3RvZ3JhbUgAEjYKB3N1bW1hcnkYCyABKAsyIy5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5TdW1tYXJ5SABCBgoEZGF0YSJJCgVHYXVnZRJACgtkYXRhX3BvaW50cxgBIAMoCzIrLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0Lk51bWJlckRhdGFQb2ludCKyAQoDU3VtEkAKC2RhdGFfcG9pbnRzGAEgAygLMisub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuTnVtYmVyRGF0YVBvaW50ElMKF2FnZ3JlZ2F0aW9uX3RlbXBvcmFsaXR5GAIgASgOMjIub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuQWdncmVnYXRpb25UZW1wb3JhbGl0eRIUCgxpc19tb25vdG9uaWMYAyABKAgipQEKCUhpc3RvZ3JhbRJDCgtkYXRhX3BvaW50cxgBIAMoCzIuLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0Lkhpc3RvZ3JhbURhdGFQb2ludBJTChdhZ2dyZWdhdGlvbl90ZW1wb3JhbGl0eRgCIAEoDjIyLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LkFnZ3JlZ2F0aW9uVGVtcG9yYWxpdHkiawoURXhwb25lbnRpYWxIaXN0b2dyYW0SUwoXYWdncmVnYXRpb25fdGVtcG9yYWxpdHkYAiABKA4yMi5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5BZ2dyZWdhdGlvblRlbXBvcmFsaXR5IkwKB1N1bW1hcnkSQQoLZGF0YV9wb2ludHMYASADKAsyLC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5TdW1tYXJ5RGF0YVBvaW50IiEKEFN1bW1hcnlEYXRhUG9pbnQSDQoFY291bnQYBCABKAYiwAEKD051bWJlckRhdGFQb2ludBI4CgphdHRyaWJ1dGVzGAcgAygLMiQub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuS2V5VmFsdWUSHAoUc3RhcnRfdGltZV91bml4X25hbm8YAiABKAYSFgoOdGltZV91bml4X25hbm8YAyABKAYSEwoJYXNfZG91YmxlGAQgASgBSAASEAoGYXNfaW50GAYgASgQSAASDQoFZmxhZ3MYCCABKA1CBwoFdmFsdWUioAIKEkhpc3RvZ3JhbURhdGFQb2ludBI4CgphdHRyaWJ1dGVzGAkgAygLMiQub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuS2V5VmFsdWUSHAoUc3RhcnRfdGltZV91bml4X25hbm8YAiABKAYSFgoOdGltZV91bml4X25hbm8YAyABKAYSDQoFY291bnQYBCABKAYSEAoDc3VtGAUgASgBSACIAQESFQoNYnVja2V0X2NvdW50cxgGIAMoBhIXCg9leHBsaWNpdF9ib3VuZHMYByADKAESDQoFZmxhZ3MYCiABKA0SEAoDbWluGAsgASgBSAGIAQESEAoDbWF4GAwgASgBSAKIAQFCBgoEX3N1bUIGCgRfbWluQgYKBF9tYXgiXgoZRXhwb3J0VHJhY2VTZXJ2aWNlUmVxdWVzdBJBCg5yZXNvdXJjZV9zcGFucxgBIAMoCzIpLm9wZW50ZWxlbWV0cnkucHJvdG8uc3Vic2V0LlJlc291cmNlU3BhbnMibAoaRXhwb3J0VHJhY2VTZXJ2aWNlUmVzcG9uc2USTgoPcGFydGlhbF9zdWNjZXNzGAEgASgLMjUub3BlbnRlbGVtZXRyeS5wcm90by5zdWJzZXQuRXhwb3J0VHJhY2VQYXJ0aWFsU3VjY2VzcyJKChlFeHBvcnRUcmFjZVBhcnRpYWxTdWNjZXNzEhYKDnJlamVjdGVkX3NwYW5zGAEgASgDEhUKDWVycm9yX21lc3NhZ2UYAiABKAkiWwoYRXhwb3J0TG9nc1NlcnZpY2VSZXF1ZXN0Ej8KDXJlc291cmNlX2xvZ3MYASADKAsyKC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5SZXNvdXJjZUxvZ3MiagoZRXhwb3J0TG9nc1NlcnZpY2VSZXNwb25zZRJNCg9wYXJ0aWFsX3N1Y2Nlc3MYASABKAsyNC5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5FeHBvcnRMb2dzUGFydGlhbFN1Y2Nlc3MiTwoYRXhwb3J0TG9nc1BhcnRpYWxTdWNjZXNzEhwKFHJlamVjdGVkX2xvZ19yZWNvcmRzGAEgASgDEhUKDWVycm9yX21lc3NhZ2UYAiABKAkiZAobRXhwb3J0TWV0cmljc1NlcnZpY2VSZXF1ZXN0EkUKEHJlc291cmNlX21ldHJpY3MYASADKAsyKy5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5SZXNvdXJjZU1ldHJpY3MicAocRXhwb3J0TWV0cmljc1NlcnZpY2VSZXNwb25zZRJQCg9wYXJ0aWFsX3N1Y2Nlc3MYASABKAsyNy5vcGVudGVsZW1ldHJ5LnByb3RvLnN1YnNldC5FeHBvcnRNZXRyaWNzUGFydGlhbFN1Y2Nlc3MiUgobRXhwb3J0TWV0cmljc1BhcnRpYWxTdWNjZXNzEhwKFHJlamVjdGVkX2RhdGFfcG9pbnRzGAEgASgDEhUKDWVycm9yX21lc3NhZ2UYAiABKAkqjAEKFkFnZ3JlZ2F0aW9uVGVtcG9yYWxpdHkSJwojQUdHUkVHQVRJT05fVEVNUE9SQUxJVFlfVU5TUEVDSUZJRUQQABIhCh1BR0dSRUdBVElPTl9URU1QT1JBTElUWV9ERUxUQRABEiYKIkFHR1JFR0FUSU9OX1RFTVBPUkFMSVRZX0NVTVVMQVRJVkUQAmIGcHJvdG8z",
   );
 
 /**
@@ -526,6 +526,11 @@ export const LogRecordSchema: GenMessage<LogRecord> = /*@__PURE__*/
  */
 export type ResourceMetrics = Message<"opentelemetry.proto.subset.ResourceMetrics"> & {
   /**
+   * @generated from field: opentelemetry.proto.subset.Resource resource = 1;
+   */
+  resource?: Resource | undefined;
+
+  /**
    * @generated from field: repeated opentelemetry.proto.subset.ScopeMetrics scope_metrics = 2;
    */
   scopeMetrics: ScopeMetrics[];
@@ -542,6 +547,11 @@ export const ResourceMetricsSchema: GenMessage<ResourceMetrics> = /*@__PURE__*/
  * @generated from message opentelemetry.proto.subset.ScopeMetrics
  */
 export type ScopeMetrics = Message<"opentelemetry.proto.subset.ScopeMetrics"> & {
+  /**
+   * @generated from field: opentelemetry.proto.subset.InstrumentationScope scope = 1;
+   */
+  scope?: InstrumentationScope | undefined;
+
   /**
    * @generated from field: repeated opentelemetry.proto.subset.Metric metrics = 2;
    */
@@ -563,6 +573,51 @@ export type Metric = Message<"opentelemetry.proto.subset.Metric"> & {
    * @generated from field: string name = 1;
    */
   name: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * @generated from field: string unit = 3;
+   */
+  unit: string;
+
+  /**
+   * @generated from oneof opentelemetry.proto.subset.Metric.data
+   */
+  data: {
+    /**
+     * @generated from field: opentelemetry.proto.subset.Gauge gauge = 5;
+     */
+    value: Gauge;
+    case: "gauge";
+  } | {
+    /**
+     * @generated from field: opentelemetry.proto.subset.Sum sum = 7;
+     */
+    value: Sum;
+    case: "sum";
+  } | {
+    /**
+     * @generated from field: opentelemetry.proto.subset.Histogram histogram = 9;
+     */
+    value: Histogram;
+    case: "histogram";
+  } | {
+    /**
+     * @generated from field: opentelemetry.proto.subset.ExponentialHistogram exponential_histogram = 10;
+     */
+    value: ExponentialHistogram;
+    case: "exponentialHistogram";
+  } | {
+    /**
+     * @generated from field: opentelemetry.proto.subset.Summary summary = 11;
+     */
+    value: Summary;
+    case: "summary";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
@@ -571,6 +626,236 @@ export type Metric = Message<"opentelemetry.proto.subset.Metric"> & {
  */
 export const MetricSchema: GenMessage<Metric> = /*@__PURE__*/
   messageDesc(file_otlp, 15);
+
+/**
+ * @generated from message opentelemetry.proto.subset.Gauge
+ */
+export type Gauge = Message<"opentelemetry.proto.subset.Gauge"> & {
+  /**
+   * @generated from field: repeated opentelemetry.proto.subset.NumberDataPoint data_points = 1;
+   */
+  dataPoints: NumberDataPoint[];
+};
+
+/**
+ * Describes the message opentelemetry.proto.subset.Gauge.
+ * Use `create(GaugeSchema)` to create a new message.
+ */
+export const GaugeSchema: GenMessage<Gauge> = /*@__PURE__*/
+  messageDesc(file_otlp, 16);
+
+/**
+ * @generated from message opentelemetry.proto.subset.Sum
+ */
+export type Sum = Message<"opentelemetry.proto.subset.Sum"> & {
+  /**
+   * @generated from field: repeated opentelemetry.proto.subset.NumberDataPoint data_points = 1;
+   */
+  dataPoints: NumberDataPoint[];
+
+  /**
+   * @generated from field: opentelemetry.proto.subset.AggregationTemporality aggregation_temporality = 2;
+   */
+  aggregationTemporality: AggregationTemporality;
+
+  /**
+   * @generated from field: bool is_monotonic = 3;
+   */
+  isMonotonic: boolean;
+};
+
+/**
+ * Describes the message opentelemetry.proto.subset.Sum.
+ * Use `create(SumSchema)` to create a new message.
+ */
+export const SumSchema: GenMessage<Sum> = /*@__PURE__*/
+  messageDesc(file_otlp, 17);
+
+/**
+ * @generated from message opentelemetry.proto.subset.Histogram
+ */
+export type Histogram = Message<"opentelemetry.proto.subset.Histogram"> & {
+  /**
+   * @generated from field: repeated opentelemetry.proto.subset.HistogramDataPoint data_points = 1;
+   */
+  dataPoints: HistogramDataPoint[];
+
+  /**
+   * @generated from field: opentelemetry.proto.subset.AggregationTemporality aggregation_temporality = 2;
+   */
+  aggregationTemporality: AggregationTemporality;
+};
+
+/**
+ * Describes the message opentelemetry.proto.subset.Histogram.
+ * Use `create(HistogramSchema)` to create a new message.
+ */
+export const HistogramSchema: GenMessage<Histogram> = /*@__PURE__*/
+  messageDesc(file_otlp, 18);
+
+/**
+ * Recognised, not read: only a field each (their data points are skipped, or read only as a count).
+ *
+ * @generated from message opentelemetry.proto.subset.ExponentialHistogram
+ */
+export type ExponentialHistogram = Message<"opentelemetry.proto.subset.ExponentialHistogram"> & {
+  /**
+   * @generated from field: opentelemetry.proto.subset.AggregationTemporality aggregation_temporality = 2;
+   */
+  aggregationTemporality: AggregationTemporality;
+};
+
+/**
+ * Describes the message opentelemetry.proto.subset.ExponentialHistogram.
+ * Use `create(ExponentialHistogramSchema)` to create a new message.
+ */
+export const ExponentialHistogramSchema: GenMessage<ExponentialHistogram> = /*@__PURE__*/
+  messageDesc(file_otlp, 19);
+
+/**
+ * @generated from message opentelemetry.proto.subset.Summary
+ */
+export type Summary = Message<"opentelemetry.proto.subset.Summary"> & {
+  /**
+   * @generated from field: repeated opentelemetry.proto.subset.SummaryDataPoint data_points = 1;
+   */
+  dataPoints: SummaryDataPoint[];
+};
+
+/**
+ * Describes the message opentelemetry.proto.subset.Summary.
+ * Use `create(SummarySchema)` to create a new message.
+ */
+export const SummarySchema: GenMessage<Summary> = /*@__PURE__*/
+  messageDesc(file_otlp, 20);
+
+/**
+ * @generated from message opentelemetry.proto.subset.SummaryDataPoint
+ */
+export type SummaryDataPoint = Message<"opentelemetry.proto.subset.SummaryDataPoint"> & {
+  /**
+   * @generated from field: fixed64 count = 4;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message opentelemetry.proto.subset.SummaryDataPoint.
+ * Use `create(SummaryDataPointSchema)` to create a new message.
+ */
+export const SummaryDataPointSchema: GenMessage<SummaryDataPoint> = /*@__PURE__*/
+  messageDesc(file_otlp, 21);
+
+/**
+ * @generated from message opentelemetry.proto.subset.NumberDataPoint
+ */
+export type NumberDataPoint = Message<"opentelemetry.proto.subset.NumberDataPoint"> & {
+  /**
+   * @generated from field: repeated opentelemetry.proto.subset.KeyValue attributes = 7;
+   */
+  attributes: KeyValue[];
+
+  /**
+   * @generated from field: fixed64 start_time_unix_nano = 2;
+   */
+  startTimeUnixNano: bigint;
+
+  /**
+   * @generated from field: fixed64 time_unix_nano = 3;
+   */
+  timeUnixNano: bigint;
+
+  /**
+   * @generated from oneof opentelemetry.proto.subset.NumberDataPoint.value
+   */
+  value: {
+    /**
+     * @generated from field: double as_double = 4;
+     */
+    value: number;
+    case: "asDouble";
+  } | {
+    /**
+     * @generated from field: sfixed64 as_int = 6;
+     */
+    value: bigint;
+    case: "asInt";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * @generated from field: uint32 flags = 8;
+   */
+  flags: number;
+};
+
+/**
+ * Describes the message opentelemetry.proto.subset.NumberDataPoint.
+ * Use `create(NumberDataPointSchema)` to create a new message.
+ */
+export const NumberDataPointSchema: GenMessage<NumberDataPoint> = /*@__PURE__*/
+  messageDesc(file_otlp, 22);
+
+/**
+ * @generated from message opentelemetry.proto.subset.HistogramDataPoint
+ */
+export type HistogramDataPoint = Message<"opentelemetry.proto.subset.HistogramDataPoint"> & {
+  /**
+   * @generated from field: repeated opentelemetry.proto.subset.KeyValue attributes = 9;
+   */
+  attributes: KeyValue[];
+
+  /**
+   * @generated from field: fixed64 start_time_unix_nano = 2;
+   */
+  startTimeUnixNano: bigint;
+
+  /**
+   * @generated from field: fixed64 time_unix_nano = 3;
+   */
+  timeUnixNano: bigint;
+
+  /**
+   * @generated from field: fixed64 count = 4;
+   */
+  count: bigint;
+
+  /**
+   * @generated from field: optional double sum = 5;
+   */
+  sum?: number | undefined;
+
+  /**
+   * @generated from field: repeated fixed64 bucket_counts = 6;
+   */
+  bucketCounts: bigint[];
+
+  /**
+   * @generated from field: repeated double explicit_bounds = 7;
+   */
+  explicitBounds: number[];
+
+  /**
+   * @generated from field: uint32 flags = 10;
+   */
+  flags: number;
+
+  /**
+   * @generated from field: optional double min = 11;
+   */
+  min?: number | undefined;
+
+  /**
+   * @generated from field: optional double max = 12;
+   */
+  max?: number | undefined;
+};
+
+/**
+ * Describes the message opentelemetry.proto.subset.HistogramDataPoint.
+ * Use `create(HistogramDataPointSchema)` to create a new message.
+ */
+export const HistogramDataPointSchema: GenMessage<HistogramDataPoint> = /*@__PURE__*/
+  messageDesc(file_otlp, 23);
 
 /**
  * @generated from message opentelemetry.proto.subset.ExportTraceServiceRequest
@@ -587,7 +872,7 @@ export type ExportTraceServiceRequest = Message<"opentelemetry.proto.subset.Expo
  * Use `create(ExportTraceServiceRequestSchema)` to create a new message.
  */
 export const ExportTraceServiceRequestSchema: GenMessage<ExportTraceServiceRequest> = /*@__PURE__*/
-  messageDesc(file_otlp, 16);
+  messageDesc(file_otlp, 24);
 
 /**
  * @generated from message opentelemetry.proto.subset.ExportTraceServiceResponse
@@ -604,7 +889,7 @@ export type ExportTraceServiceResponse = Message<"opentelemetry.proto.subset.Exp
  * Use `create(ExportTraceServiceResponseSchema)` to create a new message.
  */
 export const ExportTraceServiceResponseSchema: GenMessage<ExportTraceServiceResponse> = /*@__PURE__*/
-  messageDesc(file_otlp, 17);
+  messageDesc(file_otlp, 25);
 
 /**
  * @generated from message opentelemetry.proto.subset.ExportTracePartialSuccess
@@ -626,7 +911,7 @@ export type ExportTracePartialSuccess = Message<"opentelemetry.proto.subset.Expo
  * Use `create(ExportTracePartialSuccessSchema)` to create a new message.
  */
 export const ExportTracePartialSuccessSchema: GenMessage<ExportTracePartialSuccess> = /*@__PURE__*/
-  messageDesc(file_otlp, 18);
+  messageDesc(file_otlp, 26);
 
 /**
  * @generated from message opentelemetry.proto.subset.ExportLogsServiceRequest
@@ -643,7 +928,7 @@ export type ExportLogsServiceRequest = Message<"opentelemetry.proto.subset.Expor
  * Use `create(ExportLogsServiceRequestSchema)` to create a new message.
  */
 export const ExportLogsServiceRequestSchema: GenMessage<ExportLogsServiceRequest> = /*@__PURE__*/
-  messageDesc(file_otlp, 19);
+  messageDesc(file_otlp, 27);
 
 /**
  * @generated from message opentelemetry.proto.subset.ExportLogsServiceResponse
@@ -660,7 +945,7 @@ export type ExportLogsServiceResponse = Message<"opentelemetry.proto.subset.Expo
  * Use `create(ExportLogsServiceResponseSchema)` to create a new message.
  */
 export const ExportLogsServiceResponseSchema: GenMessage<ExportLogsServiceResponse> = /*@__PURE__*/
-  messageDesc(file_otlp, 20);
+  messageDesc(file_otlp, 28);
 
 /**
  * @generated from message opentelemetry.proto.subset.ExportLogsPartialSuccess
@@ -682,7 +967,7 @@ export type ExportLogsPartialSuccess = Message<"opentelemetry.proto.subset.Expor
  * Use `create(ExportLogsPartialSuccessSchema)` to create a new message.
  */
 export const ExportLogsPartialSuccessSchema: GenMessage<ExportLogsPartialSuccess> = /*@__PURE__*/
-  messageDesc(file_otlp, 21);
+  messageDesc(file_otlp, 29);
 
 /**
  * @generated from message opentelemetry.proto.subset.ExportMetricsServiceRequest
@@ -701,4 +986,73 @@ export type ExportMetricsServiceRequest =
  * Use `create(ExportMetricsServiceRequestSchema)` to create a new message.
  */
 export const ExportMetricsServiceRequestSchema: GenMessage<ExportMetricsServiceRequest> = /*@__PURE__*/
-  messageDesc(file_otlp, 22);
+  messageDesc(file_otlp, 30);
+
+/**
+ * @generated from message opentelemetry.proto.subset.ExportMetricsServiceResponse
+ */
+export type ExportMetricsServiceResponse =
+  & Message<"opentelemetry.proto.subset.ExportMetricsServiceResponse">
+  & {
+    /**
+     * @generated from field: opentelemetry.proto.subset.ExportMetricsPartialSuccess partial_success = 1;
+     */
+    partialSuccess?: ExportMetricsPartialSuccess | undefined;
+  };
+
+/**
+ * Describes the message opentelemetry.proto.subset.ExportMetricsServiceResponse.
+ * Use `create(ExportMetricsServiceResponseSchema)` to create a new message.
+ */
+export const ExportMetricsServiceResponseSchema: GenMessage<ExportMetricsServiceResponse> = /*@__PURE__*/
+  messageDesc(file_otlp, 31);
+
+/**
+ * @generated from message opentelemetry.proto.subset.ExportMetricsPartialSuccess
+ */
+export type ExportMetricsPartialSuccess =
+  & Message<"opentelemetry.proto.subset.ExportMetricsPartialSuccess">
+  & {
+    /**
+     * @generated from field: int64 rejected_data_points = 1;
+     */
+    rejectedDataPoints: bigint;
+
+    /**
+     * @generated from field: string error_message = 2;
+     */
+    errorMessage: string;
+  };
+
+/**
+ * Describes the message opentelemetry.proto.subset.ExportMetricsPartialSuccess.
+ * Use `create(ExportMetricsPartialSuccessSchema)` to create a new message.
+ */
+export const ExportMetricsPartialSuccessSchema: GenMessage<ExportMetricsPartialSuccess> = /*@__PURE__*/
+  messageDesc(file_otlp, 32);
+
+/**
+ * @generated from enum opentelemetry.proto.subset.AggregationTemporality
+ */
+export enum AggregationTemporality {
+  /**
+   * @generated from enum value: AGGREGATION_TEMPORALITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: AGGREGATION_TEMPORALITY_DELTA = 1;
+   */
+  DELTA = 1,
+
+  /**
+   * @generated from enum value: AGGREGATION_TEMPORALITY_CUMULATIVE = 2;
+   */
+  CUMULATIVE = 2,
+}
+
+/**
+ * Describes the enum opentelemetry.proto.subset.AggregationTemporality.
+ */
+export const AggregationTemporalitySchema: GenEnum<AggregationTemporality> = /*@__PURE__*/
+  enumDesc(file_otlp, 0);

@@ -135,3 +135,24 @@ export function eventBombJson(count: number): string {
     `[${Array(count).fill("{}").join(",")}]`,
   );
 }
+
+/**
+ * A protobuf `ExportTraceServiceRequest` of `count` valid spans with `attributes` string attributes each
+ * (one trace per span): the kind of request that takes protobuf-es most time per byte.
+ */
+export function manySpansProtobuf(count: number, attributes = 13): Uint8Array<ArrayBuffer> {
+  const writer = new BinaryWriter();
+  const pairs = Array.from({ length: attributes }, (_, i) => {
+    const value = new BinaryWriter().tag(1, LEN).string(`value ${i}`).finish();
+    return new BinaryWriter().tag(1, LEN).string(`attr.${i}`).tag(2, LEN).bytes(value).finish();
+  });
+  for (let n = 0; n < count; n++) {
+    const span = new BinaryWriter()
+      .tag(1, LEN).bytes(Uint8Array.fromHex((n + 1).toString(16).padStart(32, "0")))
+      .tag(2, LEN).bytes(Uint8Array.fromHex(spanId(n)))
+      .tag(5, LEN).string(`span ${n}`);
+    for (const pair of pairs) span.tag(9, LEN).bytes(pair);
+    writer.tag(2, LEN).bytes(span.finish());
+  }
+  return wrap(1, wrap(2, writer.finish()));
+}

@@ -20,6 +20,7 @@ import { getJson, nanos } from "./dom.js";
  * @property {string} startTimeUnixNano
  * @property {string} durationNanos
  * @property {boolean} complete
+ * @property {number} duplicateSpans
  */
 
 /**
@@ -51,7 +52,7 @@ import { getJson, nanos } from "./dom.js";
  * @property {SpanLink[]} [links]
  * @property {{ code: string, message?: string }} status
  * @property {string} service
- * @property {Record<string, unknown>} resource
+ * @property {number} resource the index of its resource in the trace's `resources`
  * @property {{ name: string, version?: string }} scope
  * @property {bigint} _start
  * @property {bigint} _end
@@ -74,6 +75,9 @@ import { getJson, nanos } from "./dom.js";
  * @property {Span[]} spans
  * @property {LogRecord[]} logs
  * @property {boolean} complete
+ * @property {number} duplicateSpans spans that arrived with an id the trace already held (not kept)
+ * @property {Record<string, unknown>[]} resources each distinct resource once; spans name theirs by index
+ * @property {{ resources: number, spans: number, logs: number, reason: string }} [truncated] what was left out
  * @property {Record<string, { service: string, name: string }>} [linkTargets] the spans links point to that
  *   the viewer holds, by `traceId/spanId`
  * @property {bigint} _start

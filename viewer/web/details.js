@@ -46,7 +46,7 @@ export function renderDetails(trace, spanId) {
     if (Object.keys(log.attributes ?? {}).length > 0) item.append(attributeList(log.attributes));
     parts.push(item);
   }
-  parts.push(el("h4", "", "Resource"), attributeList(span.resource));
+  parts.push(el("h4", "", "Resource"), attributeList(trace.resources[span.resource]));
   $("details").replaceChildren(...parts);
 }
 

@@ -15,7 +15,19 @@ import { $, el, ms, nanos, PALETTE } from "./dom.js";
  * @param {string | null} selected
  */
 export function renderList(traces, total, selected) {
-  const rows = traces.map((trace) => listRow(trace, trace.traceId === selected));
+  // A row whose trace did not change is kept, not made again: what the pointer or the keyboard is on stays.
+  /** @type {Map<string, HTMLElement>} */
+  const kept = new Map();
+  for (const row of $("trace-rows").children) {
+    if (row instanceof HTMLElement && row.dataset.summary) kept.set(row.dataset.summary, row);
+  }
+  const rows = traces.map((trace) => {
+    const summary = JSON.stringify(trace);
+    const row = kept.get(summary) ?? listRow(trace);
+    row.dataset.summary = summary;
+    row.classList.toggle("selected", trace.traceId === selected);
+    return row;
+  });
   $("trace-rows").replaceChildren(...rows);
   $("no-traces").hidden = rows.length > 0;
   $("trace-count").textContent = total === rows.length
@@ -34,15 +46,11 @@ export function markSelectedTrace(traceId) {
   }
 }
 
-/**
- * @param {TraceSummary} trace
- * @param {boolean} selected
- */
-function listRow(trace, selected) {
+/** @param {TraceSummary} trace */
+function listRow(trace) {
   const row = el("tr");
   row.dataset.traceId = trace.traceId;
   row.tabIndex = 0;
-  row.classList.toggle("selected", selected);
   row.classList.toggle("error", trace.errors > 0);
   const started = new Date(Number(nanos(trace.startTimeUnixNano) / 1000000n));
   const root = el("td");

@@ -6,9 +6,13 @@
  */
 import { fetchTrace } from "./api.js";
 import { renderDetails } from "./details.js";
+import { subscribe } from "./events.js";
 import { $, getJson, onActivate, serial, setStatus } from "./dom.js";
 import { markSelectedTrace, renderList } from "./list.js";
 import { markSelectedSpan, renderWaterfall } from "./waterfall.js";
+import "./views.js";
+import "./metrics.js";
+import "./logs.js";
 
 /** @type {{ traceId: string | null, spanId: string | null, trace: import("./api.js").Trace | null }} */
 const state = { traceId: null, spanId: null, trace: null };
@@ -69,16 +73,16 @@ onActivate($("waterfall"), ".span-row", (row) => select(state.traceId, row.datas
 globalThis.addEventListener("hashchange", route);
 
 // New traces and spans arrive as server-sent events: {"traceIds": [...]} or {"traceIds": null} for many.
-const events = new EventSource("/api/events");
-events.addEventListener("open", () => {
-  setStatus("live", "live");
-  refreshList();
-  if (state.traceId !== null) loadTrace();
-});
-events.addEventListener("error", () => setStatus("down", "reconnecting…"));
-events.addEventListener("traces", (event) => {
-  const { traceIds } = JSON.parse(event.data);
-  refreshList();
-  if (state.traceId !== null && (traceIds === null || traceIds.includes(state.traceId))) loadTrace();
+subscribe({
+  onOpen() {
+    setStatus("live", "live");
+    refreshList();
+    if (state.traceId !== null) loadTrace();
+  },
+  onError: () => setStatus("down", "reconnecting…"),
+  onTraces(traceIds) {
+    refreshList();
+    if (state.traceId !== null && (traceIds === null || traceIds.includes(state.traceId))) loadTrace();
+  },
 });
 route();

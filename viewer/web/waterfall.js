@@ -123,7 +123,11 @@ function renderHeading(trace, root, services, total, errors) {
   $("trace-title").textContent = root ? root.name + " (" + root.service + ")" : "Trace without spans";
   $("trace-facts").textContent = "trace " + trace.traceId + " · " + count(trace.spans.length, "span") +
     " · " + count(services, "service") + " · " + ms(total) + " · " + count(trace.logs.length, "log record") +
-    (errors > 0 ? " · " + errors + " with errors" : "") + (trace.complete ? "" : " · incomplete");
+    (errors > 0 ? " · " + errors + " with errors" : "") + (trace.complete ? "" : " · incomplete") +
+    (trace.duplicateSpans > 0
+      ? " · " + count(trace.duplicateSpans, "more span") + " with a duplicate id, not kept"
+      : "") +
+    (trace.truncated ? " · " + trace.truncated.reason : "");
 }
 
 /**
