@@ -108,18 +108,7 @@ export function createReceiverHandler(
   // Requests are decoded in slices (decodeInSlices), at most maxConcurrentDecodes at once, so that one
   // large request stalls neither the others nor the web page; those waiting for their turn keep their
   // bytes counted in `buffered`.
-  let decoding = 0;
-  const waiting: (() => void)[] = [];
-  const inTurn = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (decoding >= maxConcurrentDecodes) await new Promise<void>((resolve) => waiting.push(resolve));
-    decoding++;
-    try {
-      return await work();
-    } finally {
-      decoding--;
-      waiting.shift()?.();
-    }
-  };
+  const inTurn = turns(maxConcurrentDecodes);
   const receive = async (request: Request, signal: "traces" | "logs" | "metrics"): Promise<Response> => {
     const encoding = encodingOf(request);
     if (encoding instanceof Response) return encoding;
@@ -158,6 +147,24 @@ export function createReceiverHandler(
       return status(405, `method ${request.method} not allowed on ${path}: use POST`, { allow: "POST" });
     }
     return await receive(request, signal);
+  };
+}
+
+/** Runs the work given to it, at most `max` at once, the rest in the order they came. */
+function turns(max: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (work) => {
+    // A turn that ends is handed to the first waiting, so that `running` never passes `max`.
+    if (running >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
   };
 }
 
