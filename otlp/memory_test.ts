@@ -310,5 +310,6 @@ Deno.test({
     );
     assert.deepEqual(statuses, Array(20).fill(200));
     assert.equal(counts.get("503"), undefined, "no lagging body was refused for want of a slot");
+    assert.ok(peaks.get(viewer.pid)! < 400, `peak RSS ${peaks.get(viewer.pid)} MiB`);
   },
 });
