@@ -7,17 +7,26 @@
  * 2. Bursts of jobs sent at once through `jobs/queue.ts`: how many were processed, and how many of their
  *    spans (two per job) reached the receiver, with Deno's default batch queue (2048 spans) and a larger one.
  *
- * `--rounds N` (default 5), `--bursts 500,2000,5000`. Prints Markdown tables for bench/README.md.
+ * Flags: {@linkcode JOBS_BENCH_FLAGS}. Prints Markdown tables for bench/README.md.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { startReceiver } from "@example/otlp/receiver";
 import { otelEnv, runDeno } from "@example/harness/processes";
+import { flagsOrExit } from "@example/harness/flags";
+import { spread } from "./report.ts";
 
-const { rounds, bursts } = parseArgs({
-  options: { rounds: { type: "string", default: "5" }, bursts: { type: "string", default: "500,2000,5000" } },
-}).values;
+/** The flags of `deno task bench:jobs`. */
+export const JOBS_BENCH_FLAGS = {
+  rounds: { type: "number", default: 5, min: 1, max: 50, help: "rounds of the cost variants, rotated" },
+  bursts: {
+    type: "numbers",
+    default: [500, 2000, 5000],
+    min: 1,
+    max: 100_000,
+    help: "jobs sent at once, one burst each",
+  },
+} as const;
 
 /** Runs `jobs_child.ts mode count` exporting to a fresh receiver; returns its JSON lines and the spans. */
 async function child(mode: string, count: string, env: Record<string, string> = {}) {
@@ -33,39 +42,52 @@ async function child(mode: string, count: string, env: Record<string, string> = 
   return { lines, spans: receiver.store.spans };
 }
 
-const median = (values: number[]) => values.toSorted((a, b) => a - b)[Math.floor(values.length / 2)];
 const fixed = (value: number) => value.toFixed(value < 10 ? 2 : 1);
+const spreadText = (values: number[]) => {
+  const { median, min, max } = spread(values);
+  return `${fixed(median)} (${fixed(min)}–${fixed(max)})`;
+};
 
-const { lines } = await child("cost", rounds, { OTEL_BSP_MAX_QUEUE_SIZE: "200000" });
-console.log(`| operation | CPU µs per operation, median (range) of ${rounds} rounds |\n|---|---|`);
-for (const [variant, runs] of Map.groupBy(lines, (line) => line.variant)) {
-  const us = runs.map((run) => run.us);
-  console.log(`| ${variant} | ${fixed(median(us))} (${fixed(Math.min(...us))}–${fixed(Math.max(...us))}) |`);
+/** The cost table: CPU µs per operation, and the queue's extra cost within each round. */
+async function costTable(rounds: number): Promise<string[]> {
+  const { lines } = await child("cost", String(rounds), { OTEL_BSP_MAX_QUEUE_SIZE: "200000" });
+  const rows = [`| operation | CPU µs per operation, median (range) of ${rounds} rounds |`, "|---|---|"];
+  for (const [variant, runs] of Map.groupBy(lines, (line) => line.variant)) {
+    rows.push(`| ${variant} | ${spreadText(runs.map((run) => run.us))} |`);
+  }
+  // The queue's cost within each round, where both variants met the same noise.
+  const extra = Map.groupBy(lines, (line) => line.round).values().map((round) => {
+    const us = (variant: string) => round.find((line) => line.variant === variant)!.us;
+    return us("KV job, jobs/queue.ts") - us("KV job, untraced");
+  }).toArray();
+  rows.push(`| jobs/queue.ts minus untraced, same round | ${spreadText(extra)} |`);
+  return rows;
 }
 
-// The queue's cost within each round, where both variants met the same noise.
-const extra = Map.groupBy(lines, (line) => line.round).values().map((round) => {
-  const us = (variant: string) => round.find((line) => line.variant === variant)!.us;
-  return us("KV job, jobs/queue.ts") - us("KV job, untraced");
-}).toArray();
-console.log(
-  `| jobs/queue.ts minus untraced, same round | ${fixed(median(extra))} (${fixed(Math.min(...extra))}–${
-    fixed(Math.max(...extra))
-  }) |`,
-);
-
-console.log(
-  "\n| jobs in one burst | processed | spans expected | spans arrived | with OTEL_BSP_MAX_QUEUE_SIZE=65536 |",
-);
-console.log("|---|---|---|---|---|");
-for (const jobs of bursts.split(",")) {
-  const arrived = [];
-  let processed = 0;
-  const settings: Record<string, string>[] = [{}, { OTEL_BSP_MAX_QUEUE_SIZE: "65536" }];
-  for (const env of settings) {
-    const { lines: [result], spans } = await child("burst", jobs, env);
-    processed = result.processed;
-    arrived.push(spans.filter((span) => span.name === "enqueue jobs" || span.name === "process jobs").length);
+/** The burst table: jobs processed and spans arrived, with Deno's batch queue and a larger one. */
+async function burstTable(bursts: number[]): Promise<string[]> {
+  const rows = [
+    "| jobs in one burst | processed | spans expected | spans arrived | with OTEL_BSP_MAX_QUEUE_SIZE=65536 |",
+    "|---|---|---|---|---|",
+  ];
+  for (const jobs of bursts) {
+    const arrived = [];
+    let processed = 0;
+    const settings: Record<string, string>[] = [{}, { OTEL_BSP_MAX_QUEUE_SIZE: "65536" }];
+    for (const env of settings) {
+      const { lines: [result], spans } = await child("burst", String(jobs), env);
+      processed = result.processed;
+      arrived.push(
+        spans.filter((span) => span.name === "enqueue jobs" || span.name === "process jobs").length,
+      );
+    }
+    rows.push(`| ${jobs} | ${processed} | ${2 * jobs} | ${arrived.join(" | ")} |`);
   }
-  console.log(`| ${jobs} | ${processed} | ${2 * Number(jobs)} | ${arrived.join(" | ")} |`);
+  return rows;
+}
+
+if (import.meta.main) {
+  const { rounds, bursts } = flagsOrExit("deno task bench:jobs", JOBS_BENCH_FLAGS);
+  console.log((await costTable(rounds)).join("\n"));
+  console.log("\n" + (await burstTable(bursts)).join("\n"));
 }

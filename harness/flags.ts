@@ -113,7 +113,8 @@ function toNumber(name: string, flag: NumberFlag | NumberListFlag, text: string)
   const value = Number(text);
   if (!pattern.test(text.trim()) || !(value >= min && value <= max)) {
     const kind = flag.type === "number" && flag.fraction ? "a number" : "a whole number";
-    throw new FlagError(`--${name} takes ${kind} from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+    throw new FlagError(`--${name} takes ${kind} ${range}, got ${JSON.stringify(text)}`);
   }
   return value;
 }
@@ -234,17 +235,24 @@ export function helpText(usage: string, specs: FlagSpecs): string {
   );
 }
 
+/** A port: 0 picks a free one. Spread it into a number flag: `{ type: "number", default: 8000, ...PORT }`. */
+export const PORT = { min: 0, max: 65535 } as const;
+
+/** The rows of a README's flag table: the flag, its default, what it does. */
+export function tableRows(specs: FlagSpecs): [string, string, string][] {
+  return Object.entries(specs).map(([name, flag]) => [`\`--${name}\``, defaultText(flag), flag.help]);
+}
+
 /** The flags as a Markdown table (flag, default, meaning), for a README; a test keeps the README equal to it. */
 export function flagTable(specs: FlagSpecs): string {
-  const rows = Object.entries(specs).map(([name, flag]) =>
-    `| \`--${name}\` | ${flag.type === "boolean" ? "off" : `\`${defaultText(flag)}\``} | ${flag.help} |`
-  );
+  const rows = tableRows(specs).map((cells) => `| ${cells.join(" | ")} |`);
   return ["| flag | default | meaning |", "| --- | --- | --- |", ...rows].join("\n");
 }
 
 /**
- * The flags of an entry point: parsed, or, for `--help`, the help text printed and exit 0, and for a mistake
- * one line with the way to the help printed and exit 2.
+ * The flags of an entry point (`command` as a user types it, e.g. `deno task viewer`): parsed, or, for
+ * `--help`, the help text printed and exit 0, and for a mistake the message and the help text printed to
+ * stderr and exit 2.
  */
 export function flagsOrExit<S extends FlagSpecs>(
   command: string,
@@ -256,11 +264,11 @@ export function flagsOrExit<S extends FlagSpecs>(
     parsed = parseFlags(specs, args);
   } catch (error) {
     if (!(error instanceof FlagError)) throw error;
-    console.error(`${command}: ${error.message} (--help lists the flags)`);
+    console.error(`${command.split(" ").at(-1)}: ${error.message}\n${helpText(`${command} [flags]`, specs)}`);
     Deno.exit(2);
   }
   if (parsed.help) {
-    console.log(helpText(`deno task ${command} [flags]`, specs));
+    console.log(helpText(`${command} [flags]`, specs));
     Deno.exit(0);
   }
   return parsed.values;

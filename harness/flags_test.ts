@@ -73,6 +73,6 @@ Deno.test("the help text and the README table come from the same definitions", (
   assert.match(help, /--smoke +a short run$/m);
   const table = flagTable(specs).split("\n");
   assert.equal(table.length, 2 + Object.keys(specs).length);
-  assert.equal(table[2], "| `--port` | `4318` | the port to listen on |");
-  assert.equal(table[6], "| `--out` | `none` | where to write |");
+  assert.equal(table[2], "| `--port` | 4318 | the port to listen on |");
+  assert.equal(table[6], "| `--out` | none | where to write |");
 });

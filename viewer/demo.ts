@@ -14,7 +14,7 @@ import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receive
 import { runClient, startServer } from "@example/harness/processes";
 import { renderWaterfall } from "./waterfall.ts";
 import { startWebView } from "./web.ts";
-import { type FlagDefinitions, flagsOrExit, PORT } from "./flags.ts";
+import { flagsOrExit, type FlagSpecs, PORT } from "@example/harness/flags";
 
 /** What the demo found: the joined trace, or why there is none. */
 export type DemoResult = { ok: true; trace: Trace } | { ok: false; reason: string; trace?: Trace };
@@ -76,9 +76,14 @@ export async function runDemo(
 
 /** The flags of `deno task demo` and `deno task demo:jobs`: each default and help text written once. */
 export const DEMO_FLAGS = {
-  "keep-open": { default: false, help: "after drawing the trace, keep the web page open until Ctrl-C" },
-  "web-port": { default: 0, ...PORT, help: "the web page's port; the demo prints its address first" },
-} satisfies FlagDefinitions;
+  "keep-open": { type: "boolean", help: "after drawing the trace, keep the web page open until Ctrl-C" },
+  "web-port": {
+    type: "number",
+    default: 0,
+    ...PORT,
+    help: "the web page's port; the demo prints its address first",
+  },
+} as const satisfies FlagSpecs;
 
 /** What {@linkcode demoMain} gives a demo's run: the store the web view shows, and a way to draw a trace. */
 export interface DemoRun {

@@ -14,7 +14,7 @@
  */
 import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
 import { DEFAULT_MAX_RECORDS } from "@example/otlp/store";
-import { type FlagDefinitions, flagsOrExit, type FlagValues, PORT } from "./flags.ts";
+import { flagsOrExit, type FlagSpecs, type FlagValues, PORT } from "@example/harness/flags";
 import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "./terminal_text.ts";
 import { renderWaterfall } from "./waterfall.ts";
@@ -107,27 +107,31 @@ export function watchTraces(
 
 /** The flags of `deno task viewer`: each default and help text written once (the README's table is checked). */
 export const VIEWER_FLAGS = {
-  port: { default: 4318, ...PORT, help: "the OTLP/HTTP receiver's port (0: a free one)" },
+  port: { type: "number", default: 4318, ...PORT, help: "the OTLP/HTTP receiver's port (0: a free one)" },
   "web-port": {
+    type: "number",
     default: DEFAULT_WEB_PORT,
     ...PORT,
     help: "the web page's port (0: a free one); both print their address at start",
   },
   "settle-ms": {
+    type: "number",
     default: 1000,
     help: "a trace is drawn once it has been quiet this long and no CLIENT span waits",
   },
-  "wait-ms": { default: 10_000, help: "...or at the latest this long after its first span" },
+  "wait-ms": { type: "number", default: 10_000, help: "...or at the latest this long after its first span" },
   "max-records": {
+    type: "number",
     default: DEFAULT_MAX_RECORDS,
     min: 1,
     help: "the most spans and log records held; past it the oldest traces are dropped, saying so",
   },
   "summary-every": {
+    type: "number",
     default: 0,
     help: "every N seconds, one line per service: request rate, errors, p95 (0: off)",
   },
-} satisfies FlagDefinitions;
+} as const satisfies FlagSpecs;
 
 /** Starts the receiver and the web page, or exits 1 saying why not (which port is taken). */
 function listen(flags: FlagValues<typeof VIEWER_FLAGS>, errors: TerminalOutput) {
