@@ -2,7 +2,6 @@
  * The example's client: one `fetch` to the server inside a `call-api` span. Deno opens the fetch's CLIENT span
  * and sends the trace in its `traceparent` header, so both programs' spans form one trace. Run it with
  * `OTEL_DENO=true OTEL_SERVICE_NAME=client deno run --allow-net client.ts`.
- *
  * @module
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
@@ -11,21 +10,22 @@ const tracer = trace.getTracer("api-client", "1.0.0");
 
 /** A failed call: its message says what happened in one line; `traceId` names the call's trace. */
 export class CallError extends Error {
-  override name = "CallError";
+  /** A failed call, in the trace `traceId`; `name` is `CallError`, the span's `exception.type`. */
   constructor(message: string, readonly traceId: string) {
     super(message);
+    this.name = "CallError";
   }
 }
 
+/** What {@linkcode callApi} returns: the JSON body of the 2xx answer, and the trace id of the call. */
+export type Answer = { body: unknown; traceId: string };
+
 /**
- * `GET url` inside a new active span `call-api`: the JSON body of a 2xx answer, and the trace id. The answer
- * and its whole body must arrive within `timeoutMs`, the body may be at most `maxBytes`, and no redirect is
- * followed (the trace headers go to no other host). A failure is recorded on the span, and thrown.
+ * `GET url` inside a new active span `call-api`. The answer and its whole body must arrive within
+ * `timeoutMs`, the body may be at most `maxBytes`, and no redirect is followed (the trace headers go to no
+ * other host). A failure is recorded on the span, and thrown.
  */
-export function callApi(
-  url: string | URL,
-  { timeoutMs = 5000, maxBytes = 1_048_576 } = {},
-): Promise<{ body: unknown; traceId: string }> {
+export function callApi(url: string | URL, { timeoutMs = 5000, maxBytes = 2 ** 20 } = {}): Promise<Answer> {
   return tracer.startActiveSpan("call-api", async (span) => {
     const { traceId } = span.spanContext();
     try {
@@ -39,8 +39,7 @@ export function callApi(
       if (!response.ok || declared > maxBytes) {
         await response.body?.cancel();
         if (response.ok) throw new Error(`${tooLarge} (Content-Length: ${declared})`);
-        const redirect = response.headers.has("location") ? " (a redirect: not followed)" : "";
-        throw new Error(`${url} answered ${response.status} ${response.statusText}${redirect}`);
+        throw new Error(`${url} answered ${response.status} ${response.statusText}`); // 3xx too: not followed
       }
       const chunks: Uint8Array<ArrayBuffer>[] = [];
       let size = 0;
@@ -69,16 +68,19 @@ export function callApi(
   });
 }
 
-/** A failed step in one line: `late` past the deadline, else `broken` and Deno's reason, without its prefixes. */
+/** A failed step in one line: `late` past the deadline, else `broken` and the reason (Deno 2.9: in the cause). */
 function failure(error: Error, late: string, broken: string): Error {
-  if (error.name === "TimeoutError") return new Error(late);
-  const cause = error.message === "fetch failed" && error.cause instanceof Error ? error.cause : error;
-  return new Error(`${broken}: ${cause.message.split("): ").pop()}`);
+  const reason = (error.cause instanceof Error ? error.cause : error).message.split("): ").pop();
+  return new Error(error.name === "TimeoutError" ? late : `${broken}: ${reason}`);
 }
 
-const readable = (variable: string) =>
-  Deno.permissions.querySync({ name: "env", variable }).state === "granted";
-const env = (name: string) => readable(name) ? Deno.env.get(name)?.trim() || undefined : undefined;
+const unread: string[] = [];
+/** Variable `name`, or `undefined`. Asked first: reading without leave would prompt; then the defaults apply. */
+function env(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  if (state === "granted") return Deno.env.get(name)?.trim() || undefined;
+  unread.push(name);
+}
 
 /** The whole number in variable `name`, or `fallback`; any other value stops the client (exit code 2). */
 function wholeNumber(name: string, fallback: number, max: number): number {
@@ -101,18 +103,16 @@ const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0
 const print = (line: string, to = console.log) => to(line.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, escaped));
 
 if (import.meta.main) {
-  const VARIABLES = ["SERVER_URL", "REQUEST_TIMEOUT_MS", "MAX_RESPONSE_BYTES", "GRAFANA_URL"];
-  const unread = VARIABLES.filter((name) => !readable(name)).join(", ");
-  if (unread) console.error(`Client: not reading ${unread} without --allow-env; using the defaults`);
   const url = httpUrl("SERVER_URL", "http://localhost:8000/");
   const timeoutMs = wholeNumber("REQUEST_TIMEOUT_MS", 5000, 600_000);
   const maxBytes = wholeNumber("MAX_RESPONSE_BYTES", 1_048_576, 1_073_741_824);
   const grafana = httpUrl("GRAFANA_URL", "http://localhost:3000").href.replace(/\/$/, "");
+  if (unread.length > 0) console.error(`Client: no --allow-env=${unread.join()}: using the defaults`);
   const printTrace = (traceId: string) => {
     if (/^0+$/.test(traceId)) return print("trace id: none (tracing is off; run with OTEL_DENO=true)");
     const tempo = { type: "tempo", uid: "tempo" };
-    const queries = [{ refId: "A", datasource: tempo, queryType: "traceql", query: traceId }];
-    const panes = { trace: { datasource: "tempo", queries, range: { from: "now-1h", to: "now" } } };
+    const query = { refId: "A", datasource: tempo, queryType: "traceql", query: traceId };
+    const panes = { trace: { datasource: "tempo", queries: [query], range: { from: "now-1h", to: "now" } } };
     const search = new URLSearchParams({ schemaVersion: "1", orgId: "1", panes: JSON.stringify(panes) });
     print(`trace id: ${traceId}`);
     print(`Grafana:  ${grafana}/explore?${search}`);

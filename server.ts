@@ -2,7 +2,6 @@
  * The example's API server. Deno opens a SERVER span for each request, continuing the trace of the caller's
  * `traceparent` header; this file adds the route and a span of its own around the work. Run it with
  * `OTEL_DENO=true OTEL_SERVICE_NAME=server deno run --allow-net server.ts`.
- *
  * @module
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
@@ -86,10 +85,13 @@ export async function serve({ hostname, port, workMs, drainMs = 10_000 }: {
   await server.finished;
 }
 
-// Asked first, because reading a variable without leave prompts for it: without --allow-env, the defaults.
-const readable = (variable: string) =>
-  Deno.permissions.querySync({ name: "env", variable }).state === "granted";
-const env = (name: string) => readable(name) ? Deno.env.get(name)?.trim() || undefined : undefined;
+const unread: string[] = [];
+/** Variable `name`, or `undefined`. Asked first: reading without leave would prompt; then the defaults apply. */
+function env(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  if (state === "granted") return Deno.env.get(name)?.trim() || undefined;
+  unread.push(name);
+}
 
 /** The whole number in variable `name`, or `fallback`; any other value stops the server (exit code 2). */
 function wholeNumber(name: string, fallback: number, max: number): number {
@@ -101,12 +103,12 @@ function wholeNumber(name: string, fallback: number, max: number): number {
 }
 
 if (import.meta.main) {
-  const unread = ["HOST", "PORT", "SIMULATED_WORK_MS"].filter((name) => !readable(name)).join(", ");
-  if (unread) console.error(`Server: not reading ${unread} without --allow-env; using the defaults`);
   const hostname = env("HOST") ?? "127.0.0.1";
   const port = wholeNumber("PORT", 8000, 65535);
+  const workMs = wholeNumber("SIMULATED_WORK_MS", 50, 60_000);
+  if (unread.length > 0) console.error(`Server: no --allow-env=${unread.join()}: using the defaults`);
   try {
-    await serve({ hostname, port, workMs: wholeNumber("SIMULATED_WORK_MS", 50, 60_000) });
+    await serve({ hostname, port, workMs });
   } catch (error) {
     const cannotListen = ["AddrInUse", "AddrNotAvailable", "NotCapable", "PermissionDenied"];
     if (!(error instanceof Error && cannotListen.includes(error.name))) throw error;

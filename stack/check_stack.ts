@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { grafanaTraceUrl } from "../config/grafana_link.ts";
+import { grafanaTraceUrl } from "./grafana_link.ts";
 import { runClient, startServer } from "@example/harness/processes";
 
 /** A span as Tempo's `GET /api/v2/traces/<id>` returns it (OTLP JSON with base64 ids). */
