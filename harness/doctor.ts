@@ -96,5 +96,7 @@ if (import.meta.main) {
   const warnings = otelWarnings();
   for (const warning of warnings) console.log(`warning: ${warning}`);
   if (warnings.length > 0) Deno.exit(1);
-  console.log(`OpenTelemetry settings: nothing found that loses traces (checked ${OTEL_VARIABLES.join(", ")})`);
+  console.log(
+    `OpenTelemetry settings: nothing found that loses traces (checked ${OTEL_VARIABLES.join(", ")})`,
+  );
 }
