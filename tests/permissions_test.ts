@@ -31,6 +31,7 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-run=deno,/usr/bin/chromium",
     "--allow-net=127.0.0.1",
     "--allow-read=.",
+    "--allow-write=/tmp/deno-example-copy",
     "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "check": [[], [], [], []],
