@@ -75,7 +75,7 @@ function failure(error: Error, late: string, broken: string): Error {
 }
 
 const unread: string[] = [];
-/** Variable `name`, or `undefined`. Asked first: reading without leave would prompt; then the defaults apply. */
+/** Variable `name`, or `undefined` if unset or not allowed: asked first, as reading without leave prompts. */
 function env(name: string): string | undefined {
   const { state } = Deno.permissions.querySync({ name: "env", variable: name });
   if (state === "granted") return Deno.env.get(name)?.trim() || undefined;

@@ -86,7 +86,7 @@ export async function serve({ hostname, port, workMs, drainMs = 10_000 }: {
 }
 
 const unread: string[] = [];
-/** Variable `name`, or `undefined`. Asked first: reading without leave would prompt; then the defaults apply. */
+/** Variable `name`, or `undefined` if unset or not allowed: asked first, as reading without leave prompts. */
 function env(name: string): string | undefined {
   const { state } = Deno.permissions.querySync({ name: "env", variable: name });
   if (state === "granted") return Deno.env.get(name)?.trim() || undefined;
