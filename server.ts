@@ -109,10 +109,8 @@ if (import.meta.main) {
   if (unread.length > 0) console.error(`Server: no --allow-env=${unread.join()}: using the defaults`);
   try {
     await serve({ hostname, port, workMs });
-  } catch (error) {
-    const cannotListen = ["AddrInUse", "AddrNotAvailable", "NotCapable", "PermissionDenied"];
-    if (!(error instanceof Error && cannotListen.includes(error.name))) throw error;
-    console.error(`Server: cannot listen on ${hostname}:${port}: ${error.message}`);
+  } catch (error) { // serve() fails only where it starts to listen: address in use, no such host, no leave
+    console.error(`Server: cannot listen on ${hostname}:${port}: ${(error as Error).message}`);
     Deno.exit(2);
   }
 }

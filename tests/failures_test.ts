@@ -201,6 +201,16 @@ Deno.test("a port in use stops the server with a one-line error", async () => {
   });
 });
 
+Deno.test("a HOST that is no host name stops the server with a one-line error", async () => {
+  await assert.rejects(startServer({ env: { HOST: "a b" } }), (error: Error) => {
+    assert.match(
+      error.message,
+      /exited with code 2 before listening:\nServer: cannot listen on a b:0: .+\n$/,
+    );
+    return true;
+  });
+});
+
 Deno.test("bad client settings stop the client with a one-line error", async () => {
   for (
     const [env, message] of [
