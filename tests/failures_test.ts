@@ -163,7 +163,7 @@ Deno.test("a second stop signal while draining (Ctrl-C through deno task): one s
   );
 });
 
-for (const [port, shown] of [["abc", '"abc"'], ["70000", '"70000"']]) {
+for (const [port, shown] of [["abc", '"abc"'], ["70000", '"70000"'], ["-1", '"-1"'], ["1e3", '"1e3"']]) {
   Deno.test(`PORT=${port} stops the server with a one-line error`, async () => {
     await assert.rejects(startServer({ env: { PORT: port } }), (error: Error) => {
       assert.match(
@@ -222,6 +222,12 @@ Deno.test("bad client settings stop the client with a one-line error", async () 
         { REQUEST_TIMEOUT_MS: "soon" },
         'REQUEST_TIMEOUT_MS must be a whole number from 1 to 600000, got "soon"',
       ],
+      [{ REQUEST_TIMEOUT_MS: "0" }, 'REQUEST_TIMEOUT_MS must be a whole number from 1 to 600000, got "0"'],
+      [
+        { SERVER_URL: "ftp://127.0.0.1/" },
+        'SERVER_URL must be an http:// or https:// URL, got "ftp://127.0.0.1/"',
+      ],
+      [{ GRAFANA_URL: "grafana" }, 'GRAFANA_URL must be an http:// or https:// URL, got "grafana"'],
     ] as const
   ) {
     const client = await runClient("http://127.0.0.1:9/", { env });
