@@ -16,10 +16,12 @@ export function createHandler(workMs = 50): (request: Request) => Response | Pro
   const routes: Record<string, () => Response | Promise<Response>> = {
     "/": () =>
       tracer.startActiveSpan("process-request", async (span) => {
-        span.addEvent("processing_request", {
-          request_id: crypto.randomUUID(),
-          timestamp: new Date().toISOString(),
-        });
+        if (span.isRecording()) { // not when untraced or sampled out: the attributes cost to build
+          span.addEvent("processing_request", {
+            request_id: crypto.randomUUID(),
+            timestamp: new Date().toISOString(),
+          });
+        }
         console.log("Server: Processing request in trace context");
         if (workMs > 0) await new Promise((resolve) => setTimeout(resolve, workMs));
         span.end();
