@@ -1,77 +1,130 @@
 /**
- * The client of the example: one `fetch` to the server inside a `call-api` span, so that the client's span,
- * the HTTP CLIENT span Deno creates for the fetch and the server's spans form one trace.
- *
- * ```sh
- * OTEL_DENO=true OTEL_SERVICE_NAME=client deno run --allow-net client.ts
- * ```
- *
+ * The example's client: one `fetch` to the server inside a `call-api` span. Deno opens the fetch's CLIENT span
+ * and sends the trace in its `traceparent` header, so both programs' spans form one trace. Run it with
+ * `OTEL_DENO=true OTEL_SERVICE_NAME=client deno run --allow-net client.ts`.
  * @module
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
-import { CallError, fetchSameOrigin, readJson } from "./config/http_call.ts";
-import { CLIENT_VARIABLES, DEFAULT_MAX_RESPONSE_BYTES, readClientConfig } from "./config/client_config.ts";
-import { configOrExit, startupNotices } from "./config/startup.ts";
-import { traceLines } from "./config/grafana_link.ts";
-
-export { CallError };
 
 const tracer = trace.getTracer("api-client", "1.0.0");
 
+/** A failed call: its message says what happened in one line; `traceId` names the call's trace. */
+export class CallError extends Error {
+  /** A failed call, in the trace `traceId`; `name` is `CallError`, the span's `exception.type`. */
+  constructor(message: string, readonly traceId: string) {
+    super(message);
+    this.name = "CallError";
+  }
+}
+
+/** What {@linkcode callApi} returns: the JSON body of the 2xx answer, and the trace id of the call. */
+export type Answer = { body: unknown; traceId: string };
 /**
- * Calls the server at `url` inside a new active span `call-api`. Deno creates the CLIENT span of the fetch
- * and sends the trace in its `traceparent` header. The answer and its body must arrive within `timeoutMs`
- * (default 5000) and the body may be at most `maxBytes` (default 1 MiB); redirects are followed only within
- * the origin of `url`. Any failure is recorded on the span (exception, ERROR status) and thrown as a
- * {@linkcode CallError}.
+ * `GET url` inside a new active span `call-api`. The answer and its whole body must arrive within
+ * `timeoutMs`, the body may be at most `maxBytes`, and no redirect is followed (the trace headers go to no
+ * other host). A failure is recorded on the span, and thrown.
  */
-export function callApi(
-  url: URL | string,
-  { timeoutMs = 5000, maxBytes = DEFAULT_MAX_RESPONSE_BYTES }: { timeoutMs?: number; maxBytes?: number } = {},
-): Promise<CallResult> {
+export function callApi(url: string | URL, { timeoutMs = 5000, maxBytes = 2 ** 20 } = {}): Promise<Answer> {
   return tracer.startActiveSpan("call-api", async (span) => {
     const { traceId } = span.spanContext();
     try {
       const signal = AbortSignal.timeout(timeoutMs); // one deadline for the answer and its body
-      const headers = { accept: "application/json" };
-      const response = await fetchSameOrigin(new URL(url), { headers, signal, timeoutMs });
-      span.addEvent("received_response", { "http.response.status_code": response.status });
-      const body = await readJson(response, { timeoutMs, maxBytes });
-      return { status: response.status, body, traceId };
-    } catch (error) {
-      const failure = new CallError(error instanceof Error ? error.message : String(error), traceId, {
-        cause: error,
+      const response = await fetch(url, { signal, redirect: "manual" }).catch((error) => {
+        throw failure(error, `no answer from ${url} within ${timeoutMs} ms`, `cannot reach ${url}`);
       });
-      span.recordException(failure);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
-      throw failure;
+      span.addEvent("received_response", { "http.response.status_code": response.status });
+      const tooLarge = `${url} answered more than ${maxBytes} bytes (MAX_RESPONSE_BYTES): not read`;
+      const declared = Number(response.headers.get("content-length"));
+      if (!response.ok || declared > maxBytes) {
+        await response.body?.cancel();
+        if (response.ok) throw new Error(`${tooLarge} (Content-Length: ${declared})`);
+        throw new Error(`${url} answered ${response.status} ${response.statusText}`); // 3xx too: not followed
+      }
+      const chunks: Uint8Array<ArrayBuffer>[] = [];
+      let size = 0;
+      try {
+        for await (const chunk of response.body ?? []) { // counted inflated: a gzip bomb stops here too
+          if ((size += chunk.byteLength) > maxBytes) throw new Error(tooLarge);
+          chunks.push(chunk);
+        }
+      } catch (error) {
+        if (size > maxBytes) throw error;
+        const late = `the answer of ${url} was not complete within ${timeoutMs} ms (${size} bytes received)`;
+        throw failure(error as Error, late, `the answer of ${url} broke off after ${size} bytes`);
+      }
+      const body = await new Blob(chunks).text().then(JSON.parse).catch(() => {
+        throw new Error(`${url} answered ${response.status} with a body that is not JSON`);
+      });
+      return { body, traceId };
+    } catch (error) {
+      const callError = new CallError((error as Error).message, traceId);
+      span.recordException(callError);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: callError.message });
+      throw callError;
     } finally {
       span.end();
     }
   });
 }
 
-/** What the server answered, and the trace the call belongs to. */
-export interface CallResult {
-  /** The HTTP status of the answer (2xx). */
-  status: number;
-  /** The answer's JSON body, parsed. */
-  body: unknown;
-  /** The trace id of the call, 32 hex digits (all zeros when tracing is off). */
-  traceId: string;
+/** A failed step in one line: `late` past the deadline, else `broken` and the reason (Deno 2.9: in the cause). */
+function failure(error: Error, late: string, broken: string): Error {
+  const reason = (error.cause instanceof Error ? error.cause : error).message.split("): ").pop();
+  return new Error(error.name === "TimeoutError" ? late : `${broken}: ${reason}`);
 }
 
+const unread: string[] = [];
+/** Variable `name`, or `undefined` if unset or not allowed: asked first, as reading without leave prompts. */
+function env(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  if (state === "granted") return Deno.env.get(name)?.trim() || undefined;
+  unread.push(name);
+}
+
+/** The whole number in variable `name`, or `fallback`; any other value stops the client (exit code 2). */
+function wholeNumber(name: string, fallback: number, max: number): number {
+  const value = env(name) ?? String(fallback);
+  if (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= max) return Number(value);
+  console.error(`Client: ${name} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`);
+  Deno.exit(2);
+}
+
+/** The http(s) URL in variable `name`, or `fallback`; any other value stops the client (exit code 2). */
+function httpUrl(name: string, fallback: string): URL {
+  const value = env(name) ?? fallback;
+  if (/^https?:\/\//i.test(value) && URL.canParse(value)) return new URL(value);
+  console.error(`Client: ${name} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+  Deno.exit(2);
+}
+
+// What the server sent is printed: what a terminal acts on or shows as another text (C1, bidi) is escaped.
+const escaped = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+const print = (line: string, to = console.log) => to(line.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, escaped));
+
 if (import.meta.main) {
-  for (const line of startupNotices("Client", CLIENT_VARIABLES)) console.error(line);
-  const config = configOrExit("Client", readClientConfig);
+  const url = httpUrl("SERVER_URL", "http://localhost:8000/");
+  const timeoutMs = wholeNumber("REQUEST_TIMEOUT_MS", 5000, 600_000);
+  const maxBytes = wholeNumber("MAX_RESPONSE_BYTES", 1_048_576, 1_073_741_824);
+  const grafana = httpUrl("GRAFANA_URL", "http://localhost:3000").href.replace(/\/$/, "");
+  if (unread.length > 0) console.error(`Client: no --allow-env=${unread.join()}: using the defaults`);
+  const printTrace = (traceId: string) => {
+    if (/^0+$/.test(traceId)) return print("trace id: none (tracing is off; run with OTEL_DENO=true)");
+    const tempo = { type: "tempo", uid: "tempo" };
+    const query = { refId: "A", datasource: tempo, queryType: "traceql", query: traceId };
+    const panes = { trace: { datasource: "tempo", queries: [query], range: { from: "now-1h", to: "now" } } };
+    const search = new URLSearchParams({ schemaVersion: "1", orgId: "1", panes: JSON.stringify(panes) });
+    print(`trace id: ${traceId}`);
+    print(`Grafana:  ${grafana}/explore?${search}`);
+    print(`Dashboard: ${grafana}/d/deno-services (rate, errors and latency per route; traces; logs)`);
+  };
   try {
-    const { body, traceId } = await callApi(config.url, config);
-    console.log(`Client: received ${JSON.stringify(body)}`);
-    console.log(traceLines(traceId, config.grafanaUrl));
+    const { body, traceId } = await callApi(url, { timeoutMs, maxBytes });
+    print(`Client: received ${JSON.stringify(body)}`);
+    printTrace(traceId);
   } catch (error) {
     if (!(error instanceof CallError)) throw error;
-    console.error(`Client: ${error.message}`);
-    console.log(traceLines(error.traceId, config.grafanaUrl));
+    print(`Client: ${error.message}`, console.error);
+    printTrace(error.traceId);
     Deno.exitCode = 1;
   }
 }

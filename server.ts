@@ -1,38 +1,22 @@
 /**
- * The API server of the example: a `Deno.serve` handler whose spans join the caller's trace.
- *
- * ```sh
- * OTEL_DENO=true OTEL_SERVICE_NAME=server deno run --allow-net server.ts
- * ```
- *
- * Deno creates the HTTP SERVER span of each request and makes it the active span, continuing the trace named
- * by the request's `traceparent` header. This module only adds what Deno cannot know: the route, and a span
- * of its own around the work it does.
- *
+ * The example's API server. Deno opens a SERVER span for each request, continuing the trace of the caller's
+ * `traceparent` header; this file adds the route and a span of its own around the work. Run it with
+ * `OTEL_DENO=true OTEL_SERVICE_NAME=server deno run --allow-net server.ts`.
  * @module
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
-import {
-  readServerConfig,
-  SERVER_VARIABLES,
-  type ServerConfig,
-  shutdownSignal,
-  startupErrorMessage,
-} from "./config/server_config.ts";
-import { configOrExit, startupNotices } from "./config/startup.ts";
-
-export type { ServerConfig };
 
 const tracer = trace.getTracer("api-server", "1.0.0");
 
-/** A route: answers with `headers` (the `traceresponse` header, when it is on), when there are any. */
-type Route = (workMs: number, headers?: Record<string, string>) => Promise<Response> | Response;
-
-const routes: Record<string, Route> = {
-  "/": (workMs, headers) =>
-    tracer.startActiveSpan("process-request", async (span) => {
-      try {
-        if (span.isRecording()) { // tracing on and sampled: build the event only for a span that keeps it
+/**
+ * The request handler: `GET /` (with `workMs` of simulated work), `GET /health` and `GET /error` (fails on
+ * purpose), and `HEAD` of each; anything else is a JSON 404 or 405.
+ */
+export function createHandler(workMs = 50): (request: Request) => Response | Promise<Response> {
+  const routes: Record<string, () => Response | Promise<Response>> = {
+    "/": () =>
+      tracer.startActiveSpan("process-request", async (span) => {
+        if (span.isRecording()) { // not when untraced or sampled out: the attributes cost to build
           span.addEvent("processing_request", {
             request_id: crypto.randomUUID(),
             timestamp: new Date().toISOString(),
@@ -40,83 +24,57 @@ const routes: Record<string, Route> = {
         }
         console.log("Server: Processing request in trace context");
         if (workMs > 0) await new Promise((resolve) => setTimeout(resolve, workMs));
-        return Response.json({ message: "Hello from server!" }, { headers });
-      } finally {
         span.end();
-      }
-    }),
-  "/health": (_, headers) => Response.json({ status: "ok" }, { headers }),
-  "/error": (_, headers) =>
-    tracer.startActiveSpan("process-request", (span) => {
-      const error = new Error("simulated failure");
-      span.recordException(error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-      span.end();
-      console.error(`Server: ${error.message}`);
-      return Response.json({ error: "simulated failure" }, { status: 500, headers });
-    }),
-};
-
-/**
- * The path of a request's URL (`http://host/path?query` → `/path`), as sent: no dot segment resolved,
- * nothing decoded. It is found with string search, not `new URL(request.url)`, which cost more CPU per request
- * than the rest of an untraced handler (bench/README.md). `*` (`OPTIONS *`) and a bare authority (`CONNECT`)
- * come back whole, and match no route.
- */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("://") + 3);
-  if (start === -1) return url;
-  const query = url.indexOf("?", start);
-  return query === -1 ? url.slice(start) : url.slice(start, query);
-}
-
-/**
- * Creates the server's request handler: `GET /` (simulated work of `workMs`, default 50, in its own span),
- * `GET /health`, `GET /error` (fails on purpose), and `HEAD` of each; 404 and 405 as JSON errors. With
- * `traceResponse` (`TRACE_RESPONSE=true`), every traced response carries a `traceresponse` header (W3C Trace
- * Context Level 2) naming the trace and the server span. It is off by default because it measured 7–24 µs of
- * CPU per traced request (Deno sends a response with one header on a faster path; bench/README.md).
- */
-export function createHandler(
-  { workMs = 50, traceResponse = false }: { workMs?: number; traceResponse?: boolean } = {},
-): (req: Request) => Promise<Response> | Response {
-  // Not async, and the header is set before the route runs: no promise of its own per request.
+        return Response.json({ message: "Hello from server!" });
+      }),
+    "/health": () => Response.json({ status: "ok" }),
+    "/error": () =>
+      tracer.startActiveSpan("process-request", (span) => {
+        const error = new Error("simulated failure");
+        span.recordException(error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+        span.end();
+        console.error(`Server: ${error.message}`);
+        return Response.json({ error: error.message }, { status: 500 });
+      }),
+  };
   return (request) => {
-    const httpSpan = trace.getActiveSpan(); // Deno's SERVER span of this request (undefined: tracing off)
-    // undefined, not {}, when there is no header: an empty headers object still costs its copying.
-    let headers: Record<string, string> | undefined;
-    const context = traceResponse ? httpSpan?.spanContext() : undefined;
-    if (context && trace.isSpanContextValid(context)) {
-      const flags = context.traceFlags.toString(16).padStart(2, "0");
-      headers = { traceresponse: `00-${context.traceId}-${context.spanId}-${flags}` };
-    }
-    const pathname = pathOf(request.url);
-    const route = Object.hasOwn(routes, pathname) ? routes[pathname] : undefined;
-    if (route === undefined) return Response.json({ error: "not found" }, { status: 404, headers });
-    // HTTP semantic conventions: the route on the span, and the span named "{method} {route}".
-    httpSpan?.setAttribute("http.route", pathname);
-    httpSpan?.updateName(`${request.method} ${pathname}`);
-    return request.method === "GET" || request.method === "HEAD"
-      ? route(workMs, headers)
-      : Response.json({ error: "method not allowed" }, {
-        status: 405,
-        headers: { ...headers, allow: "GET, HEAD" },
-      });
+    // The path as sent, found without `new URL`, whose cost shows in bench/README.md's untraced figures.
+    const path = request.url.slice(request.url.indexOf("/", 8)).split("?", 1)[0];
+    if (!Object.hasOwn(routes, path)) return Response.json({ error: "not found" }, { status: 404 });
+    // Deno's SERVER span does not know the route: name it "{method} {route}", as the conventions say.
+    const span = trace.getActiveSpan();
+    span?.setAttribute("http.route", path);
+    span?.updateName(`${request.method} ${path}`);
+    if (request.method === "GET" || request.method === "HEAD") return routes[path]();
+    return Response.json({ error: "method not allowed" }, { status: 405, headers: { allow: "GET, HEAD" } });
   };
 }
 
 /**
- * Serves until SIGINT or SIGTERM, then shuts down gracefully: in-flight requests finish, and the process ends
- * on its own, so that Deno exports every span and log record it still holds. Requests still open after
- * `drainMs` (default 10 s) do not hold it: it exits with code 1 (and those requests leave no span).
- * `traceResponse` is {@linkcode createHandler}'s (default `false`).
+ * Serves until SIGINT or SIGTERM, then lets the requests in flight finish and the process end on its own,
+ * so that Deno exports the telemetry it still holds. Requests still open after `drainMs` end it (exit 1).
  */
-export async function serve(
-  { hostname, port, workMs, drainMs = 10_000, traceResponse = false }:
-    & Omit<ServerConfig, "traceResponse">
-    & { drainMs?: number; traceResponse?: boolean },
-) {
-  const stop = shutdownSignal(); // listening first, so that a signal that comes right away is handled
+export async function serve({ hostname, port, workMs, drainMs = 10_000 }: {
+  hostname: string;
+  port: number;
+  workMs: number;
+  drainMs?: number;
+}): Promise<void> {
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return; // deno task and a terminal's Ctrl-C can deliver the same stop twice
+    stopping = true;
+    console.log("Server: shutting down");
+    const deadline = setTimeout(() => {
+      console.error(`Server: requests still open after ${drainMs} ms, exiting`);
+      Deno.exit(1);
+    }, drainMs);
+    server.shutdown().finally(() => clearTimeout(deadline));
+  };
+  // Listening before serving: a stop sent as soon as the server says it listens is handled.
+  const signals = Deno.build.os === "windows" ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const;
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
   const server = Deno.serve({
     hostname,
     port,
@@ -125,27 +83,36 @@ export async function serve(
       console.error("Server: unexpected error:", error);
       return Response.json({ error: "internal server error" }, { status: 500 });
     },
-  }, createHandler({ workMs, traceResponse }));
-  stop.addEventListener("abort", () => {
-    console.log("Server: shutting down");
-    const deadline = setTimeout(() => {
-      console.error(`Server: requests still open after ${drainMs} ms, exiting`);
-      Deno.exit(1);
-    }, drainMs);
-    server.shutdown().finally(() => clearTimeout(deadline)); // stop accepting, let in-flight requests finish
-  }, { once: true });
+  }, createHandler(workMs));
   await server.finished;
 }
 
+const unread: string[] = [];
+/** Variable `name`, or `undefined` if unset or not allowed: asked first, as reading without leave prompts. */
+function env(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  if (state === "granted") return Deno.env.get(name)?.trim() || undefined;
+  unread.push(name);
+}
+
+/** The whole number in variable `name`, or `fallback`; any other value stops the server (exit code 2). */
+function wholeNumber(name: string, fallback: number, max: number): number {
+  const value = env(name);
+  if (value === undefined) return fallback;
+  if (/^\d+$/.test(value) && Number(value) <= max) return Number(value);
+  console.error(`Server: ${name} must be a whole number from 0 to ${max}, got ${JSON.stringify(value)}`);
+  Deno.exit(2);
+}
+
 if (import.meta.main) {
-  for (const line of startupNotices("Server", SERVER_VARIABLES)) console.error(line);
-  const config = configOrExit("Server", readServerConfig);
+  const hostname = env("HOST") ?? "127.0.0.1";
+  const port = wholeNumber("PORT", 8000, 65535);
+  const workMs = wholeNumber("SIMULATED_WORK_MS", 50, 60_000);
+  if (unread.length > 0) console.error(`Server: no --allow-env=${unread.join()}: using the defaults`);
   try {
-    await serve(config);
-  } catch (error) {
-    const message = startupErrorMessage(error, config);
-    if (message === undefined) throw error;
-    console.error(`Server: ${message}`);
-    Deno.exitCode = 2;
+    await serve({ hostname, port, workMs });
+  } catch (error) { // serve() fails only where it starts to listen: address in use, no such host, no leave
+    console.error(`Server: cannot listen on ${hostname}:${port}: ${(error as Error).message}`);
+    Deno.exit(2);
   }
 }

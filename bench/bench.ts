@@ -125,16 +125,6 @@ export const SERVER_CASES: ServerCase[] = [
     logsPerRequest: 1,
   },
   {
-    id: "deno-traceresponse",
-    label: "server.ts + traceresponse header, traced",
-    runtime: "deno",
-    traced: true,
-    settings: { TRACE_RESPONSE: "true" },
-    baseline: "deno-off",
-    yardstick: "tutorial-traced",
-    logsPerRequest: 1,
-  },
-  {
     id: "deno-json",
     label: "server.ts, traced, http/json",
     runtime: "deno",
@@ -793,7 +783,6 @@ const SMOKE_CASES = [
   "tutorial-traced",
   "deno-off",
   "deno-protobuf",
-  "deno-traceresponse",
   "node-off",
   "node-sdk",
 ];

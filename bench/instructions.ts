@@ -9,7 +9,7 @@
  *
  * ```sh
  * deno task bench:instructions                      # the tutorial's server and server.ts, untraced and traced
- * deno task bench:instructions --traced --env=TRACE_RESPONSE=true server.ts
+ * deno task bench:instructions --traced --env=OTEL_TRACES_SAMPLER=always_off server.ts
  * deno task bench:instructions my_patched_copy.ts   # any script that serves like server.ts
  * ```
  *

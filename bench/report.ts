@@ -72,7 +72,7 @@ export interface ServerRun {
   baseline?: string;
   /** The id of the tutorial's server in the same tracing setting, to compare with, if any. */
   yardstick?: string;
-  /** The settings of the server beyond tracing on (OTEL_*, and `server.ts`'s own, e.g. TRACE_RESPONSE). */
+  /** The settings of the server beyond tracing on (OTEL_*, and `server.ts`'s own, e.g. SIMULATED_WORK_MS). */
   settings: Record<string, string>;
   /** Requests per second the load generator was limited to, if any. */
   targetRate?: number;

@@ -326,6 +326,12 @@ export async function runClient(serverUrl: string, options: ChildOptions = {}): 
   return { ...result, traceId: result.stdout.match(/^trace id: ([0-9a-f]{32})$/m)?.[1] };
 }
 
+/** Runs the `doctor` task's program (`deno task doctor`) with its task's flags and the variables `env`. */
+export function runDoctor(env: ChildEnv): Promise<ExitResult> {
+  const command = denoRunOf("doctor");
+  return runDeno(scriptOf(command), { permissions: permissionFlags(command), env });
+}
+
 /** Options of {@linkcode runDeno}. */
 export interface RunOptions {
   /** `deno run` flags, before the script. */

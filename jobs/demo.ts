@@ -113,7 +113,7 @@ export async function runJobsDemo(
       protocol: "http/protobuf",
     });
     const lines = (client.stdout + client.stderr).trimEnd().split("\n");
-    for (const line of lines.filter((line) => !line.startsWith("Grafana:"))) log(`client: ${line}`);
+    for (const line of lines.filter((line) => !/^(Grafana|Dashboard):/.test(line))) log(`client: ${line}`);
     traceId = client.traceId;
     if (client.code !== 0 || traceId === undefined) {
       return { ok: false, linked: [], broken: [`the client failed (exit code ${client.code})`] };

@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { grafanaTraceUrl } from "../config/grafana_link.ts";
+import { grafanaTraceUrl } from "./grafana_link.ts";
 import { runClient, startServer } from "@example/harness/processes";
 import { checkJoinedTrace as checkJoined, type JoinedSpan, JoinError } from "@example/otlp/joined";
 import type { SpanKind } from "@example/otlp/decode";

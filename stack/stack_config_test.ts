@@ -2,7 +2,7 @@
 // would break `docker compose up` (or the native run of stack/run_native.sh) hold. Needs --allow-read.
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { TEMPO_DATASOURCE_UID } from "../config/grafana_link.ts";
+import { TEMPO_DATASOURCE_UID } from "./grafana_link.ts";
 import {
   EXEMPLAR_TRACE_ID_LABEL,
   logsForSpanQuery,

@@ -327,7 +327,7 @@ Deno.test({
     for (const mode of ["ok", "hang"] as const) {
       await using collector = startFaultCollector({ mode });
       await using server = await startServer({
-        script: "tests/testdata/memory_server.ts",
+        script: "tests/testdata/probed_server.ts",
         otlpEndpoint: collector.url,
         env: { SIMULATED_WORK_MS: "0", OTEL_EXPORTER_OTLP_TIMEOUT: "1000" },
         permissions: ["--v8-flags=--expose-gc", ...serverPermissions()],

@@ -206,7 +206,7 @@ const SEED = 20261123;
 const GENERATED = 400;
 
 // Response headers the server may send, each with the only shape its value may have: nothing from the
-// request can come back except the validated ids of traceresponse.
+// request can come back except the validated ids of traceresponse (added by tests/testdata/probed_server.ts).
 const SAFE_RESPONSE_HEADERS: Record<string, RegExp> = {
   "content-type": /^application\/json$/,
   "content-length": /^\d+$/,
@@ -237,7 +237,9 @@ Deno.test(`hostile propagation headers (${GENERATED} generated, seed ${SEED}, + 
   const server = await startServer({
     otlpEndpoint: receiver.url,
     workMs: 0,
-    env: { ...serverTaskPropagators(), TRACE_RESPONSE: "true" },
+    // Its traceresponse header names the trace and the SERVER span of each request.
+    script: "tests/testdata/probed_server.ts",
+    env: serverTaskPropagators(),
   });
   const port = Number(new URL(server.url).port);
   const expected: { spanId: string; parent?: string; label: string }[] = [];

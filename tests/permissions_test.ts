@@ -12,11 +12,14 @@ import { closedPort, ROOT, runDeno, spawn } from "@example/harness/processes";
 const EXPECTED: Record<string, string[][]> = {
   "server": [[
     "--allow-net=127.0.0.1",
-    "--allow-env=HOST,PORT,SIMULATED_WORK_MS,TRACE_RESPONSE,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,OTEL_EXPORTER_OTLP_PROTOCOL,OTEL_TRACES_SAMPLER_ARG,OTEL_PROPAGATORS",
+    "--allow-env=HOST,PORT,SIMULATED_WORK_MS",
   ]],
   "client": [[
     "--allow-net=localhost,127.0.0.1",
-    "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,MAX_RESPONSE_BYTES,GRAFANA_URL,OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,OTEL_EXPORTER_OTLP_PROTOCOL,OTEL_TRACES_SAMPLER_ARG,OTEL_PROPAGATORS",
+    "--allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,MAX_RESPONSE_BYTES,GRAFANA_URL",
+  ]],
+  "doctor": [[
+    "--allow-env=OTEL_EXPORTER_OTLP_ENDPOINT,OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,OTEL_EXPORTER_OTLP_PROTOCOL,OTEL_TRACES_SAMPLER_ARG,OTEL_PROPAGATORS",
   ]],
   "test:stack": [[
     "--allow-run=deno",
@@ -28,6 +31,7 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-run=deno,/usr/bin/chromium",
     "--allow-net=127.0.0.1",
     "--allow-read=.",
+    "--allow-write=/tmp/deno-example-copy",
     "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "check": [[], [], [], []],
@@ -231,7 +235,8 @@ Deno.test("under exactly its task's flags, the server listens only on 127.0.0.1 
   assert.equal(server.code, 2);
   assert.equal(
     server.stderr,
-    `Server: Requires net access to "0.0.0.0:${port}", run again with the --allow-net flag\n`,
+    `Server: cannot listen on 0.0.0.0:${port}: Requires net access to "0.0.0.0:${port}", run again with the ` +
+      "--allow-net flag\n",
   );
   // The client may not call another address, yet its spans reach the receiver: the runtime exports them,
   // outside the permission system.
@@ -252,7 +257,7 @@ Deno.test("under exactly its task's flags, the server listens only on 127.0.0.1 
 
 const TUTORIAL = { OTEL_DENO: "true" };
 
-Deno.test("the plain tutorial commands: with --allow-env, PORT and SERVER_URL work; without, each program says it does not read them", async () => {
+Deno.test("the plain tutorial commands: with --allow-env, PORT and SERVER_URL work; without, each program says in one line that it uses its defaults", async () => {
   await using receiver = startReceiver({ port: 0 });
   const port = closedPort();
   // PORT=8001 OTEL_DENO=true OTEL_SERVICE_NAME=server deno run --allow-net --allow-env server.ts
@@ -284,15 +289,15 @@ Deno.test("the plain tutorial commands: with --allow-env, PORT and SERVER_URL wo
   });
   assert.equal(
     client.stderr.split("\n")[0],
-    "Client: not reading SERVER_URL, REQUEST_TIMEOUT_MS, MAX_RESPONSE_BYTES, GRAFANA_URL without --allow-env; " +
-      "using the defaults",
+    "Client: no --allow-env=SERVER_URL,REQUEST_TIMEOUT_MS,MAX_RESPONSE_BYTES,GRAFANA_URL: using the defaults",
   );
   const notListening = await deno(["run", "--allow-net=127.0.0.1:9", "server.ts"], { PORT: String(port) });
   assert.equal(notListening.code, 2);
   assert.equal(
     notListening.stderr,
-    "Server: not reading HOST, PORT, SIMULATED_WORK_MS, TRACE_RESPONSE without --allow-env; using the defaults\n" +
-      'Server: Requires net access to "127.0.0.1:8000", run again with the --allow-net flag\n',
+    "Server: no --allow-env=HOST,PORT,SIMULATED_WORK_MS: using the defaults\n" +
+      'Server: cannot listen on 127.0.0.1:8000: Requires net access to "127.0.0.1:8000", run again with the ' +
+      "--allow-net flag\n",
   );
 });
 

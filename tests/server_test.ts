@@ -1,10 +1,9 @@
-// Unit tests of the server's handler and configuration, in this process, over real Request objects.
+// Unit tests of the server's handler, in this process, over real Request objects. Its settings (PORT, HOST,
+// SIMULATED_WORK_MS) are tested on real processes in tests/failures_test.ts and tests/permissions_test.ts.
 import assert from "node:assert/strict";
 import { createHandler } from "../server.ts";
-import { readServerConfig } from "../config/server_config.ts";
-import { ConfigError } from "../config/env.ts";
 
-const handler = createHandler({ workMs: 0 });
+const handler = createHandler(0);
 const get = (path: string, init?: RequestInit) => handler(new Request(`http://localhost${path}`, init));
 
 Deno.test("GET / answers the greeting as JSON", async () => {
@@ -15,7 +14,7 @@ Deno.test("GET / answers the greeting as JSON", async () => {
 });
 
 Deno.test("GET /health answers without the simulated work", async () => {
-  const slow = createHandler({ workMs: 60_000 });
+  const slow = createHandler(60_000);
   const response = await slow(new Request("http://localhost/health"));
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), { status: "ok" });
@@ -57,34 +56,10 @@ Deno.test("paths that look like object properties are not routes", async () => {
   }
 });
 
-Deno.test("server configuration: defaults, values, and one-line errors", () => {
-  const env = (values: Record<string, string>) => (name: string) => values[name];
-  assert.deepEqual(readServerConfig(env({})), {
-    hostname: "127.0.0.1",
-    port: 8000,
-    workMs: 50,
-    traceResponse: false,
-  });
-  assert.deepEqual(
-    readServerConfig(env({ HOST: "0.0.0.0", PORT: "0", SIMULATED_WORK_MS: "0", TRACE_RESPONSE: "true" })),
-    { hostname: "0.0.0.0", port: 0, workMs: 0, traceResponse: true },
-  );
-  assert.equal(readServerConfig(env({ TRACE_RESPONSE: "false" })).traceResponse, false);
-  for (const port of ["abc", "70000", "-1", "80.5", "1e3"]) {
-    assert.throws(
-      () => readServerConfig(env({ PORT: port })),
-      (error) =>
-        error instanceof ConfigError &&
-        error.message === `PORT must be a whole number from 0 to 65535, got ${JSON.stringify(port)}`,
-    );
-  }
-  assert.throws(() => readServerConfig(env({ SIMULATED_WORK_MS: "slow" })), ConfigError);
-  for (const value of ["yes", "1", "TRUE"]) {
-    assert.throws(
-      () => readServerConfig(env({ TRACE_RESPONSE: value })),
-      (error) =>
-        error instanceof ConfigError &&
-        error.message === `TRACE_RESPONSE must be true or false, got ${JSON.stringify(value)}`,
-    );
-  }
+Deno.test("the route is the path alone: no query string, no host", async () => {
+  assert.equal((await get("/health?x=/error")).status, 200);
+  assert.deepEqual(await (await get("/health?x=/error")).json(), { status: "ok" });
+  assert.equal((await handler(new Request("https://h:8443/health"))).status, 200);
+  assert.equal((await get("/x/../health")).status, 200, "the URL parser resolves it before the handler");
+  assert.equal((await get("/health/")).status, 404);
 });

@@ -37,7 +37,7 @@ export async function runDemo(
     const client = await runClient(server.url, { otlpEndpoint: receiver.url, protocol: "http/protobuf" });
     // The Grafana link is for `docker compose up`; the demo draws the trace itself.
     const lines = (client.stdout + client.stderr).trimEnd().split("\n");
-    for (const line of lines.filter((line) => !line.startsWith("Grafana:"))) log(`client: ${line}`);
+    for (const line of lines.filter((line) => !/^(Grafana|Dashboard):/.test(line))) log(`client: ${line}`);
     traceId = client.traceId;
     if (client.code !== 0 || traceId === undefined) {
       return { ok: false, reason: `the client failed (exit code ${client.code})` };

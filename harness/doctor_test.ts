@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { OTEL_VARIABLES, otelWarnings } from "./otel_env.ts";
+import { OTEL_VARIABLES, otelWarnings } from "./doctor.ts";
+import { runDoctor } from "./processes.ts";
+import { denoRunOf, permissionFlags } from "./tasks.ts";
 
 const env = (values: Record<string, string>) => (name: string) => values[name];
 
@@ -70,4 +72,18 @@ Deno.test("OTEL_VARIABLES names every variable otelWarnings reads", () => {
   const read = new Set<string>();
   otelWarnings((name) => (read.add(name), undefined));
   assert.deepEqual([...read].sort(), [...OTEL_VARIABLES].sort());
+});
+
+Deno.test("deno task doctor may read exactly OTEL_VARIABLES, prints one line per finding and exits 1, else 0", async () => {
+  assert.deepEqual(permissionFlags(denoRunOf("doctor")), [`--allow-env=${OTEL_VARIABLES.join(",")}`]);
+  const bad = await runDoctor({ OTEL_PROPAGATORS: "b3", OTEL_TRACES_SAMPLER_ARG: "2" });
+  assert.equal(bad.code, 1, bad.stderr);
+  assert.deepEqual(bad.stdout.trimEnd().split("\n"), [
+    'warning: OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, got "2": Deno keeps every trace',
+    "warning: OTEL_PROPAGATORS=b3 has no tracecontext (Deno knows only tracecontext and baggage): " +
+    "traces will not join across services",
+  ]);
+  const good = await runDoctor({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" });
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /^OpenTelemetry settings: nothing found that loses traces/);
 });

@@ -1,8 +1,9 @@
 /**
- * A direct link to one trace in Grafana's Explore view, for the Grafana stack of `docker-compose.yml`.
+ * A direct link to one trace in Grafana's Explore view, for the Grafana stack of `docker-compose.yml`. The
+ * stack check prints it; `client.ts` builds the same link inline (tests/example_test.ts compares the two).
  *
  * ```ts
- * import { grafanaTraceUrl } from "./config/grafana_link.ts";
+ * import { grafanaTraceUrl } from "@example/stack/grafana_link";
  * console.log(grafanaTraceUrl("4bf92f3577b34da6a3ce929d0e0e4736"));
  * // http://localhost:3000/explore?schemaVersion=1&orgId=1&panes=...
  * ```
@@ -72,13 +73,4 @@ export function grafanaTraceUrl(traceId: string, options: GrafanaLinkOptions = {
   base.searchParams.set("orgId", String(orgId));
   base.searchParams.set("panes", JSON.stringify(panes));
   return base.href;
-}
-
-/**
- * The lines a program prints to name a trace: its id and the link to it in Grafana, or a note that there is
- * no trace when tracing is off (the all-zero trace id).
- */
-export function traceLines(traceId: string, grafanaUrl: string | URL = DEFAULT_GRAFANA_URL): string {
-  if (/^0+$/.test(traceId)) return "trace id: none (tracing is off; run with OTEL_DENO=true)";
-  return `trace id: ${traceId}\nGrafana:  ${grafanaTraceUrl(traceId, { grafanaUrl })}`;
 }

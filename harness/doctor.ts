@@ -1,15 +1,25 @@
 /**
- * Checks the OpenTelemetry settings that Deno accepts without a word but that lose or split every trace: an
- * export endpoint that is not a URL, one that already names a signal's path, a protocol on the other
- * protocol's port, a sampling ratio outside 0..1, and propagators without `tracecontext`. Deno itself refuses
- * only an unknown protocol or sampler (and stops on `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` or a zero
- * `OTEL_BSP_MAX_QUEUE_SIZE`, before a program can say anything).
+ * `deno task doctor`: checks the OpenTelemetry settings that Deno accepts without a word but that lose or
+ * split every trace: an export endpoint that is not a URL, one that already names a signal's path, a protocol
+ * on the other protocol's port, a sampling ratio outside 0..1, and propagators without `tracecontext`. Deno
+ * itself refuses only an unknown protocol or sampler (and stops on `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` or a
+ * zero `OTEL_BSP_MAX_QUEUE_SIZE`, before a program can say anything). It prints one line per finding and exits
+ * with code 1 when there is any.
+ *
+ * ```sh
+ * OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 deno task doctor
+ * ```
  *
  * @module
  */
-import { readEnv } from "./env.ts";
 
-/** The variables {@linkcode otelWarnings} reads: a program's `--allow-env` must include them. */
+/** Returns variable `name`, or `undefined` when it is unset, empty, or not readable; never prompts. */
+function readEnv(name: string): string | undefined {
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") return undefined;
+  return Deno.env.get(name)?.trim() || undefined;
+}
+
+/** The variables {@linkcode otelWarnings} reads: the `doctor` task's `--allow-env` lists them. */
 export const OTEL_VARIABLES = [
   "OTEL_EXPORTER_OTLP_ENDPOINT",
   "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -80,4 +90,13 @@ export function otelWarnings(env: (name: string) => string | undefined = readEnv
     );
   }
   return warnings;
+}
+
+if (import.meta.main) {
+  const warnings = otelWarnings();
+  for (const warning of warnings) console.log(`warning: ${warning}`);
+  if (warnings.length > 0) Deno.exit(1);
+  console.log(
+    `OpenTelemetry settings: nothing found that loses traces (checked ${OTEL_VARIABLES.join(", ")})`,
+  );
 }
