@@ -87,7 +87,8 @@ export type Flag = NumberFlag | StringFlag | NumberListFlag | StringListFlag | B
 /** Flags by name (the name is the flag without its `--`). */
 export type FlagSpecs = Record<string, Flag>;
 
-type ValueOf<F extends Flag> = F extends NumberFlag ? number
+/** The parsed value of one flag: a number, a list, a text or a boolean. */
+export type ValueOf<F extends Flag> = F extends NumberFlag ? number
   : F extends BooleanFlag ? boolean
   : F extends NumberListFlag ? number[]
   : F extends StringListFlag ? F extends { default: readonly string[] } ? string[] : string[] | undefined
