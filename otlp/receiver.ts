@@ -9,7 +9,7 @@
  * cannot write or evict telemetry.
  *
  * ```ts
- * import { startReceiver } from "./receiver.ts";
+import { startReceiver } from "./receiver.ts";
  * await using receiver = startReceiver({ port: 0 });
  * // OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url for the programs under observation, then:
  * const spans = await receiver.store.waitFor((store) => store.spans.length >= 4);
@@ -29,6 +29,7 @@ import {
   type Span,
 } from "./decode.ts";
 import { TelemetryStore } from "./store.ts";
+import { cut } from "./terminal_text.ts";
 
 export {
   type Dropped,
@@ -438,12 +439,23 @@ export function startReceiver(
   return { url, port: server.addr.port, store, close, [Symbol.asyncDispose]: close };
 }
 
+/** Options of {@linkcode reportError}. */
+export interface ReportErrorOptions {
+  /** Where the line goes (default: stderr). */
+  print?: (line: string) => void;
+  /** At most one line each this many ms; the others are counted in the next (default 1000). */
+  intervalMs?: number;
+  /** The answer to the failed request (default: the receiver's JSON 500). */
+  answer?: () => Response;
+}
+
 /**
- * An `onError` for `Deno.serve`: one line on stderr, with control and bidirectional characters escaped (the
- * error may quote what a sender wrote), at most one a second (the others are counted in the next), and a 500.
+ * An `onError` for `Deno.serve` (the receiver's, the web view's): one line on stderr naming `who`, the error's
+ * text made visible and cut (it may quote what a sender wrote), at most one each `intervalMs`, and a 500.
  */
 export function reportError(
-  { print = (line: string) => console.error(line), intervalMs = 1000 } = {},
+  who = "receiver",
+  { print = (line) => console.error(line), intervalMs = 1000, answer }: ReportErrorOptions = {},
 ): (error: unknown) => Response {
   let last = -Infinity, suppressed = 0;
   return (error) => {
@@ -452,20 +464,9 @@ export function reportError(
     else {
       const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       const more = suppressed > 0 ? ` (and ${suppressed} more since the last)` : "";
-      print(`receiver: a request failed: ${cleanLine(text)}${more}`);
-      last = now;
-      suppressed = 0;
+      print(`${who}: a request failed: ${cut(text, 300)}${more}`);
+      [last, suppressed] = [now, 0];
     }
-    return status(500, "the receiver failed on this request");
+    return answer?.() ?? status(500, `the ${who} failed on this request`);
   };
-}
-
-/** `text` on one line, at most 300 characters, with characters a terminal would act on escaped as `\u{…}`. */
-export function cleanLine(text: string): string {
-  const line = text.replace(
-    // deno-lint-ignore no-control-regex
-    /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (char) => `\\u{${char.codePointAt(0)!.toString(16)}}`,
-  );
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }

@@ -312,7 +312,7 @@ Deno.test("the receiver answers only a loopback Host: a malformed one is a 400, 
 
 Deno.test("onError prints one cleaned line, at most one a second, and answers 500", async () => {
   const lines: string[] = [];
-  const onError = reportError({ print: (line) => lines.push(line), intervalMs: 60_000 });
+  const onError = reportError("receiver", { print: (line) => lines.push(line), intervalMs: 60_000 });
   const response = onError(new TypeError("Invalid URL: 'http://a\u009b31m\u202e:1:1/'\nsecond line"));
   assert.equal(response.status, 500);
   await response.body?.cancel();
@@ -320,7 +320,7 @@ Deno.test("onError prints one cleaned line, at most one a second, and answers 50
   assert.equal(lines.length, 1);
   assert.equal(
     lines[0],
-    "receiver: a request failed: TypeError: Invalid URL: 'http://a\\u{9b}31m\\u{202e}:1:1/'\\u{a}second line",
+    "receiver: a request failed: TypeError: Invalid URL: 'http://a<U+009B>31m<U+202E>:1:1/'⏎second line",
   );
 });
 

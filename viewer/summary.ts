@@ -10,7 +10,7 @@
  */
 import type { MetricStore } from "@example/otlp/metric_store";
 import { serviceSummaries, type ServiceSummary, type SummaryOptions } from "./metrics_summary.ts";
-import { cut, padEnd } from "./terminal_text.ts";
+import { cut, padEnd } from "@example/otlp/terminal_text";
 
 /** How wide the service column is at most, in terminal columns. */
 const SERVICE_COLUMNS = 24;

@@ -16,7 +16,7 @@ import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receive
 import { DEFAULT_MAX_RECORDS } from "@example/otlp/store";
 import { flagsOrExit, type FlagSpecs, type FlagValues, PORT } from "@example/harness/flags";
 import { TerminalOutput } from "./terminal_output.ts";
-import { cut } from "./terminal_text.ts";
+import { cut } from "@example/otlp/terminal_text";
 import { renderWaterfall } from "./waterfall.ts";
 import { DEFAULT_WEB_PORT, startWebView } from "./web.ts";
 import { printSummaries } from "./summary.ts";

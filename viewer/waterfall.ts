@@ -8,7 +8,7 @@
  */
 import type { AttributeValue, LogRecord, Span } from "@example/otlp/decode";
 import { servicesByStart, type Trace } from "@example/otlp/receiver";
-import { cut, padEnd, padStart, width } from "./terminal_text.ts";
+import { cut, padEnd, padStart, width } from "@example/otlp/terminal_text";
 
 /** Options of {@linkcode renderWaterfall}. */
 export interface WaterfallOptions {

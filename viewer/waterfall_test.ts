@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { renderWaterfall } from "./waterfall.ts";
-import stringWidth from "string-width";
+import { width as stringWidth } from "@example/otlp/terminal_text";
 import { TelemetryStore } from "@example/otlp/receiver";
 import { replay } from "@example/otlp/testdata/replay";
 import { decodeLogs, decodeTraces } from "@example/otlp/decode";

@@ -18,11 +18,17 @@
  *
  * @module
  */
-import { isComplete, servicesByStart, type TelemetryStore, type Trace } from "@example/otlp/receiver";
+import {
+  isComplete,
+  reportError,
+  servicesByStart,
+  type TelemetryStore,
+  type Trace,
+} from "@example/otlp/receiver";
 import { resourcesOf } from "@example/otlp/store";
 import type { Span } from "@example/otlp/decode";
 import { TerminalOutput } from "./terminal_output.ts";
-import { cut } from "./terminal_text.ts";
+import { cut } from "@example/otlp/terminal_text";
 import { pageAssets } from "./web_assets.ts";
 import { signalsAnswer } from "./web_signals.ts";
 
@@ -498,30 +504,16 @@ export function startWebView(
   };
 }
 
-/**
- * An `onError` for the web view's server: one line for a request that failed, its text made visible (it may
- * quote what a sender wrote) and cut, at most one each `intervalMs` (the others are counted in the next),
- * and a 500.
- */
+let stderr: TerminalOutput | undefined;
+function _stderrLine(): (line: string) => void {
+  return (line) => (stderr ??= new TerminalOutput(Deno.stderr)).print(line);
+}
+
+/** The web view's `onError`: the receiver's {@linkcode reportError}, answering in plain text. */
 export function webErrorHandler(
   print: (line: string) => void,
   intervalMs = 1000,
 ): (error: unknown) => Response {
-  let last = -Infinity, suppressed = 0;
-  return (error) => {
-    const now = performance.now();
-    if (now - last < intervalMs) suppressed++;
-    else {
-      const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      const more = suppressed > 0 ? ` (and ${suppressed} more since the last)` : "";
-      print(`web view: a request failed: ${cut(text, 300)}${more}`);
-      [last, suppressed] = [now, 0];
-    }
-    return _text(500, "the web view failed on this request");
-  };
-}
-
-let stderr: TerminalOutput | undefined;
-function _stderrLine(): (line: string) => void {
-  return (line) => (stderr ??= new TerminalOutput(Deno.stderr)).print(line);
+  const answer = () => _text(500, "the web view failed on this request");
+  return reportError("web view", { print, intervalMs, answer });
 }
