@@ -12,6 +12,7 @@
  */
 import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
 import { runClient, startServer } from "@example/harness/processes";
+import { checkJoinedTrace, JoinError } from "@example/otlp/joined";
 import { renderWaterfall } from "./waterfall.ts";
 import { startWebView } from "./web.ts";
 import { flagsOrExit, type FlagSpecs, PORT } from "@example/harness/flags";
@@ -52,26 +53,21 @@ export async function runDemo(
   await receiver.store.waitForTrace(traceId, { spans: 4, signal: AbortSignal.timeout(timeoutMs) })
     .catch(() => {});
   const trace = receiver.store.trace(traceId);
-  const services = new Set(trace?.spans.map((span) => span.service));
-  if (trace === undefined) return { ok: false, reason: `no span of trace ${traceId} arrived` };
-  if (!services.has("server")) {
-    const elsewhere = receiver.store.traces().filter((other) =>
-      other.spans.some((span) => span.service === "server")
-    );
-    return {
-      ok: false,
-      trace,
-      reason: elsewhere.length > 0
-        ? `the server's spans arrived in another trace (${
-          elsewhere[0].traceId
-        }): the context did not propagate`
-        : "no span of the server arrived",
-    };
+  try {
+    checkJoinedTrace(trace?.spans ?? [], traceId);
+    return { ok: true, trace: trace! };
+  } catch (error) {
+    if (!(error instanceof JoinError)) throw error;
+    return { ok: false, trace, reason: elsewhere(receiver.store, traceId) ?? error.message };
   }
-  if (trace.spans.length < 4) {
-    return { ok: false, trace, reason: `only ${trace.spans.length} of 4 spans arrived` };
-  }
-  return { ok: true, trace };
+}
+
+/** Where the server's spans went when they are not in trace `traceId`: the context did not propagate. */
+function elsewhere(store: TelemetryStore, traceId: string): string | undefined {
+  if (store.trace(traceId)?.spans.some((span) => span.service === "server")) return undefined;
+  const other = store.recentTraces(10).find((trace) => trace.spans.some((span) => span.service === "server"));
+  if (other === undefined) return undefined;
+  return `the server's spans arrived in another trace (${other.traceId}): the context did not propagate`;
 }
 
 /** The flags of `deno task demo` and `deno task demo:jobs`: each default and help text written once. */
