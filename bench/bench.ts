@@ -1,5 +1,5 @@
 /**
- * `deno task bench`: what tracing costs, measured fairly on a small shared machine. Puts closed-loop load
+ * `deno task --cwd bench bench`: what tracing costs, measured fairly on a small shared machine. Puts closed-loop load
  * (wrk, from a second process, fixed connections) on the tutorial's server and on the example's `server.ts`,
  * with tracing off and on in several settings, and on the same handler on Node.js with and without the
  * OpenTelemetry SDK: every configuration once per round, in rotated order, for several rounds; the report
@@ -14,10 +14,10 @@
  * time-to-visible runs use the example's receiver, which keeps the traces.
  *
  * ```sh
- * deno task bench:install         # once: bench/install.sh (npm ci in bench/node, vegeta, wrk)
- * deno task bench                 # the full run, about 15 minutes
- * deno task bench:smoke           # under a minute: proves the harness works, measures nothing worth reading
- * deno task bench --rounds=3 --sections=servers --cases=tutorial-off,tutorial-traced,deno-off,deno-protobuf
+ * deno task --cwd bench install         # once: bench/install.sh (npm ci in bench/node, vegeta, wrk)
+ * deno task --cwd bench bench                 # the full run, about 15 minutes
+ * deno task --cwd bench smoke           # under a minute: proves the harness works, measures nothing worth reading
+ * deno task --cwd bench bench --rounds=3 --sections=servers --cases=tutorial-off,tutorial-traced,deno-off,deno-protobuf
  * ```
  *
  * @module
@@ -774,7 +774,7 @@ export const BENCH_FLAGS = {
   },
   out: {
     type: "string",
-    help: "where results go (default bench/results, the smoke run bench/results/smoke)",
+    help: "where results go, from bench/ (default results, the smoke run results/smoke)",
   },
 } as const;
 
@@ -842,12 +842,17 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   if (parsed.help) {
-    console.log(helpText("deno task bench [flags]   (deno task bench:smoke: the smoke run)", BENCH_FLAGS));
+    console.log(
+      helpText(
+        "deno task --cwd bench bench [flags]   (deno task --cwd bench smoke: the smoke run)",
+        BENCH_FLAGS,
+      ),
+    );
     Deno.exit(0);
   }
   const values = parsed.values;
-  // Relative to the working directory: the repository root under `deno task`.
-  const out = values.out ?? (values.smoke ? "bench/results/smoke" : "bench/results");
+  // Relative to the working directory: bench/ under `deno task --cwd bench bench`.
+  const out = values.out ?? (values.smoke ? "results/smoke" : "results");
   await checkTools();
   const results = await runBench(benchOptions(values));
   console.log(`wrote ${(await writeResults(out, results)).join(", ")}`);

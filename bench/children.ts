@@ -196,7 +196,9 @@ export async function checkTools(): Promise<void> {
   }
   if (missing.length > 0) {
     throw new Error(
-      `missing: ${missing.join("; ")}. Install them with \`deno task bench:install\` (bench/install.sh).`,
+      `missing: ${
+        missing.join("; ")
+      }. Install them with \`deno task --cwd bench install\` (bench/install.sh).`,
     );
   }
 }

@@ -8,9 +8,9 @@
  * how valgrind schedules threads, so the main thread's count is the one to compare.
  *
  * ```sh
- * deno task bench:instructions                      # the tutorial's server and server.ts, untraced and traced
- * deno task bench:instructions --traced --env=OTEL_TRACES_SAMPLER=always_off server.ts
- * deno task bench:instructions my_patched_copy.ts   # any script that serves like server.ts
+ * deno task --cwd bench instructions                      # the tutorial's server and server.ts, untraced and traced
+ * deno task --cwd bench instructions --traced --env=OTEL_TRACES_SAMPLER=always_off server.ts
+ * deno task --cwd bench instructions my_patched_copy.ts   # any script that serves like server.ts
  * ```
  *
  * Instructions are not time (a cache miss costs more than an add), but for two versions of the same handler on
@@ -151,7 +151,7 @@ export function instructionTable(counts: InstructionCount[]): string {
   return lines.join("\n");
 }
 
-/** The flags of `deno task bench:instructions`. */
+/** The flags of `deno task --cwd bench instructions`. */
 export const INSTRUCTIONS_FLAGS = {
   traced: { type: "boolean", help: "count traced requests only" },
   untraced: { type: "boolean", help: "count untraced requests only" },
@@ -178,12 +178,12 @@ if (import.meta.main) {
     env = envPairs(parsed.values.env);
   } catch (error) {
     if (!(error instanceof FlagError)) throw error;
-    console.error(`bench:instructions: ${error.message}`);
+    console.error(`instructions: ${error.message}`);
     Deno.exit(2);
   }
   if (parsed.help) {
     const usage =
-      "deno task bench:instructions [flags] [script ...]   (default: bench/tutorial_server.ts server.ts)";
+      "deno task --cwd bench instructions [flags] [script ...]   (default: bench/tutorial_server.ts server.ts)";
     console.log(helpText(usage, INSTRUCTIONS_FLAGS));
     Deno.exit(0);
   }

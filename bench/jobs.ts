@@ -1,5 +1,5 @@
 /**
- * `deno task bench:jobs`: what the jobs example's propagation costs, and whether its queue loses spans.
+ * `deno task --cwd bench jobs`: what the jobs example's propagation costs, and whether its queue loses spans.
  *
  * 1. CPU µs per `inject`, per `extract`, per empty span, and per job through a Deno KV queue with and without
  *    `jobs/queue.ts`'s PRODUCER and CONSUMER spans and propagation (`jobs_child.ts cost`), in rounds with the
@@ -16,7 +16,7 @@ import { otelEnv, runDeno } from "@example/harness/processes";
 import { flagsOrExit } from "@example/harness/flags";
 import { spread } from "./report.ts";
 
-/** The flags of `deno task bench:jobs`. */
+/** The flags of `deno task --cwd bench jobs`. */
 export const JOBS_BENCH_FLAGS = {
   rounds: { type: "number", default: 5, min: 1, max: 50, help: "rounds of the cost variants, rotated" },
   bursts: {
@@ -87,7 +87,7 @@ async function burstTable(bursts: number[]): Promise<string[]> {
 }
 
 if (import.meta.main) {
-  const { rounds, bursts } = flagsOrExit("deno task bench:jobs", JOBS_BENCH_FLAGS);
+  const { rounds, bursts } = flagsOrExit("deno task --cwd bench jobs", JOBS_BENCH_FLAGS);
   console.log((await costTable(rounds)).join("\n"));
   console.log("\n" + (await burstTable(bursts)).join("\n"));
 }

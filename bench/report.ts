@@ -143,7 +143,7 @@ export interface VisibleRun {
   trialsMs: number[];
 }
 
-/** Everything one `deno task bench` measured. */
+/** Everything one `deno task --cwd bench bench` measured. */
 export interface BenchResults {
   /** When the run started (ISO 8601). */
   startedAt: string;

@@ -1,5 +1,5 @@
 // The benchmark's arithmetic and rendering, without running anything: span expectations, loss, the tables and
-// the chart. `deno task bench:smoke` runs the harness itself.
+// the chart. `deno task --cwd bench smoke` runs the harness itself.
 import assert from "node:assert/strict";
 import { countTempoSpans, rotated } from "./bench.ts";
 import { CountingStore } from "./counting_store.ts";

@@ -61,7 +61,7 @@ export function parseWrkOutput(stdout: string): WrkResult {
 /**
  * Runs wrk against `url` with `connections` connections on one thread for `durationSeconds`.
  *
- * @throws {Error} when wrk is missing (`deno task bench:install`) or fails.
+ * @throws {Error} when wrk is missing (`deno task --cwd bench install`) or fails.
  */
 export async function runWrk(
   { url, connections, durationSeconds }: { url: string; connections: number; durationSeconds: number },

@@ -190,7 +190,7 @@ function defaultText(flag: Flag): string {
       return String(flag.default);
     case "numbers":
     case "strings":
-      return flag.default?.join(",") ?? "none";
+      return flag.default?.length ? flag.default.join(",") : "none";
     case "string":
       return flag.default === undefined ? "none" : flag.default === "" ? '""' : flag.default;
   }
@@ -213,7 +213,7 @@ function argumentText(name: string, flag: Flag): string {
     case "string":
       return `--${name}=${shortChoices(flag) ?? "TEXT"}`;
     case "strings":
-      return `--${name}=${shortChoices(flag) ?? "A,B"}`;
+      return flag.repeated ? `--${name}=TEXT ...` : `--${name}=${shortChoices(flag) ?? "A,B"}`;
   }
 }
 

@@ -26,6 +26,23 @@ export function readTasks(): Record<string, string> {
 }
 
 /**
+ * Every task of the workspace: the root's by name, and each member's as `<member>/<name>` (`bench/smoke` is
+ * `deno task --cwd bench smoke`). Reads the members' `deno.json` files, so it needs `--allow-read` of them.
+ */
+export function readWorkspaceTasks(): Record<string, string> {
+  const all = readTasks();
+  for (const member of config.workspace ?? []) {
+    const name = member.replace(/^\.\//, "");
+    const text = Deno.readTextFileSync(new URL(`../${name}/deno.json`, import.meta.url));
+    const tasks: Record<string, string | { command?: string }> = JSON.parse(text).tasks ?? {};
+    for (const [task, value] of Object.entries(tasks)) {
+      all[`${name}/${task}`] = typeof value === "string" ? value : value.command ?? "";
+    }
+  }
+  return all;
+}
+
+/**
  * Splits a task's command line into its commands (on `&&`, `||`, `;` and `|`) and each into variables and
  * words. Quoting is not supported: a task that needs it fails here, loudly.
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `deno task otlp:generate`: regenerates otlp/gen/ from otlp/otlp.proto with buf and protoc-gen-es (both from
+# `deno task --cwd otlp generate`: regenerates otlp/gen/ from otlp/otlp.proto with buf and protoc-gen-es (both from
 # npm, pinned in otlp/codegen.json and its lock), then formats it as the repository is formatted.
 #
 # buf is a native binary: once started, Deno's permissions do not confine it. Its npm wrapper needs to start

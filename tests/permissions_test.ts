@@ -2,7 +2,13 @@
 // flags, and what Deno's propagation sends to every host the client calls (and how to keep secrets out).
 import assert from "node:assert/strict";
 import { startReceiver } from "@example/otlp/receiver";
-import { denoRunOf, parseTask, permissionFlags, readTasks, type TaskCommand } from "@example/harness/tasks";
+import {
+  denoRunOf,
+  parseTask,
+  permissionFlags,
+  readWorkspaceTasks,
+  type TaskCommand,
+} from "@example/harness/tasks";
 import { closedPort, ROOT, runDeno, spawn } from "@example/harness/processes";
 
 /**
@@ -35,22 +41,22 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "check": [[], [], [], []],
-  "bench": [[
+  "bench/bench": [[
     "--allow-net=127.0.0.1",
-    "--allow-run=deno,bench/node/node_modules/.bin/node,wrk,bench/.bin/vegeta",
-    "--allow-read=bench/node/package-lock.json",
-    "--allow-write=bench/results",
+    "--allow-run=deno,node/node_modules/.bin/node,wrk,.bin/vegeta",
+    "--allow-read=node/package-lock.json",
+    "--allow-write=results",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "bench:instructions": [[
+  "bench/instructions": [[
     "--allow-net=127.0.0.1",
     "--allow-run=deno,valgrind,callgrind_control",
-    "--allow-read=bench/.callgrind",
-    "--allow-write=bench/.callgrind",
+    "--allow-read=.callgrind",
+    "--allow-write=.callgrind",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "bench:smoke": [[]],
-  "bench:install": [],
+  "bench/smoke": [[]],
+  "bench/install": [],
   "demo": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
@@ -70,12 +76,12 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-read=viewer/web",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "bench:jobs": [[
+  "bench/jobs": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "otlp:generate": [],
+  "otlp/generate": [],
 };
 
 const LOOPBACK = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
@@ -85,7 +91,7 @@ function denoCommands(line: string): TaskCommand[] {
 }
 
 Deno.test("every task: no -A, every permission scoped, the network only on loopback, as the table says", () => {
-  const tasks = readTasks();
+  const tasks = readWorkspaceTasks();
   assert.deepEqual(
     Object.keys(tasks).sort(),
     Object.keys(EXPECTED).sort(),
