@@ -1,0 +1,20 @@
+/**
+ * The example's server as an entry file of `deno serve`, which can run it on every core:
+ *
+ * ```sh
+ * OTEL_DENO=true OTEL_SERVICE_NAME=server deno serve --parallel --host=127.0.0.1 --port=8000 \
+ *   --allow-net=127.0.0.1 --allow-env stack/scale/serve_parallel.ts
+ * ```
+ *
+ * `--parallel` starts one worker per core (`DENO_JOBS` sets how many), each with its own copy of this module,
+ * all accepting on the same port. Host and port come from `deno serve`'s flags; `SIMULATED_WORK_MS` and
+ * `TRACE_RESPONSE` are read as `server.ts` reads them. Graceful shutdown is `deno serve`'s own.
+ *
+ * @module
+ */
+import { createHandler } from "../../server.ts";
+import { readServerConfig } from "../../config/server_config.ts";
+
+const { workMs, traceResponse } = readServerConfig();
+
+export default { fetch: createHandler({ workMs, traceResponse }) } satisfies Deno.ServeDefaultExport;
