@@ -31,6 +31,8 @@ import { arrivalSpreads, binomialBounds, type Classified, classifyTraces, summar
 /** The check's settings (command-line flags). */
 export interface ScaleOptions {
   calls: number;
+  /** Client loops calling at once. */
+  concurrency: number;
   errorShare: number;
   slowShare: number;
   /** The probabilistic policy's percentage. */
@@ -42,6 +44,9 @@ export interface ScaleOptions {
   killAfterS: number;
   downS: number;
 }
+
+/** The gateways' exporter to Tempo (the other one, in the check only, is the tap). */
+const TO_TEMPO = { exporter: "otlp_grpc/tempo" };
 
 const AGENT = { grpc: "127.0.0.1:4317", http: "127.0.0.1:4318", health: "127.0.0.1:13133", metrics: 8888 };
 const GATEWAYS = [
@@ -57,6 +62,8 @@ interface GatewayStats {
   peakSpansPerS: number;
   tracesSampled: number;
   tracesNotSampled: number;
+  /** Spans that arrived after their trace's decision (they follow it, through the decision cache). */
+  lateSpans: number;
 }
 
 function gatewayConfig(binary: string, gateway: typeof GATEWAYS[number], tap: string, o: ScaleOptions) {
@@ -116,8 +123,8 @@ async function watchGateways(
     for (const gateway of gateways) {
       const text = await readMetrics(gateway).catch(() => undefined); // a killed gateway does not answer
       if (text === undefined) continue;
-      const spans = metricSum(text, "otelcol_receiver_accepted_spans_total");
-      const rss = metricSum(text, "otelcol_process_memory_rss_bytes") / 2 ** 20;
+      const spans = metricSum(text, "otelcol_receiver_accepted_spans");
+      const rss = metricSum(text, "otelcol_process_memory_rss") / 2 ** 20;
       const entry = stats.get(gateway.name) ?? { ...emptyStats(gateway.name) };
       const before = last.get(gateway.name);
       const now = performance.now();
@@ -137,7 +144,15 @@ async function watchGateways(
 }
 
 function emptyStats(name: string): GatewayStats {
-  return { name, acceptedSpans: 0, peakRssMiB: 0, peakSpansPerS: 0, tracesSampled: 0, tracesNotSampled: 0 };
+  return {
+    name,
+    acceptedSpans: 0,
+    peakRssMiB: 0,
+    peakSpansPerS: 0,
+    tracesSampled: 0,
+    tracesNotSampled: 0,
+    lateSpans: 0,
+  };
 }
 
 /** Runs the client load through the agent; resolves with the trace ids by kind. */
@@ -149,6 +164,7 @@ async function runClientLoad(urls: { fast: string[]; slow: string }, o: ScaleOpt
       `--fast=${urls.fast.join(",")}`,
       `--slow=${urls.slow}`,
       `--calls=${o.calls}`,
+      `--concurrency=${o.concurrency}`,
       `--error-share=${o.errorShare}`,
       `--slow-share=${o.slowShare}`,
       `--slow-ms=${o.slowMs}`,
@@ -174,7 +190,7 @@ async function waitForDecisions(gateways: Collector[], timeoutMs: number): Promi
       0,
     );
     const queued = texts.reduce((n, t) => n + metricSum(t, "otelcol_exporter_queue_size"), 0);
-    const sent = texts.reduce((n, t) => n + metricSum(t, "otelcol_exporter_sent_spans_total"), 0);
+    const sent = texts.reduce((n, t) => n + metricSum(t, "otelcol_exporter_sent_spans", TO_TEMPO), 0);
     if (held === 0 && queued === 0 && sent === previous) return sent;
     previous = sent;
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -248,19 +264,20 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
     for (const gateway of gateways) {
       const text = await readMetrics(gateway);
       const entry = stats.get(gateway.name) ?? emptyStats(gateway.name);
-      entry.acceptedSpans = metricSum(text, "otelcol_receiver_accepted_spans_total");
+      entry.acceptedSpans = metricSum(text, "otelcol_receiver_accepted_spans");
       entry.tracesSampled = metricSum(
         text,
-        "otelcol_processor_tail_sampling_global_count_traces_sampled_total",
+        "otelcol_processor_tail_sampling_global_count_traces_sampled",
         {
           sampled: "true",
         },
       );
       entry.tracesNotSampled = metricSum(
         text,
-        "otelcol_processor_tail_sampling_global_count_traces_sampled_total",
+        "otelcol_processor_tail_sampling_global_count_traces_sampled",
         { sampled: "false" },
       );
+      entry.lateSpans = metricSum(text, "otelcol_processor_tail_sampling_sampling_late_span_age_count");
       stats.set(gateway.name, entry);
     }
     const ids = [...result.traces.error, ...result.traces.slow, ...result.traces.normal];
@@ -277,7 +294,13 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
       heldByTempo: held,
       unexpected: result.unexpected,
     }));
-    if (!o.killGateway) assertVerdict(classified, [...stats.values()], o, result.unexpected);
+    if (!o.killGateway) {
+      assertVerdict(classified, [...stats.values()], o, {
+        unexpected: result.unexpected,
+        sentToTempo: sent,
+        heldByTempo: held,
+      });
+    }
     return classified;
   } finally {
     for (const gateway of gateways) await gateway.stop();
@@ -302,7 +325,16 @@ function killAndRestart(
   void load;
 }
 
-function assertVerdict(c: Classified, stats: GatewayStats[], o: ScaleOptions, unexpected: string[]) {
+function assertVerdict(
+  c: Classified,
+  stats: GatewayStats[],
+  o: ScaleOptions,
+  { unexpected, sentToTempo, heldByTempo }: {
+    unexpected: string[];
+    sentToTempo: number;
+    heldByTempo: number;
+  },
+) {
   const failures: string[] = [];
   if (unexpected.length > 0) failures.push(`${unexpected.length} calls went otherwise: ${unexpected[0]}`);
   if (c.error.whole !== c.error.total) {
@@ -310,6 +342,9 @@ function assertVerdict(c: Classified, stats: GatewayStats[], o: ScaleOptions, un
   }
   if (c.slow.whole !== c.slow.total) {
     failures.push(`only ${c.slow.whole} of ${c.slow.total} slow traces whole`);
+  }
+  if (heldByTempo !== sentToTempo) {
+    failures.push(`Tempo holds ${heldByTempo} of the ${sentToTempo} spans sent`);
   }
   if (c.partial.length > 0) failures.push(`${c.partial.length} partial traces, e.g. ${c.partial[0]}`);
   const [low, high] = binomialBounds(c.normal.total, o.percent / 100);
@@ -329,6 +364,7 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       calls: { type: "string", default: "3000" },
+      concurrency: { type: "string", default: "16" },
       "error-share": { type: "string", default: "0.1" },
       "slow-share": { type: "string", default: "0.05" },
       percent: { type: "string", default: "10" },
@@ -350,6 +386,7 @@ if (import.meta.main) {
   try {
     await checkScale(binary, Deno.env.get("TEMPO_URL") ?? "http://127.0.0.1:3200", {
       calls: Number(values.calls),
+      concurrency: Number(values.concurrency),
       errorShare: Number(values["error-share"]),
       slowShare: Number(values["slow-share"]),
       percent: Number(values.percent),

@@ -81,6 +81,7 @@ export interface Report {
     peakSpansPerS: number;
     tracesSampled: number;
     tracesNotSampled: number;
+    lateSpans: number;
   }[];
   sentToTempo: number;
   heldByTempo: number;
@@ -105,7 +106,10 @@ export function summarize(r: Report): string {
     `p99 ${quantile(s, 0.99).toFixed(0)}, max ${(s.at(-1) ?? NaN).toFixed(0)} (${s.length} traces)`,
     ...r.gateways.map((g) =>
       `  ${g.name}: ${g.acceptedSpans} spans received (peak ${g.peakSpansPerS.toFixed(0)} spans/s), ` +
-      `peak RSS ${g.peakRssMiB.toFixed(0)} MiB, traces kept ${g.tracesSampled}, dropped ${g.tracesNotSampled}`
+      `peak RSS ${
+        g.peakRssMiB.toFixed(0)
+      } MiB, traces kept ${g.tracesSampled}, dropped ${g.tracesNotSampled}, ` +
+      `late spans ${g.lateSpans}`
     ),
     ...(r.unexpected.length ? [`  unexpected outcomes: ${r.unexpected.length} (${r.unexpected[0]})`] : []),
   ].join("\n");
