@@ -1,6 +1,7 @@
 /**
  * The scale check: an agent Collector routing traces by trace id to two gateway Collectors with tail
- * sampling, which export to Tempo; three server processes (two fast, one slow) and a client load of a few
+ * sampling, which export to Tempo; three servers (two fast, one of them under `deno serve --parallel` with two
+ * workers, and one slow) and a client load of a few
  * thousand calls, a known share of them to `/error` and to the slow server. Tempo must then hold every error
  * and every slow trace whole (all four spans), a share of the other traces within the binomial bounds of
  * the configured percentage, and no partial trace; both gateways must have taken part (their own metrics).
@@ -24,6 +25,7 @@ import { startServer, taskEnvFiles } from "../../harness/processes.ts";
 import { runDeno } from "../../harness/processes.ts";
 import { startReceiver, TelemetryStore } from "../../otlp/receiver.ts";
 import { CheckError, flattenTrace, type TempoTraceResponse } from "../check_stack.ts";
+import { startParallelServer } from "./parallel.ts";
 import { type Collector, metricSum, readMetrics, startCollector } from "./collectors.ts";
 import type { LoadResult } from "./load.ts";
 import { arrivalSpreads, binomialBounds, type Classified, classifyTraces, summarize } from "./verdict.ts";
@@ -247,9 +249,10 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
   await using _agent = await startCollector(agentConfig(binary, tap.url));
   try {
     const otlp = { otlpEndpoint: `http://${AGENT.http}`, protocol: "http/protobuf" as const };
-    const servers = await Promise.all([
+    // One fast server runs under `deno serve --parallel` with two workers: its traces must join as well.
+    const servers: { url: string; stop(): Promise<unknown> }[] = await Promise.all([
       startServer({ ...otlp, workMs: 5, outputReadIntervalMs: 1000 }),
-      startServer({ ...otlp, workMs: 5, outputReadIntervalMs: 1000 }),
+      startParallelServer({ workers: 2, otlpEndpoint: otlp.otlpEndpoint, workMs: 5 }),
       startServer({ ...otlp, workMs: o.slowMs + 500, outputReadIntervalMs: 1000 }),
     ]);
     const started = performance.now();

@@ -30,6 +30,8 @@ finish() {
   local status=$?
   if [[ -n "$tempo_pid" ]] && kill -0 "$tempo_pid" 2>/dev/null; then
     kill -TERM "$tempo_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$tempo_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$tempo_pid" 2>/dev/null || true
     wait "$tempo_pid" 2>/dev/null || true
   fi
   if [[ $status -ne 0 ]]; then

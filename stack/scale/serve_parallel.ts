@@ -3,7 +3,7 @@
  *
  * ```sh
  * OTEL_DENO=true OTEL_SERVICE_NAME=server deno serve --parallel --host=127.0.0.1 --port=8000 \
- *   --allow-net=127.0.0.1 --allow-env stack/scale/serve_parallel.ts
+ *   --allow-net=127.0.0.1 --allow-env=HOST,PORT,SIMULATED_WORK_MS,TRACE_RESPONSE stack/scale/serve_parallel.ts
  * ```
  *
  * `--parallel` starts one worker per core (`DENO_JOBS` sets how many), each with its own copy of this module,

@@ -1,0 +1,67 @@
+/**
+ * Starts the example's server under `deno serve --parallel` (entry file `stack/scale/serve_parallel.ts`) on
+ * 127.0.0.1 at a free port, with a given number of workers, for the scale check and the `--parallel`
+ * benchmark.
+ *
+ * @module
+ */
+import { type ChildEnv, otelEnv, ROOT, spawn } from "../../harness/processes.ts";
+import { collectOutput } from "../../harness/output.ts";
+
+/** The permissions of `serve_parallel.ts`: the server task's, for any port on 127.0.0.1. */
+export const PARALLEL_PERMISSIONS = [
+  "--allow-net=127.0.0.1",
+  "--allow-env=HOST,PORT,SIMULATED_WORK_MS,TRACE_RESPONSE",
+];
+
+/** A running `deno serve --parallel`. */
+export interface ParallelServer extends AsyncDisposable {
+  url: string;
+  pid: number;
+  /** Stops it (SIGTERM: `deno serve` drains and Deno exports what it holds) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@linkcode startParallelServer}. */
+export interface ParallelOptions {
+  /** Workers (`DENO_JOBS`). */
+  workers: number;
+  /** Export to this OTLP/HTTP endpoint; omit for tracing off. */
+  otlpEndpoint?: string;
+  /** `SIMULATED_WORK_MS` (default 50, as `server.ts`). */
+  workMs?: number;
+  /** More variables, applied last. */
+  env?: ChildEnv;
+}
+
+/** Starts it and resolves once it listens. */
+export async function startParallelServer(options: ParallelOptions): Promise<ParallelServer> {
+  const env: ChildEnv = {
+    ...otelEnv("server", { otlpEndpoint: options.otlpEndpoint, protocol: "http/protobuf" }),
+    OTEL_PROPAGATORS: "tracecontext", // as the server task (config/server.env)
+    DENO_JOBS: String(options.workers),
+    SIMULATED_WORK_MS: String(options.workMs ?? 50),
+    ...options.env,
+  };
+  const args = ["serve", "--parallel", "--host=127.0.0.1", "--port=0", ...PARALLEL_PERMISSIONS];
+  const child = spawn("deno", [...args, "stack/scale/serve_parallel.ts"], ROOT, env);
+  const stdout = collectOutput(child.stdout, undefined, { readIntervalMs: 1000 });
+  const stderr = collectOutput(child.stderr);
+  const url = await stderr.line((line) =>
+    line.match(/^deno serve: Listening on (http:\/\/\S+?)\/? with/)?.[1]
+  );
+  if (url === undefined) {
+    await child.status;
+    throw new Error(`deno serve --parallel did not listen:\n${await stdout.text}${await stderr.text}`);
+  }
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Exited already.
+    }
+    await child.status;
+    await stdout.text;
+  };
+  return { url: `${url}/`, pid: child.pid, stop, [Symbol.asyncDispose]: stop };
+}
