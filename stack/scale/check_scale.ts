@@ -246,7 +246,7 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
   await using tap = startReceiver({ port: 0, store });
   const gateways: Collector[] = [];
   for (const g of GATEWAYS) gateways.push(await startCollector(gatewayConfig(binary, g, tap.url, o)));
-  await using _agent = await startCollector(agentConfig(binary, tap.url));
+  await using agent = await startCollector(agentConfig(binary, tap.url));
   try {
     const otlp = { otlpEndpoint: `http://${AGENT.http}`, protocol: "http/protobuf" as const };
     // One fast server runs under `deno serve --parallel` with two workers: its traces must join as well.
@@ -258,8 +258,9 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
     const started = performance.now();
     const load = runClientLoad({ fast: [servers[0].url, servers[1].url], slow: servers[2].url }, o);
     const watching = watchGateways(gateways, load);
-    if (o.killGateway) killAndRestart(gateways, binary, tap.url, o, load);
+    const restarted = o.killGateway ? killAndRestart(gateways, binary, tap.url, o) : Promise.resolve();
     const result = await load;
+    await restarted; // gateway-2 back up before its share is waited for
     const loadS = (performance.now() - started) / 1000;
     await Promise.all(servers.map((server) => server.stop()));
     const sent = await waitForDecisions(gateways, 180_000);
@@ -297,6 +298,14 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
       heldByTempo: held,
       unexpected: result.unexpected,
     }));
+    const agentText = await readMetrics(agent);
+    // What the agent's exporter got through, and what it gave up on (queue full, retries exhausted).
+    const spanLines = agentText.split("\n").filter((line) =>
+      /^otelcol_exporter_(sent|send_failed|enqueue_failed)_spans\{/.test(line)
+    );
+    console.log(
+      `  agent: ${spanLines.map((line) => line.replace(/,?service_[a-z_]+="[^"]*"/g, "")).join("; ")}`,
+    );
     if (!o.killGateway) {
       assertVerdict(classified, [...stats.values()], o, {
         unexpected: result.unexpected,
@@ -310,22 +319,14 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
   }
 }
 
-function killAndRestart(
-  gateways: Collector[],
-  binary: string,
-  tap: string,
-  o: ScaleOptions,
-  load: Promise<unknown>,
-) {
-  (async () => {
-    await new Promise((resolve) => setTimeout(resolve, o.killAfterS * 1000));
-    await gateways[1].kill();
-    console.error(`killed gateway-2 (SIGKILL) ${o.killAfterS} s into the load`);
-    await new Promise((resolve) => setTimeout(resolve, o.downS * 1000));
-    gateways[1] = await startCollector(gatewayConfig(binary, GATEWAYS[1], tap, o));
-    console.error(`restarted gateway-2 after ${o.downS} s`);
-  })().catch((error) => console.error(`gateway-2: ${error.message}`));
-  void load;
+/** Kills gateway-2 `killAfterS` into the load and starts it again `downS` later. */
+async function killAndRestart(gateways: Collector[], binary: string, tap: string, o: ScaleOptions) {
+  await new Promise((resolve) => setTimeout(resolve, o.killAfterS * 1000));
+  await gateways[1].kill();
+  console.error(`killed gateway-2 (SIGKILL) ${o.killAfterS} s into the load`);
+  await new Promise((resolve) => setTimeout(resolve, o.downS * 1000));
+  gateways[1] = await startCollector(gatewayConfig(binary, GATEWAYS[1], tap, o));
+  console.error(`restarted gateway-2 after ${o.downS} s`);
 }
 
 function assertVerdict(
