@@ -42,6 +42,8 @@ export interface ScaleOptions {
   /** The latency policy's threshold, ms. */
   slowMs: number;
   decisionWait: string;
+  /** The size of each decision cache (0: off). */
+  decisionCache: number;
   killGateway: boolean;
   killAfterS: number;
   downS: number;
@@ -83,6 +85,7 @@ function gatewayConfig(binary: string, gateway: typeof GATEWAYS[number], tap: st
       OTELCOL_METRICS_PORT: String(gateway.metrics),
       TEMPO_OTLP_GRPC_ENDPOINT: Deno.env.get("TEMPO_OTLP_GRPC_ENDPOINT") ?? "127.0.0.1:14317",
       TAIL_DECISION_WAIT: o.decisionWait,
+      TAIL_DECISION_CACHE_SIZE: String(o.decisionCache),
       TAIL_SAMPLING_PERCENT: String(o.percent),
       TAIL_SLOW_MS: String(o.slowMs),
       TAP_ENDPOINT: tap,
@@ -281,7 +284,8 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
         "otelcol_processor_tail_sampling_global_count_traces_sampled",
         { sampled: "false" },
       );
-      entry.lateSpans = metricSum(text, "otelcol_processor_tail_sampling_sampling_late_span_age_count");
+      entry.lateSpans = metricSum(text, "otelcol_processor_tail_sampling_sampling_late_span_age_count") +
+        metricSum(text, "otelcol_processor_tail_sampling_early_releases_from_cache_decision");
       stats.set(gateway.name, entry);
     }
     const ids = [...result.traces.error, ...result.traces.slow, ...result.traces.normal];
@@ -373,7 +377,8 @@ if (import.meta.main) {
       "slow-share": { type: "string", default: "0.05" },
       percent: { type: "string", default: "10" },
       "slow-ms": { type: "string", default: "1000" },
-      "decision-wait": { type: "string", default: "10s" },
+      "decision-wait": { type: "string", default: "12s" },
+      "decision-cache": { type: "string", default: "200000" },
       "kill-gateway": { type: "boolean", default: false },
       "kill-after-s": { type: "string", default: "10" },
       "down-s": { type: "string", default: "15" },
@@ -396,6 +401,7 @@ if (import.meta.main) {
       percent: Number(values.percent),
       slowMs: Number(values["slow-ms"]),
       decisionWait: values["decision-wait"],
+      decisionCache: Number(values["decision-cache"]),
       killGateway: values["kill-gateway"],
       killAfterS: Number(values["kill-after-s"]),
       downS: Number(values["down-s"]),

@@ -70,7 +70,13 @@ function quantile(sorted: number[], q: number): number {
 
 /** What {@linkcode summarize} reports. */
 export interface Report {
-  options: { calls: number; percent: number; decisionWait: string; killGateway: boolean };
+  options: {
+    calls: number;
+    percent: number;
+    decisionWait: string;
+    decisionCache: number;
+    killGateway: boolean;
+  };
   loadS: number;
   classified: Classified;
   spreads: number[];
@@ -96,6 +102,7 @@ export function summarize(r: Report): string {
   const s = r.spreads;
   return [
     `${r.options.calls} calls in ${r.loadS.toFixed(1)} s, decision_wait ${r.options.decisionWait}, ` +
+    `decision caches ${r.options.decisionCache || "off"}, ` +
     `${r.options.percent} % of the rest${r.options.killGateway ? ", gateway-2 killed mid-run" : ""}`,
     line("error"),
     line("slow"),
@@ -109,7 +116,7 @@ export function summarize(r: Report): string {
       `peak RSS ${
         g.peakRssMiB.toFixed(0)
       } MiB, traces kept ${g.tracesSampled}, dropped ${g.tracesNotSampled}, ` +
-      `late spans ${g.lateSpans}`
+      `spans after their trace's decision ${g.lateSpans}`
     ),
     ...(r.unexpected.length ? [`  unexpected outcomes: ${r.unexpected.length} (${r.unexpected[0]})`] : []),
   ].join("\n");
