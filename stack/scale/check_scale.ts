@@ -32,20 +32,27 @@ import { arrivalSpreads, binomialBounds, type Classified, classifyTraces, summar
 
 /** The check's settings (command-line flags). */
 export interface ScaleOptions {
+  /** Calls the client load makes. */
   calls: number;
   /** Client loops calling at once. */
   concurrency: number;
+  /** The share of calls to `/error`. */
   errorShare: number;
+  /** The share of calls to the slow server. */
   slowShare: number;
   /** The probabilistic policy's percentage. */
   percent: number;
   /** The latency policy's threshold, ms. */
   slowMs: number;
+  /** The gateways' `decision_wait` (`12s`). */
   decisionWait: string;
   /** The size of each decision cache (0: off). */
   decisionCache: number;
+  /** Kill gateway-2 mid-run and measure what is lost, instead of checking that nothing is. */
   killGateway: boolean;
+  /** Seconds into the load at which gateway-2 is killed. */
   killAfterS: number;
+  /** Seconds gateway-2 stays down. */
   downS: number;
 }
 

@@ -6,6 +6,8 @@
  * @module
  */
 import { type ChildEnv, ROOT, spawn } from "../../harness/processes.ts";
+
+export type { ChildEnv };
 import { collectOutput } from "../../harness/output.ts";
 
 /** A running Collector. */
@@ -24,12 +26,13 @@ export interface Collector extends AsyncDisposable {
 
 /** Options of {@linkcode startCollector}. */
 export interface CollectorOptions {
+  /** `agent`, `gateway-1`, … */
   name: string;
   /** The contrib Collector binary. */
   binary: string;
   /** Config files, merged in order (relative to the repository root). */
   configs: string[];
-  /** Its variables (endpoints and ports of the config's `${env:…}` placeholders). */
+  /** Its variables: the endpoints and ports of the configs' `${env:…}` placeholders. */
   env: ChildEnv;
   /** Its health_check endpoint (`host:port`), polled until it answers. */
   health: string;

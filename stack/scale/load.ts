@@ -19,6 +19,7 @@ export type CallKind = "error" | "slow" | "normal";
 
 /** The trace ids of the calls made, by kind, and the calls that went otherwise than planned. */
 export interface LoadResult {
+  /** The trace id of every call, by the kind it was planned as. */
   traces: Record<CallKind, string[]>;
   /** Calls whose outcome was not the planned one (a normal call that failed, an error call that did not). */
   unexpected: string[];

@@ -6,6 +6,8 @@
  * @module
  */
 import { type ChildEnv, otelEnv, ROOT, spawn } from "../../harness/processes.ts";
+
+export type { ChildEnv };
 import { collectOutput } from "../../harness/output.ts";
 
 /** The permissions of `serve_parallel.ts`: the server task's, for any port on 127.0.0.1. */
@@ -16,7 +18,9 @@ export const PARALLEL_PERMISSIONS = [
 
 /** A running `deno serve --parallel`. */
 export interface ParallelServer extends AsyncDisposable {
+  /** Where it listens, `http://127.0.0.1:<port>/`. */
   url: string;
+  /** Its process id (every worker is a thread of it). */
   pid: number;
   /** Stops it (SIGTERM: `deno serve` drains and Deno exports what it holds) and waits for it to exit. */
   stop(): Promise<void>;

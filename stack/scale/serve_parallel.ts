@@ -17,4 +17,5 @@ import { readServerConfig } from "../../config/server_config.ts";
 
 const { workMs, traceResponse } = readServerConfig();
 
+/** The handler `deno serve` runs in each worker. */
 export default { fetch: createHandler({ workMs, traceResponse }) } satisfies Deno.ServeDefaultExport;

@@ -11,8 +11,11 @@ export const SPANS_PER_TRACE = 4;
 
 /** How many traces of one kind Tempo holds whole, and how many not at all. */
 export interface KindCount {
+  /** Traces of this kind the run made. */
   total: number;
+  /** Those Tempo holds with all four spans. */
   whole: number;
+  /** Those Tempo does not know. */
   absent: number;
 }
 
@@ -70,6 +73,7 @@ function quantile(sorted: number[], q: number): number {
 
 /** What {@linkcode summarize} reports. */
 export interface Report {
+  /** The settings of the run. */
   options: {
     calls: number;
     percent: number;
@@ -77,9 +81,13 @@ export interface Report {
     decisionCache: number;
     killGateway: boolean;
   };
+  /** How long the client load took, in seconds. */
   loadS: number;
+  /** Tempo's traces by kind. */
   classified: Classified;
+  /** Arrival spreads at the gateways, ms, sorted. */
   spreads: number[];
+  /** Each gateway's own metrics. */
   gateways: {
     name: string;
     acceptedSpans: number;
@@ -89,8 +97,11 @@ export interface Report {
     tracesNotSampled: number;
     lateSpans: number;
   }[];
+  /** Spans the gateways report sending to Tempo. */
   sentToTempo: number;
+  /** Spans Tempo holds for the run's traces. */
   heldByTempo: number;
+  /** Calls whose outcome was not the planned one. */
   unexpected: string[];
 }
 
