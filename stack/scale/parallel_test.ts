@@ -34,7 +34,15 @@ function requestCounts(body: Json): number[] {
   );
 }
 
-Deno.test("deno serve --parallel: traces join and the workers' HTTP metrics add up in one series", async () => {
+// Deno 2.7.12 (the oldest supported release) exported no span at all from `deno serve --parallel` here; the
+// statement is about the pinned release (.ci/deno-version), so older ones skip it.
+const [major, minor] = Deno.version.deno.split(".").map(Number);
+const ignore = major < 2 || (major === 2 && minor < 9);
+
+Deno.test({
+  name: "deno serve --parallel: traces join and the workers' HTTP metrics add up in one series",
+  ignore,
+}, async () => {
   const capture = startCapture();
   const server = await startParallelServer({
     workers: 2,
