@@ -58,18 +58,31 @@ export async function startParallelServer(options: ParallelOptions): Promise<Par
     readIntervalMs: options.outputReadIntervalMs ?? 10,
   });
   const stderr = collectOutput(child.stderr);
-  const url = await stderr.line((line) => line.match(/^deno serve: Listening on (http:\/\/[^\s/]+)/)?.[1]);
-  if (url === undefined) {
-    await child.status;
-    throw new Error(`deno serve --parallel did not listen:\n${await stdout.text}${await stderr.text}`);
-  }
-  const stop = async () => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const url = await Promise.race([
+    stderr.line((line) => line.match(/^deno serve: Listening on (http:\/\/[^\s/]+)/)?.[1]),
+    new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 30_000)),
+  ]);
+  clearTimeout(timer);
+  const exit = async (signal: Deno.Signal) => {
     try {
-      child.kill("SIGTERM");
+      child.kill(signal);
     } catch {
       // Exited already.
     }
+  };
+  if (url === undefined) {
+    await exit("SIGKILL");
     await child.status;
+    throw new Error(
+      `deno serve --parallel did not listen within 30 s:\n${await stdout.text}${await stderr.text}`,
+    );
+  }
+  // SIGTERM lets `deno serve` drain and Deno export what it holds; one that does not end in 10 s is killed.
+  const stop = async () => {
+    await exit("SIGTERM");
+    const kill = setTimeout(() => exit("SIGKILL"), 10_000);
+    await child.status.finally(() => clearTimeout(kill));
     await stdout.text;
   };
   return { url: `${url}/`, pid: child.pid, stop, [Symbol.asyncDispose]: stop };

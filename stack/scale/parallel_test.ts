@@ -60,7 +60,11 @@ Deno.test({
         const traceId = crypto.randomUUID().replaceAll("-", "");
         traceIds.add(traceId);
         const traceparent = `00-${traceId}-${(loop + 1).toString(16).padStart(16, "0")}-01`;
-        const res = await fetch(server.url, { client, headers: { traceparent } });
+        const res = await fetch(server.url, {
+          client,
+          headers: { traceparent },
+          signal: AbortSignal.timeout(10_000),
+        });
         assert.equal(res.status, 200);
         await res.body?.cancel();
       }
