@@ -2,13 +2,15 @@
 # Puts the stack's native binaries, at the versions pinned in stack/versions.json (the same versions as the
 # images in docker-compose.yml), into a cache outside the repository, keyed by version:
 #   ${STACK_CACHE:-~/.cache/deno-example}/otelcol-<version>/otelcol        built from the Go module proxy
+#   ${STACK_CACHE:-~/.cache/deno-example}/otelcol-scale-<version>/otelcol  the same, with the contrib
+#                                        loadbalancing and tail_sampling (stack/scale/otelcol-builder.yaml)
 #   ${STACK_CACHE:-~/.cache/deno-example}/prometheus-<version>/prometheus  built from the Go module proxy
 #   ${STACK_CACHE:-~/.cache/deno-example}/tempo-<version>/tempo            unpacked from ../shared/tools/
 #   ${STACK_CACHE:-~/.cache/deno-example}/loki-<version>/loki              unpacked from ../shared/tools/
 # Tempo and Loki cannot be built here (the Go module proxy refuses their modules): they come prebuilt from
 # their release tags in ${STACK_TOOLS:-<repo>/../shared/tools} (its README says how), checked against its
 # SHA256SUMS before use. A second run finds everything and does nothing.
-# Usage: stack/build.sh [otelcol|prometheus|tempo|loki]...   (no argument: all four)
+# Usage: stack/build.sh [otelcol|otelcol-scale|prometheus|tempo|loki]...   (no argument: all but otelcol-scale)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,24 +42,26 @@ install_binary() {
   mv "$2/$3.new" "$2/$3"
 }
 
+# build_otelcol NAME MANIFEST: builds a Collector from MANIFEST (relative to stack/) into
+# $cache/NAME-<version>/otelcol; every module of the manifest is at the one release in versions.json.
 build_otelcol() {
-  local ver dir tmp start
+  local name=$1 manifest=$2 ver dir tmp start
   ver="$(version otel_collector)"
-  dir="$cache/otelcol-$ver"
+  dir="$cache/$name-$ver"
   if [[ -x "$dir/otelcol" ]]; then
-    log "otelcol $ver: cached at $dir/otelcol"
+    log "$name $ver: cached at $dir/otelcol"
     return
   fi
   start=$SECONDS
-  tmp="$(mktemp -d "$cache/.otelcol-$ver.XXXXXX")"
+  tmp="$(mktemp -d "$cache/.$name-$ver.XXXXXX")"
   scratch+=("$tmp")
-  log "otelcol $ver: installing the builder"
+  log "$name $ver: installing the builder"
   GOBIN="$tmp/bin" go install "go.opentelemetry.io/collector/cmd/builder@v$ver"
-  cp "$here/otelcol-builder.yaml" "$tmp/manifest.yaml"
-  log "otelcol $ver: building (manifest stack/otelcol-builder.yaml)"
+  cp "$here/$manifest" "$tmp/manifest.yaml"
+  log "$name $ver: building (manifest stack/$manifest)"
   (cd "$tmp" && "$tmp/bin/builder" --config=manifest.yaml)
   install_binary "$tmp/otelcol-dist/otelcol" "$dir" otelcol "$ver"
-  log "otelcol $ver: built in $((SECONDS - start)) s"
+  log "$name $ver: built in $((SECONDS - start)) s"
 }
 
 build_prometheus() {
@@ -122,9 +126,10 @@ targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(otelcol prometheus tempo loki)
 for t in "${targets[@]}"; do
   case "$t" in
-    otelcol) build_otelcol ;;
+    otelcol) build_otelcol otelcol otelcol-builder.yaml ;;
+    otelcol-scale) build_otelcol otelcol-scale scale/otelcol-builder.yaml ;;
     prometheus) build_prometheus ;;
     tempo | loki) unpack_prebuilt "$t" ;;
-    *) echo "unknown target: $t (otelcol|prometheus|tempo|loki)" >&2; exit 2 ;;
+    *) echo "unknown target: $t (otelcol|otelcol-scale|prometheus|tempo|loki)" >&2; exit 2 ;;
   esac
 done

@@ -11,7 +11,7 @@
  * @module
  */
 import { createReceiverHandler, TelemetryStore } from "../receiver.ts";
-import { runClient, startServer } from "../../harness/processes.ts";
+import { runClient, startServer } from "@example/harness/processes";
 
 /** One recorded request. */
 export interface RecordedRequest {

@@ -1,0 +1,114 @@
+/**
+ * Measures `deno serve --parallel`: requests per second and CPU time per request of the example's server
+ * (`serve_parallel.ts`, no simulated work) at 1 and 2 workers, traced (exporting to the benchmark's raw sink)
+ * and untraced, under wrk (`--connections`, default 32) for `--duration` seconds per variant, in `--rounds`
+ * rounds whose order is rotated. Prints one line per run and the median and range per variant.
+ *
+ * ```sh
+ * deno run --allow-run=deno,wrk,bench/node/node_modules/.bin/node --allow-net=127.0.0.1 \
+ *   --allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME stack/scale/bench_parallel.ts --rounds=3
+ * ```
+ *
+ * Needs `deno task bench:install` (wrk, and the Node.js that reads `/proc`).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { processUsage } from "@example/bench/children";
+import { startRawSink } from "@example/bench/raw_sink";
+import { runWrk } from "@example/bench/wrk";
+import { startParallelServer } from "./parallel.ts";
+
+/** One configuration of the server. */
+interface Variant {
+  workers: number;
+  traced: boolean;
+}
+
+/** What one run of one variant measured. */
+interface Run extends Variant {
+  round: number;
+  requestsPerSecond: number;
+  cpuUsPerRequest: number;
+}
+
+const VARIANTS: Variant[] = [
+  { workers: 1, traced: false },
+  { workers: 2, traced: false },
+  { workers: 1, traced: true },
+  { workers: 2, traced: true },
+];
+
+async function measure(variant: Variant, connections: number, seconds: number): Promise<Omit<Run, "round">> {
+  await using sink = startRawSink({ maxBytes: 2 ** 28 });
+  await using server = await startParallelServer({
+    workers: variant.workers,
+    workMs: 0,
+    otlpEndpoint: variant.traced ? sink.url : undefined,
+  });
+  await runWrk({ url: server.url, connections, durationSeconds: 2 }); // warm-up, not counted
+  const before = await processUsage(server.pid);
+  const result = await runWrk({ url: server.url, connections, durationSeconds: seconds });
+  const after = await processUsage(server.pid);
+  return {
+    ...variant,
+    requestsPerSecond: result.requestsPerSecond,
+    cpuUsPerRequest: ((after.cpuSeconds - before.cpuSeconds) * 1e6) / result.requests,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function label({ workers, traced }: Variant): string {
+  return `${workers} worker${workers > 1 ? "s" : " "} ${traced ? "traced  " : "untraced"}`;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      rounds: { type: "string", default: "3" },
+      duration: { type: "string", default: "10" },
+      connections: { type: "string", default: "32" },
+    },
+    strict: true,
+  });
+  const runs: Run[] = [];
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (let i = 0; i < VARIANTS.length; i++) {
+      const variant = VARIANTS[(i + round) % VARIANTS.length]; // rotated: each variant takes each slot
+      const run = { round, ...(await measure(variant, Number(values.connections), Number(values.duration))) };
+      runs.push(run);
+      console.log(
+        `round ${round + 1} ${label(run)}: ${run.requestsPerSecond.toFixed(0)} req/s, ` +
+          `${run.cpuUsPerRequest.toFixed(1)} µs CPU/request`,
+      );
+    }
+  }
+  console.log(
+    "\nvariant              req/s median (range)          CPU µs/request median (range)  2w/1w req/s",
+  );
+  for (const variant of VARIANTS) {
+    const mine = runs.filter((r) => r.workers === variant.workers && r.traced === variant.traced);
+    const rps = mine.map((r) => r.requestsPerSecond);
+    const cpu = mine.map((r) => r.cpuUsPerRequest);
+    // The ratio to 1 worker in the same round, so that the machine's noise between rounds cancels out.
+    const ratios = mine.map((r) => {
+      const one = runs.find((o) => o.round === r.round && o.workers === 1 && o.traced === r.traced)!;
+      return r.requestsPerSecond / one.requestsPerSecond;
+    });
+    console.log(
+      `${label(variant)}   ${median(rps).toFixed(0)} (${Math.min(...rps).toFixed(0)}–${
+        Math.max(...rps).toFixed(0)
+      })`.padEnd(50) +
+        `${median(cpu).toFixed(1)} (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)})`.padEnd(
+          31,
+        ) +
+        `${median(ratios).toFixed(2)}`,
+    );
+  }
+}

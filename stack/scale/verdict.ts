@@ -1,0 +1,134 @@
+/**
+ * What the scale check makes of Tempo's answers: traces classified by kind as whole, absent or partial, the
+ * binomial bounds for the kept share, the spread of span arrivals, and the report it prints.
+ *
+ * @module
+ */
+import type { CallKind, LoadResult } from "./load.ts";
+
+/** The spans of one call's trace: client `call-api` and `GET`, server `GET /…` and `process-request`. */
+export const SPANS_PER_TRACE = 4;
+
+/** How many traces of one kind Tempo holds whole, and how many not at all. */
+export interface KindCount {
+  /** Traces of this kind the run made. */
+  total: number;
+  /** Those Tempo holds with all four spans. */
+  whole: number;
+  /** Those Tempo does not know. */
+  absent: number;
+}
+
+/** The traces of a run by kind; `partial` lists those Tempo holds with fewer than four spans. */
+export type Classified = Record<CallKind, KindCount> & { partial: string[] };
+
+/**
+ * Classifies each trace of `load` by the span count Tempo has for it (`counts`). Normal calls that were
+ * slow themselves (`load.slowNormal`) are left out of `normal`: the latency policy keeps them.
+ */
+export function classifyTraces(load: LoadResult, counts: Map<string, number>): Classified {
+  const slowNormal = new Set(load.slowNormal);
+  const result: Classified = {
+    error: { total: 0, whole: 0, absent: 0 },
+    slow: { total: 0, whole: 0, absent: 0 },
+    normal: { total: 0, whole: 0, absent: 0 },
+    partial: [],
+  };
+  for (const kind of ["error", "slow", "normal"] as const) {
+    for (const id of load.traces[kind]) {
+      if (kind === "normal" && slowNormal.has(id)) continue;
+      const spans = counts.get(id) ?? 0;
+      result[kind].total++;
+      if (spans === SPANS_PER_TRACE) result[kind].whole++;
+      else if (spans === 0) result[kind].absent++;
+      else result.partial.push(`${id} (${spans} spans)`);
+    }
+  }
+  return result;
+}
+
+/**
+ * The range a binomial count of `n` trials at probability `p` falls in except with a chance of about 1 in
+ * 10,000 (normal approximation, 3.9 standard deviations each side), widened to whole numbers.
+ */
+export function binomialBounds(n: number, p: number): [number, number] {
+  const sd = Math.sqrt(n * p * (1 - p));
+  return [Math.max(0, Math.floor(n * p - 3.9 * sd)), Math.min(n, Math.ceil(n * p + 3.9 * sd))];
+}
+
+/** Spread of arrival times (ms) of each trace's spans, over the traces of `ids` that arrived. */
+export function arrivalSpreads(
+  arrivals: Map<string, { first: number; last: number }>,
+  ids: string[],
+): number[] {
+  return ids.flatMap((id) => {
+    const seen = arrivals.get(id);
+    return seen === undefined ? [] : [seen.last - seen.first];
+  }).sort((a, b) => a - b);
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** What {@linkcode summarize} reports. */
+export interface Report {
+  /** The settings of the run. */
+  options: {
+    calls: number;
+    percent: number;
+    decisionWait: string;
+    decisionCache: number;
+    killGateway: boolean;
+  };
+  /** How long the client load took, in seconds. */
+  loadS: number;
+  /** Tempo's traces by kind. */
+  classified: Classified;
+  /** Arrival spreads at the gateways, ms, sorted. */
+  spreads: number[];
+  /** Each gateway's own metrics. */
+  gateways: {
+    name: string;
+    acceptedSpans: number;
+    peakRssMiB: number;
+    peakSpansPerS: number;
+    tracesSampled: number;
+    tracesNotSampled: number;
+    lateSpans: number;
+  }[];
+  /** Spans the gateways report sending to Tempo. */
+  sentToTempo: number;
+  /** Spans Tempo holds for the run's traces. */
+  heldByTempo: number;
+  /** Calls whose outcome was not the planned one. */
+  unexpected: string[];
+}
+
+/** The report as text lines. */
+export function summarize(r: Report): string {
+  const c = r.classified;
+  const line = (kind: CallKind) =>
+    `  ${kind.padEnd(6)} ${c[kind].total} traces: ${c[kind].whole} whole, ${c[kind].absent} absent`;
+  const s = r.spreads;
+  return [
+    `${r.options.calls} calls in ${r.loadS.toFixed(1)} s, decision_wait ${r.options.decisionWait}, ` +
+    `decision caches ${r.options.decisionCache || "off"}, ` +
+    `${r.options.percent} % of the rest${r.options.killGateway ? ", gateway-2 killed mid-run" : ""}`,
+    line("error"),
+    line("slow"),
+    line("normal") + ` (kept ${(100 * c.normal.whole / Math.max(1, c.normal.total)).toFixed(2)} %)`,
+    `  partial: ${c.partial.length}${c.partial.length ? ` (e.g. ${c.partial.slice(0, 3).join(", ")})` : ""}`,
+    `  spans sent to Tempo by the gateways: ${r.sentToTempo}, found in Tempo: ${r.heldByTempo}`,
+    `  arrival spread of a trace's spans at its gateway (ms): p50 ${quantile(s, 0.5).toFixed(0)}, ` +
+    `p99 ${quantile(s, 0.99).toFixed(0)}, max ${(s.at(-1) ?? NaN).toFixed(0)} (${s.length} traces)`,
+    ...r.gateways.map((g) =>
+      `  ${g.name}: ${g.acceptedSpans} spans received (peak ${g.peakSpansPerS.toFixed(0)} spans/s), ` +
+      `peak RSS ${
+        g.peakRssMiB.toFixed(0)
+      } MiB, traces kept ${g.tracesSampled}, dropped ${g.tracesNotSampled}, ` +
+      `spans after their trace's decision ${g.lateSpans}`
+    ),
+    ...(r.unexpected.length ? [`  unexpected outcomes: ${r.unexpected.length} (${r.unexpected[0]})`] : []),
+  ].join("\n");
+}
