@@ -25,11 +25,12 @@
 import process from "node:process";
 import { FlagError, type FlagValues, helpText, parseFlags } from "@example/harness/flags";
 import { startReceiver, TelemetryStore } from "@example/otlp/receiver";
-import { CountingStore } from "./counting_store.ts";
-import { type RawSink, startRawSink } from "./raw_sink.ts";
-import { runWrk } from "./wrk.ts";
+import { CountingStore, type Received } from "./counting_store.ts";
+import { type RawSink, type SinkTotals, startRawSink } from "./raw_sink.ts";
+import { runWrk, type WrkResult } from "./wrk.ts";
 import {
   checkTools,
+  type LoadResult,
   type MachineCpu,
   machineCpu,
   type ProcessUsage,
@@ -275,40 +276,22 @@ export async function runServerCase(
   },
 ): Promise<ServerRun> {
   const service = `bench-${serverCase.id}-${run}`;
-  const env: Env = serverCase.traced
-    ? {
-      ...(serverCase.runtime === "deno" ? { OTEL_DENO: "true" } : {}),
-      OTEL_SERVICE_NAME: service,
-      OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
-      ...serverCase.settings,
-    }
-    : {};
   const server = await startServer({
     runtime: serverCase.runtime,
     script: serverCase.script,
     nodeSdk: serverCase.runtime === "node" && serverCase.traced,
     workMs: 0,
-    env,
+    env: tracingEnv(serverCase, service, sink),
     // Its line per request is read in large chunks, so that reading it takes next to no CPU.
     outputReadIntervalMs: 10,
   });
   let measured;
   try {
-    const warmup = rate === undefined && warmupSeconds > 0
-      ? await runWrk({ url: server.url, connections, durationSeconds: warmupSeconds })
-      : undefined;
-    const before = await cpuSnapshot(server.pid);
-    const load = rate === undefined
-      ? await runWrk({ url: server.url, connections, durationSeconds })
-      : await runRateLoad({ url: server.url, rate, durationSeconds });
-    const after = await cpuSnapshot(server.pid);
-    measured = { warmup, load, before, after };
+    measured = await measureLoad(server, { connections, durationSeconds, warmupSeconds, rate });
   } catch (error) {
     await server.stop();
     throw error;
   }
-  const { warmup, load, before, after } = measured;
   const exit = await server.stop();
   if (exit.code !== 0 || exit.killed) {
     throw new Error(`${serverCase.label}: the server exited with code ${exit.code}:\n${exit.stderr}`);
@@ -316,7 +299,70 @@ export async function runServerCase(
   // The server has exported everything on its way out; decoding happens now, off the measured path.
   const store = new CountingStore();
   const totals = await sink.drain(store);
-  const received = store.received(service);
+  return serverRunOf(serverCase, measured, {
+    received: store.received(service),
+    totals,
+    stderr: exit.stderr,
+    rate,
+    sinkDelayMs,
+    round,
+  });
+}
+
+/** The variables that turn tracing on for `serverCase`, exporting to `sink` as `service`; none untraced. */
+function tracingEnv(serverCase: ServerCase, service: string, sink: RawSink): Env {
+  if (!serverCase.traced) return {};
+  return {
+    ...(serverCase.runtime === "deno" ? { OTEL_DENO: "true" } : {}),
+    OTEL_SERVICE_NAME: service,
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+    ...serverCase.settings,
+  };
+}
+
+/** What one server case's load measured: the warm-up (wrk only), the load, and CPU before and after it. */
+interface Measured {
+  warmup?: WrkResult;
+  load: WrkResult | LoadResult;
+  before: CpuSnapshot;
+  after: CpuSnapshot;
+}
+
+/** Puts `server` under load: wrk after a warm-up, or vegeta at `rate`; CPU is sampled around the load. */
+async function measureLoad(
+  server: { url: string; pid: number },
+  { connections, durationSeconds, warmupSeconds, rate }: {
+    connections: number;
+    durationSeconds: number;
+    warmupSeconds: number;
+    rate?: number;
+  },
+): Promise<Measured> {
+  const warmup = rate === undefined && warmupSeconds > 0
+    ? await runWrk({ url: server.url, connections, durationSeconds: warmupSeconds })
+    : undefined;
+  const before = await cpuSnapshot(server.pid);
+  const load = rate === undefined
+    ? await runWrk({ url: server.url, connections, durationSeconds })
+    : await runRateLoad({ url: server.url, rate, durationSeconds });
+  const after = await cpuSnapshot(server.pid);
+  return { warmup, load, before, after };
+}
+
+/** The record of one server case: what was measured, and what the sink received of it. */
+function serverRunOf(
+  serverCase: ServerCase,
+  { warmup, load, before, after }: Measured,
+  { received, totals, stderr, rate, sinkDelayMs, round }: {
+    received: Received;
+    totals: SinkTotals;
+    stderr: string;
+    rate?: number;
+    sinkDelayMs: number;
+    round: number;
+  },
+): ServerRun {
   // wrk counts answers; vegeta counts requests sent (answered or not).
   const measuredRequests = "sent" in load ? load.sent : load.requests;
   const requests = (warmup?.requests ?? 0) + measuredRequests;
@@ -348,7 +394,7 @@ export async function runServerCase(
     ...(totals.overflowed + totals.rejected > 0
       ? { sinkOverflowed: totals.overflowed + totals.rejected }
       : {}),
-    ...(exit.stderr.trim() === "" ? {} : { stderr: exit.stderr.trim() }),
+    ...(stderr.trim() === "" ? {} : { stderr: stderr.trim() }),
   };
 }
 

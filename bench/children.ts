@@ -103,28 +103,19 @@ export async function runRateLoad(
     maxWorkers?: number;
   },
 ): Promise<LoadResult> {
-  const attack = new Deno.Command(VEGETA, {
-    args: [
-      "attack",
-      `-rate=${rate}/s`,
-      `-duration=${durationSeconds}s`,
-      `-max-workers=${maxWorkers}`,
-      "-timeout=10s",
-    ],
-    env: childEnv(),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const report = new Deno.Command(VEGETA, {
-    args: ["report", "-type=json"],
-    env: childEnv(),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const report = await runVegeta(url, [
+    `-rate=${rate}/s`,
+    `-duration=${durationSeconds}s`,
+    `-max-workers=${maxWorkers}`,
+    "-timeout=10s",
+  ]);
+  return loadResultOf(report);
+}
+
+/** Runs `vegeta attack <attackFlags>` on `GET url`, piped into `vegeta report -type=json`; gives the report. */
+async function runVegeta(url: string, attackFlags: string[]): Promise<VegetaReport> {
+  const attack = spawn(VEGETA, ["attack", ...attackFlags], ROOT, {}, { stdin: "piped" });
+  const report = spawn(VEGETA, ["report", "-type=json"], ROOT, {}, { stdin: "piped" });
   const writer = attack.stdin.getWriter();
   await writer.write(new TextEncoder().encode(`GET ${url}\n`));
   await writer.close();
@@ -138,7 +129,11 @@ export async function runRateLoad(
     const stderr = attacked.success ? new TextDecoder().decode(reported.stderr) : await attackErrors;
     throw new Error(`vegeta failed:\n${stderr}`);
   }
-  const result: VegetaReport = JSON.parse(new TextDecoder().decode(reported.stdout));
+  return JSON.parse(new TextDecoder().decode(reported.stdout));
+}
+
+/** vegeta's report as a {@linkcode LoadResult}: answers counted by status, durations in microseconds. */
+function loadResultOf(result: VegetaReport): LoadResult {
   const ok = Object.entries(result.status_codes)
     .filter(([code]) => code.startsWith("2"))
     .reduce((sum, [, count]) => sum + count, 0);

@@ -1,6 +1,6 @@
 /**
  * An OTLP/HTTP sink for the benchmark that keeps its work off the measured path: during a run it only reads
- * each export request's body and stores it as it came, answering at once (or after `delayMs`, like a far
+ * each export request's body (with the receiver's bounded body reader) and stores it, answering at once (or after `delayMs`, like a far
  * collector). After the run, {@linkcode RawSink.drain} replays the stored requests through the example's own
  * receiver handler (`otlp/receiver.ts`) into a store, which decodes and counts them. Decoding protobuf
  * costs far more CPU than reading bytes; on a small machine a receiver that decodes while the server is under
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { createReceiverHandler, type TelemetryStore } from "@example/otlp/receiver";
+import { createBodyReader, createReceiverHandler, type TelemetryStore } from "@example/otlp/receiver";
 
 /** One export request as it arrived. */
 interface StoredRequest {
@@ -31,7 +31,10 @@ export interface SinkTotals {
   requests: number;
   /** Body bytes stored. */
   bytes: number;
-  /** Export requests answered but not stored, because the sink already held `maxBytes`. */
+  /**
+   * Export requests answered but not stored: the sink already held `maxBytes`, or the body was past the
+   * receiver's body bounds (answered with the receiver's 4xx or 503).
+   */
   overflowed: number;
   /** Stored requests the receiver rejected when they were replayed (should be 0). */
   rejected: number;
@@ -63,11 +66,22 @@ export function startRawSink({ delayMs = 0, maxBytes = 2 ** 30 }: RawSinkOptions
   let stored: StoredRequest[] = [];
   let bytes = 0;
   let overflowed = 0;
+  // The sink's own `maxBytes` bounds what it holds: each body is given back to the reader once stored.
+  const bodies = createBodyReader();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
-    const body = new Uint8Array(await request.arrayBuffer());
+    const body = await bodies.read(request);
+    if (body instanceof Response) {
+      overflowed++;
+      return body;
+    }
+    bodies.release(body);
     if (bytes + body.byteLength > maxBytes) overflowed++;
     else {
-      stored.push({ path: new URL(request.url).pathname, headers: [...request.headers], body });
+      // The reader decompressed the body: the replay must not decompress it again.
+      const headers = [...request.headers].filter(([name]) =>
+        name !== "content-encoding" && name !== "content-length"
+      );
+      stored.push({ path: new URL(request.url).pathname, headers, body });
       bytes += body.byteLength;
     }
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));

@@ -751,64 +751,72 @@ function escape(text: string): string {
  * are blue and Node.js runs green; untraced runs are darker.
  */
 export function renderChart(summaries: ServerSummary[], caption = ""): string {
-  const rowHeight = 26;
+  const height = CHART.top + summaries.length * CHART.rowHeight + 30;
+  const lines = [...chartHeader(height)];
+  const maxRps = Math.max(1, ...summaries.map((summary) => summary.requestsPerSecond.max));
+  const maxCpu = Math.max(1, ...summaries.map((summary) => summary.cpuUsPerRequest.max));
+  summaries.forEach((summary, index) => {
+    lines.push(...chartRow(summary, CHART.top + index * CHART.rowHeight, maxRps, maxCpu));
+  });
+  if (caption !== "") {
+    lines.push(`<text x="${CHART.labelWidth}" y="${height - 8}" fill="#555">${escape(caption)}</text>`);
+  }
+  lines.push("</svg>", "");
+  return lines.join("\n");
+}
+
+/** The chart's layout, in pixels. */
+const CHART = (() => {
   const labelWidth = 330;
   const barWidth = 300;
   const gap = 170; // room for the longest req/s label ("44,808 (×tutorial 1.02)") before the CPU bars
-  const top = 50;
-  const width = labelWidth + 2 * barWidth + gap + 90;
-  const height = top + summaries.length * rowHeight + 30;
-  const maxRps = Math.max(1, ...summaries.map((summary) => summary.requestsPerSecond.max));
-  const maxCpu = Math.max(1, ...summaries.map((summary) => summary.cpuUsPerRequest.max));
-  const colour = (summary: ServerSummary) =>
-    summary.runtime === "deno"
-      ? (summary.traced ? "#6fa8dc" : "#1c4587")
-      : (summary.traced ? "#93c47d" : "#274e13");
-  const lines = [
+  return { rowHeight: 26, labelWidth, barWidth, gap, top: 50, width: labelWidth + 2 * barWidth + gap + 90 };
+})();
+
+/** The chart's opening: the SVG element, its background and the two column titles. */
+function chartHeader(height: number): string[] {
+  const { width, labelWidth, barWidth, gap } = CHART;
+  return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${labelWidth}" y="20" font-weight="bold">Requests per second (median, range)</text>`,
     `<text x="${labelWidth + barWidth + gap}" y="20" font-weight="bold">Server CPU µs per request</text>`,
   ];
-  const bar = (x: number, y: number, value: Spread, max: number, fill: string, text: string) => {
-    const scale = (number: number) => (number / max * barWidth).toFixed(1);
-    const [lo, hi] = [x + Number(scale(value.min)), x + Number(scale(value.max))];
-    return [
-      `<rect x="${x}" y="${y}" width="${scale(value.median)}" height="18" fill="${fill}"/>`,
-      `<line x1="${lo.toFixed(1)}" x2="${hi.toFixed(1)}" y1="${y + 9}" y2="${y + 9}" stroke="#333"/>`,
-      `<line x1="${lo.toFixed(1)}" x2="${lo.toFixed(1)}" y1="${y + 4}" y2="${y + 14}" stroke="#333"/>`,
-      `<line x1="${hi.toFixed(1)}" x2="${hi.toFixed(1)}" y1="${y + 4}" y2="${y + 14}" stroke="#333"/>`,
-      `<text x="${(hi + 4).toFixed(1)}" y="${y + 14}">${text}</text>`,
-    ];
-  };
-  summaries.forEach((summary, index) => {
-    const y = top + index * rowHeight;
-    const ratio = summary.vsTutorial ?? summary.vsUntraced;
-    lines.push(
-      `<text x="${labelWidth - 8}" y="${y + 14}" text-anchor="end">${escape(summary.label)}</text>`,
-      ...bar(
-        labelWidth,
-        y,
-        summary.requestsPerSecond,
-        maxRps,
-        colour(summary),
-        `${integer.format(summary.requestsPerSecond.median)}${
-          ratio ? ` (${summary.vsTutorial ? "×tutorial" : "×untraced"} ${twoDigits(ratio.median)})` : ""
-        }`,
-      ),
-      ...bar(
-        labelWidth + barWidth + gap,
-        y,
-        summary.cpuUsPerRequest,
-        maxCpu,
-        colour(summary),
-        integer.format(summary.cpuUsPerRequest.median),
-      ),
-    );
-  });
-  if (caption !== "") {
-    lines.push(`<text x="${labelWidth}" y="${height - 8}" fill="#555">${escape(caption)}</text>`);
-  }
-  lines.push("</svg>", "");
-  return lines.join("\n");
+}
+
+/** One server's row at `y`: its label, its req/s bar (with the ratio) and its CPU bar. */
+function chartRow(summary: ServerSummary, y: number, maxRps: number, maxCpu: number): string[] {
+  const { labelWidth, barWidth, gap } = CHART;
+  const ratio = summary.vsTutorial ?? summary.vsUntraced;
+  const fill = summary.runtime === "deno"
+    ? (summary.traced ? "#6fa8dc" : "#1c4587")
+    : (summary.traced ? "#93c47d" : "#274e13");
+  const rpsText = `${integer.format(summary.requestsPerSecond.median)}${
+    ratio ? ` (${summary.vsTutorial ? "×tutorial" : "×untraced"} ${twoDigits(ratio.median)})` : ""
+  }`;
+  return [
+    `<text x="${labelWidth - 8}" y="${y + 14}" text-anchor="end">${escape(summary.label)}</text>`,
+    ...chartBar(labelWidth, y, summary.requestsPerSecond, maxRps, fill, rpsText),
+    ...chartBar(
+      labelWidth + barWidth + gap,
+      y,
+      summary.cpuUsPerRequest,
+      maxCpu,
+      fill,
+      integer.format(summary.cpuUsPerRequest.median),
+    ),
+  ];
+}
+
+/** A bar at `x, y` as long as the median of `value`, a whisker from its min to its max, and `text` after. */
+function chartBar(x: number, y: number, value: Spread, max: number, fill: string, text: string): string[] {
+  const scale = (number: number) => (number / max * CHART.barWidth).toFixed(1);
+  const [lo, hi] = [x + Number(scale(value.min)), x + Number(scale(value.max))];
+  return [
+    `<rect x="${x}" y="${y}" width="${scale(value.median)}" height="18" fill="${fill}"/>`,
+    `<line x1="${lo.toFixed(1)}" x2="${hi.toFixed(1)}" y1="${y + 9}" y2="${y + 9}" stroke="#333"/>`,
+    `<line x1="${lo.toFixed(1)}" x2="${lo.toFixed(1)}" y1="${y + 4}" y2="${y + 14}" stroke="#333"/>`,
+    `<line x1="${hi.toFixed(1)}" x2="${hi.toFixed(1)}" y1="${y + 4}" y2="${y + 14}" stroke="#333"/>`,
+    `<text x="${(hi + 4).toFixed(1)}" y="${y + 14}">${text}</text>`,
+  ];
 }

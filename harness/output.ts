@@ -33,67 +33,112 @@ export function collectOutput(
   limit = 1 << 20,
   { readIntervalMs = 0 }: CollectOptions = {},
 ): CollectedOutput {
-  // The text read so far, in chunks, cut back to its last `limit` characters only once it holds twice that:
-  // a server under load prints tens of thousands of lines a second, and cutting at every chunk would copy a
-  // mebibyte each time (the benchmark measured most of a core going to that).
-  let chunks: string[] = [];
-  let size = 0;
-  let text = "";
-  // Lines seen so far, while someone may still ask for one: dropped when the text is cut.
-  let seen: string[] = [];
-  const waiters = new Set<(line: string) => boolean>();
-  let ended = false;
+  const tail: Tail = {
+    limit,
+    chunks: [],
+    size: 0,
+    text: "",
+    seen: [],
+    waiters: new Set(),
+    pending: "",
+    ended: false,
+  };
   const done = (async () => {
-    let pending = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       if (readIntervalMs > 0) await new Promise((resolve) => setTimeout(resolve, readIntervalMs));
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > 2 * limit) {
-        const kept = chunks.join("").slice(-limit);
-        chunks = [kept];
-        size = kept.length;
-        seen = [];
-      }
-      if (waiters.size === 0 && seen.length >= 1000) {
-        // Nobody can ask for these lines: keep only the start of the next one.
-        const end = chunk.lastIndexOf("\n");
-        pending = end === -1 ? pending + chunk : chunk.slice(end + 1);
-        if (pending.length > limit) pending = "";
-        continue;
-      }
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop()!;
-      if (pending.length > limit) pending = "";
-      for (const line of lines) {
-        if (seen.length < 1000) seen.push(line);
-        for (const waiter of waiters) if (waiter(line)) waiters.delete(waiter);
-      }
+      keep(tail, chunk);
+      offerLines(tail, chunk);
     }
-    text = chunks.join("").slice(-limit);
-    if (pending !== "") { for (const waiter of waiters) waiter(pending); }
-    waiters.clear();
-    ended = true;
-    return text;
+    return end(tail);
   })();
   return {
     text: done,
-    line<T>(match: (line: string) => T | undefined): Promise<T | undefined> {
-      for (const line of ended ? text.split("\n") : seen) {
-        const value = match(line);
-        if (value !== undefined) return Promise.resolve(value);
-      }
-      return new Promise((resolve) => {
-        const waiter = (line: string) => {
-          const value = match(line);
-          if (value === undefined) return false;
-          resolve(value);
-          return true;
-        };
-        waiters.add(waiter);
-        done.then(() => resolve(undefined), () => resolve(undefined));
-      });
-    },
+    line: (match) => firstLine(tail, done, match),
   };
+}
+
+/** What {@linkcode collectOutput} holds of a stream. */
+interface Tail {
+  /** The most characters kept. */
+  limit: number;
+  /**
+   * The text read so far, in chunks, cut back to its last `limit` characters only once it holds twice that:
+   * a server under load prints tens of thousands of lines a second, and cutting at every chunk would copy a
+   * mebibyte each time (the benchmark measured most of a core going to that).
+   */
+  chunks: string[];
+  /** The characters `chunks` hold. */
+  size: number;
+  /** The text kept, once the stream ended. */
+  text: string;
+  /** Lines seen so far, while someone may still ask for one: dropped when the text is cut. */
+  seen: string[];
+  /** Those waiting for a line, each saying whether the line was the one. */
+  waiters: Set<(line: string) => boolean>;
+  /** The start of the line still arriving. */
+  pending: string;
+  /** Whether the stream ended. */
+  ended: boolean;
+}
+
+/** Adds `chunk` to the text kept, cutting it back to its last `limit` characters once it holds twice that. */
+function keep(tail: Tail, chunk: string) {
+  tail.chunks.push(chunk);
+  tail.size += chunk.length;
+  if (tail.size > 2 * tail.limit) {
+    const kept = tail.chunks.join("").slice(-tail.limit);
+    tail.chunks = [kept];
+    tail.size = kept.length;
+    tail.seen = [];
+  }
+}
+
+/** Offers each line `chunk` completes to those waiting, and remembers the first thousand. */
+function offerLines(tail: Tail, chunk: string) {
+  if (tail.waiters.size === 0 && tail.seen.length >= 1000) {
+    // Nobody can ask for these lines: keep only the start of the next one.
+    const end = chunk.lastIndexOf("\n");
+    tail.pending = end === -1 ? tail.pending + chunk : chunk.slice(end + 1);
+    if (tail.pending.length > tail.limit) tail.pending = "";
+    return;
+  }
+  tail.pending += chunk;
+  const lines = tail.pending.split("\n");
+  tail.pending = lines.pop()!;
+  if (tail.pending.length > tail.limit) tail.pending = "";
+  for (const line of lines) {
+    if (tail.seen.length < 1000) tail.seen.push(line);
+    for (const waiter of tail.waiters) if (waiter(line)) tail.waiters.delete(waiter);
+  }
+}
+
+/** Ends the stream: offers its unfinished last line, lets go of those waiting, and gives the text kept. */
+function end(tail: Tail): string {
+  tail.text = tail.chunks.join("").slice(-tail.limit);
+  if (tail.pending !== "") { for (const waiter of tail.waiters) waiter(tail.pending); }
+  tail.waiters.clear();
+  tail.ended = true;
+  return tail.text;
+}
+
+/** {@linkcode CollectedOutput.line}: the lines already seen first, then those still to come. */
+function firstLine<T>(
+  tail: Tail,
+  done: Promise<string>,
+  match: (line: string) => T | undefined,
+): Promise<T | undefined> {
+  for (const line of tail.ended ? tail.text.split("\n") : tail.seen) {
+    const value = match(line);
+    if (value !== undefined) return Promise.resolve(value);
+  }
+  return new Promise((resolve) => {
+    const waiter = (line: string) => {
+      const value = match(line);
+      if (value === undefined) return false;
+      resolve(value);
+      return true;
+    };
+    tail.waiters.add(waiter);
+    done.then(() => resolve(undefined), () => resolve(undefined));
+  });
 }

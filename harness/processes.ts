@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { collectOutput } from "./output.ts";
+import { type CollectedOutput, collectOutput } from "./output.ts";
 import { denoRunOf, envFileFlags, permissionFlags, scriptOf } from "./tasks.ts";
 
 /** The repository's root directory, where children start. */
@@ -239,21 +239,11 @@ export function spawn(
  */
 export async function startServer(options: ServerOptions = {}): Promise<ServerProcess> {
   const runtime = options.runtime ?? "deno";
-  const startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
-  const env = serverEnv(options);
   const script = options.script ?? (runtime === "deno" ? scriptOf(denoRunOf("server")) : "server.cjs");
-  const [program, ...prefix] = [...(options.wrapper ?? []), "deno"];
-  const process = runtime === "deno"
-    ? spawn(
-      program,
-      [...prefix, "run", ...taskEnvFiles("server"), ...(options.permissions ?? serverPermissions()), script],
-      ROOT,
-      env,
-    )
-    : spawn(NODE, [...(options.nodeSdk ? ["--require", "./tracing.cjs"] : []), script], NODE_PEER_DIR, env);
+  const process = spawnServer(runtime, script, options);
   const stdout = collectOutput(process.stdout, undefined, { readIntervalMs: options.outputReadIntervalMs });
   const stderr = collectOutput(process.stderr);
-  let killed = false;
+  const ending = { killed: false };
   const exit: Promise<ExitResult> = (async () => {
     const status = await process.status;
     return {
@@ -261,9 +251,53 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
       signal: status.signal,
       stdout: await stdout.text,
       stderr: await stderr.text,
-      killed,
+      killed: ending.killed,
     };
   })();
+  const url = await listeningUrl(process, stdout, exit, script, options.startTimeoutMs ?? START_TIMEOUT_MS);
+  const stop = stopper(process, exit, ending);
+  return {
+    url,
+    port: Number(new URL(url).port),
+    pid: process.pid,
+    process,
+    stop,
+    exited: () => exit,
+    [Symbol.asyncDispose]: () => stop().then(),
+  };
+}
+
+/** Spawns `script` on `runtime` as {@linkcode startServer} says, with the server's environment. */
+function spawnServer(runtime: Runtime, script: string, options: ServerOptions): Deno.ChildProcess {
+  const env = serverEnv(options);
+  if (runtime !== "deno") {
+    return spawn(
+      NODE,
+      [...(options.nodeSdk ? ["--require", "./tracing.cjs"] : []), script],
+      NODE_PEER_DIR,
+      env,
+    );
+  }
+  const [program, ...prefix] = [...(options.wrapper ?? []), "deno"];
+  return spawn(
+    program,
+    [...prefix, "run", ...taskEnvFiles("server"), ...(options.permissions ?? serverPermissions()), script],
+    ROOT,
+    env,
+  );
+}
+
+/**
+ * The URL the server prints once it listens; throws, with what it printed, when it exits first or does not
+ * listen within `startTimeoutMs` (then it is killed).
+ */
+async function listeningUrl(
+  process: Deno.ChildProcess,
+  stdout: CollectedOutput,
+  exit: Promise<ExitResult>,
+  script: string,
+  startTimeoutMs: number,
+): Promise<string> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const listening = await Promise.race([
     stdout.line((line) => line.match(/^Server listening on (http:\/\/\S+)$/)?.[1]),
@@ -280,14 +314,23 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
         : `${script} exited with code ${code} before listening:\n${stdout}${stderr}`,
     );
   }
-  const stop = async (signal: Deno.Signal = "SIGTERM", { killAfterMs = 30_000 } = {}) => {
+  return listening;
+}
+
+/** The {@linkcode ServerProcess.stop} of `process`; marks `ending.killed` when it had to SIGKILL it. */
+function stopper(
+  process: Deno.ChildProcess,
+  exit: Promise<ExitResult>,
+  ending: { killed: boolean },
+): ServerProcess["stop"] {
+  return async (signal = "SIGTERM", { killAfterMs = 30_000 } = {}) => {
     try {
       process.kill(signal);
     } catch {
       return await exit; // Already exited.
     }
     const timer = setTimeout(() => {
-      killed = true;
+      ending.killed = true;
       try {
         process.kill("SIGKILL");
       } catch {
@@ -299,15 +342,6 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     } finally {
       clearTimeout(timer);
     }
-  };
-  return {
-    url: listening,
-    port: Number(new URL(listening).port),
-    pid: process.pid,
-    process,
-    stop,
-    exited: () => exit,
-    [Symbol.asyncDispose]: () => stop().then(),
   };
 }
 

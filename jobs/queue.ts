@@ -86,91 +86,13 @@ export function createQueue(
   handlers: Record<string, Handler>,
   { batchMs = 100, retryMs = 100 } = {},
 ): Queue {
-  const attempts = new Map<string, number>(); // how often each message was delivered (one process)
-  const unfinished = new Map<string, PromiseWithResolvers<void>>(); // sent, not yet done or given up
-  const finish = (id: string) => {
-    unfinished.get(id)?.resolve();
-    unfinished.delete(id);
-    attempts.delete(id);
-  };
-  let batch: { message: Message; done: PromiseWithResolvers<void> }[] = [];
-
-  async function send(destination: string, { failAttempts = 0 } = {}): Promise<string> {
-    const id = crypto.randomUUID();
-    const attributes = { ...messaging("send", "enqueue", destination), "messaging.message.id": id };
-    return await tracer.startActiveSpan(
-      `enqueue ${destination}`,
-      { kind: SpanKind.PRODUCER, attributes },
-      async (span) => {
-        try {
-          const carrier: Record<string, string> = {};
-          propagation.inject(context.active(), carrier); // the PRODUCER span's context goes in the message
-          const message: Message = { id, destination, failAttempts, carrier };
-          unfinished.set(id, Promise.withResolvers());
-          await kv.enqueue(message, { backoffSchedule: [retryMs] });
-          return id;
-        } catch (error) {
-          finish(id); // never sent: nothing to wait for
-          fail(span, error);
-        } finally {
-          span.end();
-        }
-      },
-    );
-  }
-
-  function process(message: Message, parent: Context, attempt: number, handler: Handler) {
-    const attributes = {
-      ...messaging("process", "process", message.destination),
-      "messaging.message.id": message.id,
-      "job.attempt": attempt,
-    };
-    return tracer.startActiveSpan(
-      `process ${message.destination}`,
-      { kind: SpanKind.CONSUMER, attributes },
-      parent,
-      async (span) => {
-        try {
-          await handler(message, attempt);
-        } catch (error) {
-          fail(span, error);
-        } finally {
-          span.end();
-        }
-      },
-    );
-  }
-
-  async function flush() {
+  const jobs: Jobs = { attempts: new Map(), unfinished: new Map() };
+  let batch: Batch = [];
+  const flush = () => {
     const messages = batch;
     batch = [];
-    const links: Link[] = messages.map(({ message }) => ({
-      context: trace.getSpanContext(propagation.extract(ROOT_CONTEXT, carrierOf(message)))!,
-    })).filter((link) => link.context !== undefined && trace.isSpanContextValid(link.context));
-    const destination = messages[0].message.destination;
-    const attributes = {
-      ...messaging("process", "process", destination),
-      "messaging.batch.message_count": messages.length,
-    };
-    await tracer.startActiveSpan(
-      `process ${destination}`,
-      { kind: SpanKind.CONSUMER, attributes, links, root: true },
-      async (span) => {
-        try {
-          for (const { message } of messages) await handlers.notifications(message, 1);
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-        } finally {
-          span.end();
-          for (const { message, done } of messages) {
-            finish(message.id);
-            done.resolve();
-          }
-        }
-      },
-    );
-  }
+    return processBatch(messages, handlers.notifications, jobs);
+  };
 
   const listening = kv.listenQueue((value: Partial<Message>) => {
     const message = { ...value, carrier: carrierOf(value) } as Message;
@@ -181,19 +103,127 @@ export function createQueue(
       if (batch.push({ message, done }) === 1) setTimeout(flush, batchMs);
       return done.promise;
     }
-    const attempt = (attempts.get(message.id) ?? 0) + 1;
-    attempts.set(message.id, attempt);
-    // The message's context, not the active one: a missing or malformed traceparent starts a fresh trace.
-    const parent = propagation.extract(ROOT_CONTEXT, message.carrier);
-    return process(message, parent, attempt, handler).then(
-      () => finish(message.id),
-      (error) => {
-        if (attempt > 1) finish(message.id); // KV gives up after the one retry of `backoffSchedule`
-        throw error;
-      },
-    );
+    return deliver(message, handler, jobs);
   });
 
-  const drained = () => Promise.all([...unfinished.values()].map(({ promise }) => promise)).then(() => {});
-  return { send, drained, listening };
+  return {
+    send: (destination, { failAttempts = 0 } = {}) => send(kv, jobs, { destination, failAttempts, retryMs }),
+    drained: () => Promise.all([...jobs.unfinished.values()].map(({ promise }) => promise)).then(() => {}),
+    listening,
+  };
+}
+
+/** The jobs a queue follows, in this process. */
+interface Jobs {
+  /** How often each message was delivered. */
+  attempts: Map<string, number>;
+  /** Sent, not yet done or given up. */
+  unfinished: Map<string, PromiseWithResolvers<void>>;
+}
+
+/** Notifications waiting to be handled together, each with what resolves once it was. */
+type Batch = { message: Message; done: PromiseWithResolvers<void> }[];
+
+/** Stops waiting for job `id`: it is done, failed its last attempt, or was never sent. */
+function finish(jobs: Jobs, id: string) {
+  jobs.unfinished.get(id)?.resolve();
+  jobs.unfinished.delete(id);
+  jobs.attempts.delete(id);
+}
+
+/** Sends a job in a PRODUCER span whose context goes in the message; resolves with the job's id. */
+async function send(
+  kv: Deno.Kv,
+  jobs: Jobs,
+  { destination, failAttempts, retryMs }: { destination: string; failAttempts: number; retryMs: number },
+): Promise<string> {
+  const id = crypto.randomUUID();
+  const attributes = { ...messaging("send", "enqueue", destination), "messaging.message.id": id };
+  return await tracer.startActiveSpan(
+    `enqueue ${destination}`,
+    { kind: SpanKind.PRODUCER, attributes },
+    async (span) => {
+      try {
+        const carrier: Record<string, string> = {};
+        propagation.inject(context.active(), carrier); // the PRODUCER span's context goes in the message
+        const message: Message = { id, destination, failAttempts, carrier };
+        jobs.unfinished.set(id, Promise.withResolvers());
+        await kv.enqueue(message, { backoffSchedule: [retryMs] });
+        return id;
+      } catch (error) {
+        finish(jobs, id); // never sent: nothing to wait for
+        fail(span, error);
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+/** Handles one delivery of a single message, counting its attempts; throws to have KV deliver it again. */
+function deliver(message: Message, handler: Handler, jobs: Jobs): Promise<void> {
+  const attempt = (jobs.attempts.get(message.id) ?? 0) + 1;
+  jobs.attempts.set(message.id, attempt);
+  // The message's context, not the active one: a missing or malformed traceparent starts a fresh trace.
+  const parent = propagation.extract(ROOT_CONTEXT, message.carrier);
+  return process(message, parent, attempt, handler).then(
+    () => finish(jobs, message.id),
+    (error) => {
+      if (attempt > 1) finish(jobs, message.id); // KV gives up after the one retry of `backoffSchedule`
+      throw error;
+    },
+  );
+}
+
+/** Runs `handler` on `message` in a CONSUMER span, the child of `parent`. */
+function process(message: Message, parent: Context, attempt: number, handler: Handler): Promise<void> {
+  const attributes = {
+    ...messaging("process", "process", message.destination),
+    "messaging.message.id": message.id,
+    "job.attempt": attempt,
+  };
+  return tracer.startActiveSpan(
+    `process ${message.destination}`,
+    { kind: SpanKind.CONSUMER, attributes },
+    parent,
+    async (span) => {
+      try {
+        await handler(message, attempt);
+      } catch (error) {
+        fail(span, error);
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+/** Handles a batch in one CONSUMER span of a trace of its own, linked to each message's context. */
+async function processBatch(messages: Batch, handler: Handler, jobs: Jobs): Promise<void> {
+  const links: Link[] = messages.map(({ message }) => ({
+    context: trace.getSpanContext(propagation.extract(ROOT_CONTEXT, carrierOf(message)))!,
+  })).filter((link) => link.context !== undefined && trace.isSpanContextValid(link.context));
+  const destination = messages[0].message.destination;
+  const attributes = {
+    ...messaging("process", "process", destination),
+    "messaging.batch.message_count": messages.length,
+  };
+  await tracer.startActiveSpan(
+    `process ${destination}`,
+    { kind: SpanKind.CONSUMER, attributes, links, root: true },
+    async (span) => {
+      try {
+        for (const { message } of messages) await handler(message, 1);
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      } finally {
+        span.end();
+        for (const { message, done } of messages) {
+          finish(jobs, message.id);
+          done.resolve();
+        }
+      }
+    },
+  );
 }

@@ -40,15 +40,13 @@ export {
   type Trace,
 } from "./store.ts";
 
-/** Options of {@linkcode createReceiverHandler}. */
-export interface ReceiverOptions {
+/** The bounds of a {@linkcode BodyReader} (see {@linkcode createBodyReader}). */
+export interface BodyLimits {
   /**
    * The largest request body accepted, before and after gzip decompression (default
    * {@linkcode DEFAULT_MAX_BODY_BYTES}).
    */
   maxBodyBytes?: number;
-  /** The most spans, log records or metrics one request may hold (default 10,000). */
-  maxItems?: number;
   /** How long reading one request's body may take, in milliseconds (default 10,000), before a 408. */
   bodyTimeoutMs?: number;
   /**
@@ -58,20 +56,26 @@ export interface ReceiverOptions {
   bodyIdleMs?: number;
   /**
    * The most bytes that bodies still arriving may hold together (default
-   * {@linkcode DEFAULT_MAX_BUFFERED_BYTES}) and bodies waiting to be decoded; a request whose body would pass
-   * it is answered 503. Requests still waiting for their bytes take no other slot.
+   * {@linkcode DEFAULT_MAX_BUFFERED_BYTES}) and bodies read but not yet given back; a request whose body
+   * would pass it is answered 503. Requests still waiting for their bytes take no other slot.
    */
   maxBufferedBytes?: number;
-  /**
-   * How many requests are decoded at once (default 4), in slices of 10 ms that take turns; the others wait
-   * for a turn (their bodies counted in `maxBufferedBytes`), they are not refused.
-   */
-  maxConcurrentDecodes?: number;
   /**
    * How many bodies are read at once (default 1,024: each waiting connection costs Deno some 20 KiB). A
    * request past it takes the place of the one that has been arriving longest, which is answered 408.
    */
   maxReadingRequests?: number;
+}
+
+/** Options of {@linkcode createReceiverHandler}. */
+export interface ReceiverOptions extends BodyLimits {
+  /** The most spans, log records or metrics one request may hold (default 10,000). */
+  maxItems?: number;
+  /**
+   * How many requests are decoded at once (default 4), in slices of 10 ms that take turns; the others wait
+   * for a turn (their bodies counted in `maxBufferedBytes`), they are not refused.
+   */
+  maxConcurrentDecodes?: number;
 }
 
 /** The default bound on bytes held by bodies still arriving: 32 MiB, eight bodies of the largest size. */
@@ -88,66 +92,101 @@ const SIGNALS = { "/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "me
 /** Creates the HTTP handler of an OTLP/HTTP receiver that files what it accepts in `store`. */
 export function createReceiverHandler(
   store: TelemetryStore,
-  {
-    maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
-    maxItems = DEFAULT_MAX_ITEMS,
-    bodyTimeoutMs = 10_000,
-    bodyIdleMs = 2_000,
-    maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
-    maxConcurrentDecodes = 4,
-    maxReadingRequests = 1024,
-  }: ReceiverOptions = {},
+  { maxItems = DEFAULT_MAX_ITEMS, maxConcurrentDecodes = 4, ...limits }: ReceiverOptions = {},
 ): (request: Request) => Promise<Response> {
-  const buffered = { bytes: 0, limit: maxBufferedBytes };
-  const read = {
-    limit: maxBodyBytes,
-    timeoutMs: bodyTimeoutMs,
-    idleMs: bodyIdleMs,
-    buffered,
-    reading: { active: new Set<() => void>(), limit: maxReadingRequests },
-  };
+  const bodies = createBodyReader(limits);
   // Requests are decoded in slices (decodeInSlices), at most maxConcurrentDecodes at once, so that one
   // large request stalls neither the others nor the web page; those waiting for their turn keep their
-  // bytes counted in `buffered`.
+  // bytes counted by the body reader.
   const inTurn = turns(maxConcurrentDecodes);
-  const receive = async (request: Request, signal: "traces" | "logs" | "metrics"): Promise<Response> => {
+  const receive = async (request: Request, signal: Signal): Promise<Response> => {
     const encoding = encodingOf(request);
     if (encoding instanceof Response) return encoding;
-    const body = await readBody(request, read);
+    const body = await bodies.read(request);
     if (body instanceof Response) return body;
     try {
       return await inTurn(() => file(store, signal, body, encoding, maxItems));
     } finally {
-      buffered.bytes -= body.byteLength;
+      bodies.release(body);
     }
   };
   return async (request) => {
-    const host = request.headers.get("host");
-    if (host !== null && !LOOPBACK_HOST.test(host)) {
-      return HOST_SYNTAX.test(host)
-        ? status(
-          403,
-          "forbidden: this receiver answers only to a loopback Host (127.0.0.1, localhost, [::1])",
-        )
-        : status(400, "the Host header is malformed");
-    }
-    let path: string;
-    try {
-      path = new URL(request.url).pathname;
-    } catch {
-      return status(400, "the request's URL is malformed");
-    }
-    const signal = Object.hasOwn(SIGNALS, path) ? SIGNALS[path as keyof typeof SIGNALS] : undefined;
-    if (signal === undefined) {
-      return status(
-        404,
-        "not found: this OTLP/HTTP receiver serves POST /v1/traces, /v1/logs and /v1/metrics",
-      );
-    }
-    if (request.method !== "POST") {
-      return status(405, `method ${request.method} not allowed on ${path}: use POST`, { allow: "POST" });
-    }
-    return await receive(request, signal);
+    const route = routeOf(request);
+    return route instanceof Response ? route : await receive(request, route);
+  };
+}
+
+type Signal = (typeof SIGNALS)[keyof typeof SIGNALS];
+
+/** The signal a request exports, or the 4xx to answer when its Host, URL, path or method is wrong. */
+function routeOf(request: Request): Signal | Response {
+  const host = request.headers.get("host");
+  if (host !== null && !LOOPBACK_HOST.test(host)) {
+    return HOST_SYNTAX.test(host)
+      ? status(
+        403,
+        "forbidden: this receiver answers only to a loopback Host (127.0.0.1, localhost, [::1])",
+      )
+      : status(400, "the Host header is malformed");
+  }
+  let path: string;
+  try {
+    path = new URL(request.url).pathname;
+  } catch {
+    return status(400, "the request's URL is malformed");
+  }
+  const signal = Object.hasOwn(SIGNALS, path) ? SIGNALS[path as keyof typeof SIGNALS] : undefined;
+  if (signal === undefined) {
+    return status(
+      404,
+      "not found: this OTLP/HTTP receiver serves POST /v1/traces, /v1/logs and /v1/metrics",
+    );
+  }
+  if (request.method !== "POST") {
+    return status(405, `method ${request.method} not allowed on ${path}: use POST`, { allow: "POST" });
+  }
+  return signal;
+}
+
+/**
+ * Reads request bodies within bounds, the receiver's and the tools' one way to read a body: each body at
+ * most `maxBodyBytes` (before and after gzip decompression), within `bodyTimeoutMs`, never idle for
+ * `bodyIdleMs`; all bodies read by it together at most `maxBufferedBytes`, at most `maxReadingRequests` at
+ * once.
+ */
+export interface BodyReader {
+  /**
+   * The body of `request`, decompressed; or, when it is not within bounds, the answer to give (a 4xx, or a
+   * retryable 503), shaped like `google.rpc.Status` as OTLP/HTTP asks. The bytes returned stay counted in
+   * `maxBufferedBytes` until {@linkcode BodyReader.release} gives them back.
+   */
+  read(request: Request): Promise<Uint8Array | Response>;
+  /** Gives back the bytes of a body {@linkcode BodyReader.read} returned, once it is done with them. */
+  release(body: Uint8Array): void;
+}
+
+/** Creates a {@linkcode BodyReader} with the receiver's defaults for what `limits` leaves out. */
+export function createBodyReader(
+  {
+    maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+    bodyTimeoutMs = 10_000,
+    bodyIdleMs = 2_000,
+    maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES,
+    maxReadingRequests = 1024,
+  }: BodyLimits = {},
+): BodyReader {
+  const limits: ReadLimits = {
+    limit: maxBodyBytes,
+    timeoutMs: bodyTimeoutMs,
+    idleMs: bodyIdleMs,
+    buffered: { bytes: 0, limit: maxBufferedBytes },
+    reading: { active: new Set<() => void>(), limit: maxReadingRequests },
+  };
+  return {
+    read: (request) => readBody(request, limits),
+    release: (body) => {
+      limits.buffered.bytes -= body.byteLength;
+    },
   };
 }
 
@@ -225,7 +264,7 @@ async function readBody(request: Request, limits: ReadLimits): Promise<Uint8Arra
 /** Decodes a request's body and files what it holds in `store`; answers as OTLP/HTTP says. */
 async function file(
   store: TelemetryStore,
-  signal: "traces" | "logs" | "metrics",
+  signal: Signal,
   body: Uint8Array,
   encoding: Encoding,
   maxItems: number,

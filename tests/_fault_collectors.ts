@@ -6,7 +6,12 @@
  *
  * @module
  */
-import { createReceiverHandler, TelemetryStore } from "@example/otlp/receiver";
+import {
+  type BodyReader,
+  createBodyReader,
+  createReceiverHandler,
+  TelemetryStore,
+} from "@example/otlp/receiver";
 import { decodeTraces, encodePartialSuccess, type Encoding } from "@example/otlp/decode";
 
 /** How a {@linkcode FaultCollector} answers export requests. */
@@ -55,68 +60,22 @@ export function startFaultCollector(
   { mode = "ok", port = 0 }: { mode?: CollectorMode; port?: number } = {},
 ): FaultCollector {
   const store = new TelemetryStore();
-  const receive = createReceiverHandler(store);
-  const checks = new Set<() => void>();
-  const releases = new Set<() => void>();
-  const changed = () => {
-    for (const check of [...checks]) check();
+  const state: CollectorState = {
+    receive: createReceiverHandler(store),
+    bodies: createBodyReader(),
+    checks: new Set(),
+    releases: new Set(),
+    changed: () => {
+      for (const check of [...state.checks]) check();
+    },
   };
-
-  const handler = async (request: Request): Promise<Response> => {
-    const path = new URL(request.url).pathname;
-    const arrivedIn = collector.mode;
-    if (arrivedIn === "ok" || (arrivedIn === "partial" && path !== "/v1/traces")) {
-      collector.attempts.push({ path, mode: arrivedIn, spans: 0, traceIds: [] });
-      changed();
-      return await receive(request);
-    }
-    const body = new Uint8Array(await request.arrayBuffer());
-    const encoding: Encoding = request.headers.get("content-type")?.includes("json") ? "json" : "protobuf";
-    let traceIds: string[] = [];
-    if (path === "/v1/traces") {
-      try {
-        traceIds = decodeTraces(body, encoding).accepted.map((span) => span.traceId);
-      } catch {
-        // Not a trace export the collector understands: count it without spans.
-      }
-    }
-    collector.attempts.push({ path, mode: arrivedIn, spans: traceIds.length, traceIds });
-    switch (arrivedIn) {
-      case "hang": {
-        collector.held++;
-        changed();
-        // Held until the mode changes or the collector closes; the exporter gives up long before.
-        await new Promise<void>((resolve) => releases.add(resolve));
-        collector.held--;
-        changed();
-        return new Response(null, { status: 503 });
-      }
-      case "503":
-        changed();
-        return new Response("collector unavailable", { status: 503, headers: { "retry-after": "1" } });
-      case "500":
-        changed();
-        return new Response("collector failed", { status: 500 });
-      case "partial": {
-        // Keep every span, but say one was rejected, as a collector that drops some would.
-        const accepted = new Request(request.url, { method: "POST", headers: request.headers, body });
-        await receive(accepted);
-        changed();
-        return new Response(
-          encodePartialSuccess("traces", encoding, 1, "one span rejected by the test") as BodyInit,
-          {
-            headers: { "content-type": encoding === "json" ? "application/json" : "application/x-protobuf" },
-          },
-        );
-      }
-    }
-    throw new Error(`unknown mode ${arrivedIn}`);
-  };
-
-  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, onListen: () => {} },
+    (request) => handle(request, collector, state),
+  );
   const releaseAll = () => {
-    for (const release of releases) release();
-    releases.clear();
+    for (const release of state.releases) release();
+    state.releases.clear();
   };
   const close = async () => {
     releaseAll();
@@ -136,33 +95,123 @@ export function startFaultCollector(
     },
     attempts: [],
     held: 0,
-    until(condition, { signal, what }) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const value = condition(collector);
-          if (value) {
-            finish();
-            resolve(value);
-          }
-        };
-        const abort = () => {
-          finish();
-          reject(new Error(`${what} did not happen: ${signal.reason?.message ?? signal.reason}`));
-        };
-        const finish = () => {
-          checks.delete(check);
-          signal.removeEventListener("abort", abort);
-        };
-        if (signal.aborted) return abort();
-        checks.add(check);
-        signal.addEventListener("abort", abort);
-        check();
-      });
-    },
+    until: (condition, options) => until(collector, state.checks, condition, options),
     close,
     [Symbol.asyncDispose]: close,
   };
   return collector;
+}
+
+/** What a collector's handler shares with the collector. */
+interface CollectorState {
+  /** The receiver's handler, for what the collector accepts. */
+  receive: (request: Request) => Promise<Response>;
+  /** The receiver's bounded body reader, for the requests the collector looks into itself. */
+  bodies: BodyReader;
+  /** The pending {@linkcode FaultCollector.until} conditions, each as the function that checks it. */
+  checks: Set<() => void>;
+  /** The held requests, each as the function that lets it go. */
+  releases: Set<() => void>;
+  /** Checks every pending condition. */
+  changed(): void;
+}
+
+/** Records one export request and answers it as the collector's mode was when it arrived. */
+async function handle(request: Request, collector: FaultCollector, state: CollectorState): Promise<Response> {
+  const path = new URL(request.url).pathname;
+  const arrivedIn = collector.mode;
+  if (arrivedIn === "ok" || (arrivedIn === "partial" && path !== "/v1/traces")) {
+    collector.attempts.push({ path, mode: arrivedIn, spans: 0, traceIds: [] });
+    state.changed();
+    return await state.receive(request);
+  }
+  const body = await state.bodies.read(request);
+  if (body instanceof Response) return body;
+  state.bodies.release(body);
+  const encoding: Encoding = request.headers.get("content-type")?.includes("json") ? "json" : "protobuf";
+  const traceIds = path === "/v1/traces" ? traceIdsOf(body, encoding) : [];
+  collector.attempts.push({ path, mode: arrivedIn, spans: traceIds.length, traceIds });
+  const answer = await misbehave(arrivedIn, collector, state, { request, body, encoding });
+  state.changed();
+  return answer;
+}
+
+/** The trace id of each span a trace export holds; none when it is not one the collector understands. */
+function traceIdsOf(body: Uint8Array, encoding: Encoding): string[] {
+  try {
+    return decodeTraces(body, encoding).accepted.map((span) => span.traceId);
+  } catch {
+    return [];
+  }
+}
+
+/** The answer of a collector that hangs, fails, or accepts only in part. */
+async function misbehave(
+  mode: Exclude<CollectorMode, "ok">,
+  collector: FaultCollector,
+  state: CollectorState,
+  { request, body, encoding }: { request: Request; body: Uint8Array; encoding: Encoding },
+): Promise<Response> {
+  switch (mode) {
+    case "hang": {
+      collector.held++;
+      state.changed();
+      // Held until the mode changes or the collector closes; the exporter gives up long before.
+      await new Promise<void>((resolve) => state.releases.add(resolve));
+      collector.held--;
+      return new Response(null, { status: 503 });
+    }
+    case "503":
+      return new Response("collector unavailable", { status: 503, headers: { "retry-after": "1" } });
+    case "500":
+      return new Response("collector failed", { status: 500 });
+    case "partial": {
+      // Keep every span, but say one was rejected, as a collector that drops some would. The body is
+      // already decompressed: the receiver must not decompress it again.
+      const headers = new Headers(request.headers);
+      headers.delete("content-encoding");
+      headers.delete("content-length");
+      await state.receive(new Request(request.url, { method: "POST", headers, body: body as BodyInit }));
+      return new Response(
+        encodePartialSuccess("traces", encoding, 1, "one span rejected by the test") as BodyInit,
+        { headers: { "content-type": encoding === "json" ? "application/json" : "application/x-protobuf" } },
+      );
+    }
+  }
+  throw new Error(`unknown mode ${mode}`);
+}
+
+/**
+ * Resolves with the first truthy value of `condition`, checked now and each time `checks` are run; rejects
+ * when `signal` aborts, saying what was awaited.
+ */
+function until<T>(
+  collector: FaultCollector,
+  checks: Set<() => void>,
+  condition: (collector: FaultCollector) => T | undefined | false | null,
+  { signal, what }: { signal: AbortSignal; what: string },
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const value = condition(collector);
+      if (value) {
+        finish();
+        resolve(value);
+      }
+    };
+    const abort = () => {
+      finish();
+      reject(new Error(`${what} did not happen: ${signal.reason?.message ?? signal.reason}`));
+    };
+    const finish = () => {
+      checks.delete(check);
+      signal.removeEventListener("abort", abort);
+    };
+    if (signal.aborted) return abort();
+    checks.add(check);
+    signal.addEventListener("abort", abort);
+    check();
+  });
 }
 
 /** A TCP listener that accepts connections, reads what comes, and never answers. */
