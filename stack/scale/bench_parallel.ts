@@ -9,7 +9,7 @@
  *   --allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME stack/scale/bench_parallel.ts --rounds=3
  * ```
  *
- * Needs `deno task bench:install` (wrk, and the Node.js that reads `/proc`).
+ * Needs `deno task --cwd bench install` (wrk, and the Node.js that reads `/proc`).
  *
  * @module
  */
