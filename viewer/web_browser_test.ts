@@ -10,9 +10,9 @@
  */
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type ConnectionTransport, type Page } from "puppeteer-core/browser";
-import { startReceiver } from "@example/otlp/receiver";
+import { type Receiver, startReceiver } from "@example/otlp/receiver";
 import { runClient, startServer } from "@example/harness/processes";
-import { startWebView } from "./web.ts";
+import { startWebView, type WebView } from "./web.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = new URL("web_view.png", import.meta.url);
@@ -192,148 +192,152 @@ function waterfallRows(page: Page): Promise<string[][]> {
   );
 }
 
-Deno.test({
-  name: "the web view shows the example's joined trace, a span's details, hostile data as text, live updates",
-  ignore: chromium === undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
-}, async () => {
-  await using receiver = startReceiver({ port: 0 });
-  await using web = startWebView({ store: receiver.store, port: 0 });
-  const origin = new URL(web.url).origin;
+/** A test in Chromium (skipped without it) against a receiver and the web view of its store. */
+function browserTest(name: string, run: (receiver: Receiver, web: WebView) => Promise<void>): void {
+  Deno.test(
+    { name, ignore: chromium === undefined, sanitizeResources: false, sanitizeOps: false },
+    async () => {
+      await using receiver = startReceiver({ port: 0 });
+      await using web = startWebView({ store: receiver.store, port: 0 });
+      await run(receiver, web);
+    },
+  );
+}
 
-  // The example, for real: the server and the client exporting to the receiver.
-  let traceId: string | undefined;
-  {
-    await using server = await startServer({ otlpEndpoint: receiver.url });
-    const client = await runClient(server.url, { otlpEndpoint: receiver.url });
-    traceId = client.traceId;
-    assert.ok(traceId, client.stdout + client.stderr);
-    const signal = AbortSignal.timeout(15_000);
-    await receiver.store.waitForTrace(traceId, { spans: 4, signal });
-    await receiver.store.waitFor(
-      (store) =>
-        store.trace(traceId!)?.logs.some((log) =>
-          String(log.body).includes("Server: Processing request in trace")
-        ),
-      { signal, what: "the server's log record" },
+browserTest(
+  "the web view shows the example's joined trace, a span's details, hostile data as text, live updates",
+  async (receiver, web) => {
+    const origin = new URL(web.url).origin;
+
+    // The example, for real: the server and the client exporting to the receiver.
+    let traceId: string | undefined;
+    {
+      await using server = await startServer({ otlpEndpoint: receiver.url });
+      const client = await runClient(server.url, { otlpEndpoint: receiver.url });
+      traceId = client.traceId;
+      assert.ok(traceId, client.stdout + client.stderr);
+      const signal = AbortSignal.timeout(15_000);
+      await receiver.store.waitForTrace(traceId, { spans: 4, signal });
+      await receiver.store.waitFor(
+        (store) =>
+          store.trace(traceId!)?.logs.some((log) =>
+            String(log.body).includes("Server: Processing request in trace")
+          ),
+        { signal, what: "the server's log record" },
+      );
+    }
+
+    await using chrome = await launchChromium();
+    const { page, requests, problems } = await watchedPage(chrome.browser, 720);
+
+    await page.goto(web.url);
+    const traceRow = `#trace-rows tr[data-trace-id="${traceId}"]`;
+    await page.waitForSelector(traceRow);
+    const cells = await page.$$eval(`${traceRow} td`, (cells) => cells.map((cell) => cell.textContent));
+    assert.deepEqual(cells.slice(1, 4), ["call-api client", "clientserver", "4"]);
+    assert.deepEqual(cells.slice(5), ["ok", traceId]);
+    assert.deepEqual(
+      await page.$$eval(`${traceRow} .chip`, (chips) => chips.map((chip) => chip.textContent)),
+      ["client", "server"],
     );
-  }
+    await page.click(traceRow);
+    await page.waitForFunction('document.querySelectorAll(".span-row").length === 4');
+    assert.deepEqual(await waterfallRows(page), [
+      ["client", "INTERNAL", "call-api"],
+      ["client", "CLIENT", "GET"],
+      ["server", "SERVER", "GET /"],
+      ["server", "INTERNAL", "process-request"],
+    ]);
+    assert.equal(await page.$eval(".span-row.hop-in .hop", (hop) => hop.textContent), "⇢ client → server");
+    assert.deepEqual(
+      await page.$$eval("#legend .chip", (chips) => chips.map((chip) => chip.textContent)),
+      ["client", "server"],
+    );
 
-  await using chrome = await launchChromium();
-  const { page, requests, problems } = await watchedPage(chrome.browser, 720);
+    await page.click(".span-row:nth-child(4)");
+    await page.waitForFunction('document.querySelector("#details h3")?.textContent === "process-request"');
+    const details = String(await page.evaluate('document.getElementById("details").innerText'));
+    for (
+      const expected of [
+        /kind\s+INTERNAL/,
+        /scope\s+api-server 1\.0\.0/,
+        /Events \(1\)\s+processing_request at \+/,
+        /request_id/,
+        /Log records \(1\)[\s\S]*Server: Processing request in trace context/,
+        /service\.name\s+server/,
+      ]
+    ) {
+      assert.match(details, expected);
+    }
+    assert.match(page.url(), new RegExp(`#trace=${traceId}&span=[0-9a-f]{16}$`));
 
-  await page.goto(web.url);
-  const traceRow = `#trace-rows tr[data-trace-id="${traceId}"]`;
-  await page.waitForSelector(traceRow);
-  const cells = await page.$$eval(`${traceRow} td`, (cells) => cells.map((cell) => cell.textContent));
-  assert.deepEqual(cells.slice(1, 4), ["call-api client", "clientserver", "4"]);
-  assert.deepEqual(cells.slice(5), ["ok", traceId]);
-  assert.deepEqual(
-    await page.$$eval(`${traceRow} .chip`, (chips) => chips.map((chip) => chip.textContent)),
-    ["client", "server"],
-  );
-  await page.click(traceRow);
-  await page.waitForFunction('document.querySelectorAll(".span-row").length === 4');
-  assert.deepEqual(await waterfallRows(page), [
-    ["client", "INTERNAL", "call-api"],
-    ["client", "CLIENT", "GET"],
-    ["server", "SERVER", "GET /"],
-    ["server", "INTERNAL", "process-request"],
-  ]);
-  assert.equal(await page.$eval(".span-row.hop-in .hop", (hop) => hop.textContent), "⇢ client → server");
-  assert.deepEqual(
-    await page.$$eval("#legend .chip", (chips) => chips.map((chip) => chip.textContent)),
-    ["client", "server"],
-  );
+    const permission = await Deno.permissions.query({ name: "write", path: SCREENSHOT });
+    if (permission.state === "granted") {
+      await Deno.writeFile(SCREENSHOT, await page.screenshot({ type: "png" }));
+    }
 
-  await page.click(".span-row:nth-child(4)");
-  await page.waitForFunction('document.querySelector("#details h3")?.textContent === "process-request"');
-  const details = String(await page.evaluate('document.getElementById("details").innerText'));
-  for (
-    const expected of [
-      /kind\s+INTERNAL/,
-      /scope\s+api-server 1\.0\.0/,
-      /Events \(1\)\s+processing_request at \+/,
-      /request_id/,
-      /Log records \(1\)[\s\S]*Server: Processing request in trace context/,
-      /service\.name\s+server/,
-    ]
-  ) {
-    assert.match(details, expected);
-  }
-  assert.match(page.url(), new RegExp(`#trace=${traceId}&span=[0-9a-f]{16}$`));
-
-  const permission = await Deno.permissions.query({ name: "write", path: SCREENSHOT });
-  if (permission.state === "granted") {
-    await Deno.writeFile(SCREENSHOT, await page.screenshot({ type: "png" }));
-  }
-
-  // Hostile data and a trace of 2000 nested spans, sent while the page is open: they appear without reload.
-  const [hostileTraceId, hostileSpanId, deepTraceId] = [hex(16), hex(8), hex(16)];
-  const hostile = hostileTelemetry(hostileTraceId, hostileSpanId);
-  await post(`${receiver.url}/v1/traces`, hostile.spans);
-  await post(`${receiver.url}/v1/logs`, hostile.logs);
-  await post(`${receiver.url}/v1/traces`, deepTrace(deepTraceId, 2000));
-  await page.waitForSelector(`#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
-  await page.waitForSelector(`#trace-rows tr[data-trace-id="${deepTraceId}"]`);
-  // The trace that changed last first: the deep one was sent last.
-  assert.equal(await page.$eval("#trace-rows tr", (row) => row.dataset.traceId), deepTraceId);
-  await page.click(`#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
-  await page.waitForSelector(`.span-row[data-span-id="${hostileSpanId}"]`);
-  await page.click(`.span-row[data-span-id="${hostileSpanId}"]`);
-  await page.waitForSelector("#details .log-body");
-  assert.equal(await page.$eval(".span-row .name", (name) => name.textContent), HOSTILE);
-  assert.equal(await page.$eval(".span-row .err", (error) => error.textContent), `✗ ${HOSTILE}`);
-  assert.equal(await page.$eval("#details h3", (title) => title.textContent), HOSTILE);
-  assert.equal(await page.$eval("#details .log-body", (body) => body.textContent), HOSTILE);
-  assert.ok((await page.$eval("#details", (d) => d.textContent!)).includes(`payload${HOSTILE}`));
-  assert.deepEqual(
-    await page.evaluate(`({
+    // Hostile data and a trace of 2000 nested spans, sent while the page is open: they appear without reload.
+    const [hostileTraceId, hostileSpanId, deepTraceId] = [hex(16), hex(8), hex(16)];
+    const hostile = hostileTelemetry(hostileTraceId, hostileSpanId);
+    await post(`${receiver.url}/v1/traces`, hostile.spans);
+    await post(`${receiver.url}/v1/logs`, hostile.logs);
+    await post(`${receiver.url}/v1/traces`, deepTrace(deepTraceId, 2000));
+    await page.waitForSelector(`#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
+    await page.waitForSelector(`#trace-rows tr[data-trace-id="${deepTraceId}"]`);
+    // The trace that changed last first: the deep one was sent last.
+    assert.equal(await page.$eval("#trace-rows tr", (row) => row.dataset.traceId), deepTraceId);
+    await page.click(`#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
+    await page.waitForSelector(`.span-row[data-span-id="${hostileSpanId}"]`);
+    await page.click(`.span-row[data-span-id="${hostileSpanId}"]`);
+    await page.waitForSelector("#details .log-body");
+    assert.equal(await page.$eval(".span-row .name", (name) => name.textContent), HOSTILE);
+    assert.equal(await page.$eval(".span-row .err", (error) => error.textContent), `✗ ${HOSTILE}`);
+    assert.equal(await page.$eval("#details h3", (title) => title.textContent), HOSTILE);
+    assert.equal(await page.$eval("#details .log-body", (body) => body.textContent), HOSTILE);
+    assert.ok((await page.$eval("#details", (d) => d.textContent!)).includes(`payload${HOSTILE}`));
+    assert.deepEqual(
+      await page.evaluate(`({
       pwned: window.__pwned ?? null,
       images: document.querySelectorAll("img").length,
       scripts: document.querySelectorAll("script").length,
     })`),
-    { pwned: null, images: 0, scripts: 1 },
-  );
+      { pwned: null, images: 0, scripts: 1 },
+    );
 
-  await page.click(`#trace-rows tr[data-trace-id="${deepTraceId}"]`);
-  await page.waitForFunction('document.querySelectorAll(".span-row").length === 2000');
-  assert.equal(await page.$eval(".span-row:last-child .name", (name) => name.textContent), "level-1999");
-  assert.equal(await page.$eval(".span-row:last-child .deep", (deep) => deep.textContent), "depth 1999");
+    await page.click(`#trace-rows tr[data-trace-id="${deepTraceId}"]`);
+    await page.waitForFunction('document.querySelectorAll(".span-row").length === 2000');
+    assert.equal(await page.$eval(".span-row:last-child .name", (name) => name.textContent), "level-1999");
+    assert.equal(await page.$eval(".span-row:last-child .deep", (deep) => deep.textContent), "depth 1999");
 
-  assert.deepEqual(problems, []);
-  assert.deepEqual(requests.filter((url) => !url.startsWith(origin + "/")), []);
-});
+    assert.deepEqual(problems, []);
+    assert.deepEqual(requests.filter((url) => !url.startsWith(origin + "/")), []);
+  },
+);
 
-Deno.test({
-  name: "seven tabs of one browser all show the list, and a new trace appears in every one",
-  ignore: chromium === undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
-}, async () => {
-  await using receiver = startReceiver({ port: 0 });
-  await using web = startWebView({ store: receiver.store, port: 0 });
-  const [first, second] = [hex(16), hex(16)];
-  await post(`${receiver.url}/v1/traces`, deepTrace(first, 1));
-  await using chrome = await launchChromium();
-  const problems: string[] = [];
-  const pages: Page[] = [];
-  // One at a time, each waiting for the list: with an event stream per tab, the 6 connections a browser
-  // opens to one host are all held by the first six, and the seventh never loads.
-  for (let i = 0; i < 7; i++) {
-    const page = await chrome.browser.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on("pageerror", (error) => void problems.push(String(error)));
-    await page.goto(web.url);
-    await page.waitForSelector(`#trace-rows tr[data-trace-id="${first}"]`);
-    await page.waitForFunction('document.getElementById("status").textContent === "live"');
-    pages.push(page);
-  }
-  await post(`${receiver.url}/v1/traces`, deepTrace(second, 1));
-  await Promise.all(pages.map((page) => page.waitForSelector(`#trace-rows tr[data-trace-id="${second}"]`)));
-  assert.deepEqual(problems, []);
-});
+browserTest(
+  "seven tabs of one browser all show the list, and a new trace appears in every one",
+  async (receiver, web) => {
+    const [first, second] = [hex(16), hex(16)];
+    await post(`${receiver.url}/v1/traces`, deepTrace(first, 1));
+    await using chrome = await launchChromium();
+    const problems: string[] = [];
+    const pages: Page[] = [];
+    // One at a time, each waiting for the list: with an event stream per tab, the 6 connections a browser
+    // opens to one host are all held by the first six, and the seventh never loads.
+    for (let i = 0; i < 7; i++) {
+      const page = await chrome.browser.newPage();
+      page.setDefaultTimeout(10_000);
+      page.on("pageerror", (error) => void problems.push(String(error)));
+      await page.goto(web.url);
+      await page.waitForSelector(`#trace-rows tr[data-trace-id="${first}"]`);
+      await page.waitForFunction('document.getElementById("status").textContent === "live"');
+      pages.push(page);
+    }
+    await post(`${receiver.url}/v1/traces`, deepTrace(second, 1));
+    await Promise.all(pages.map((page) => page.waitForSelector(`#trace-rows tr[data-trace-id="${second}"]`)));
+    assert.deepEqual(problems, []);
+  },
+);
 
 const METRICS_SCREENSHOT = new URL("web_metrics.png", import.meta.url);
 const LOGS_SCREENSHOT = new URL("web_logs.png", import.meta.url);
@@ -393,149 +397,144 @@ function shownView(page: Page): Promise<unknown> {
   );
 }
 
-Deno.test({
-  name:
-    "the Metrics and Logs views show the example's rates and its log line linked to its span, hostile data as text",
-  ignore: chromium === undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
-}, async () => {
-  await using receiver = startReceiver({ port: 0 });
-  await using web = startWebView({ store: receiver.store, port: 0 });
-  const origin = new URL(web.url).origin;
-  const signal = AbortSignal.timeout(20_000);
+browserTest(
+  "the Metrics and Logs views show the example's rates and its log line linked to its span, hostile data as text",
+  async (receiver, web) => {
+    const origin = new URL(web.url).origin;
+    const signal = AbortSignal.timeout(20_000);
 
-  // Demo traffic: the example's server, exporting metrics every second, called on / and /error.
-  let traceId: string | undefined;
-  {
-    await using server = await startServer({
-      otlpEndpoint: receiver.url,
-      env: { OTEL_METRIC_EXPORT_INTERVAL: "1000" },
-    });
-    const client = await runClient(server.url, { otlpEndpoint: receiver.url });
-    traceId = client.traceId;
-    assert.ok(traceId, client.stdout + client.stderr);
-    // A few more calls, so that the charts have a few seconds of traffic to show.
-    for (const path of ["/", "/error", "/", "/", "/error", "/"]) {
-      await runClient(new URL(path, server.url).href, { otlpEndpoint: receiver.url });
+    // Demo traffic: the example's server, exporting metrics every second, called on / and /error.
+    let traceId: string | undefined;
+    {
+      await using server = await startServer({
+        otlpEndpoint: receiver.url,
+        env: { OTEL_METRIC_EXPORT_INTERVAL: "1000" },
+      });
+      const client = await runClient(server.url, { otlpEndpoint: receiver.url });
+      traceId = client.traceId;
+      assert.ok(traceId, client.stdout + client.stderr);
+      // A few more calls, so that the charts have a few seconds of traffic to show.
+      for (const path of ["/", "/error", "/", "/", "/error", "/"]) {
+        await runClient(new URL(path, server.url).href, { otlpEndpoint: receiver.url });
+      }
+      await receiver.store.waitFor(
+        (store) =>
+          store.metrics.series().some((series) =>
+            series.service === "server" && series.name === "http.server.request.duration" &&
+            series.attributes["http.response.status_code"] === "500"
+          ),
+        { signal, what: "the server's request duration of GET /error" },
+      );
+      await receiver.store.waitFor(
+        (store) => store.trace(traceId!)?.logs.some((log) => String(log.body).includes("Processing request")),
+        { signal, what: "the server's log record" },
+      );
     }
-    await receiver.store.waitFor(
-      (store) =>
-        store.metrics.series().some((series) =>
-          series.service === "server" && series.name === "http.server.request.duration" &&
-          series.attributes["http.response.status_code"] === "500"
-        ),
-      { signal, what: "the server's request duration of GET /error" },
-    );
-    await receiver.store.waitFor(
-      (store) => store.trace(traceId!)?.logs.some((log) => String(log.body).includes("Processing request")),
-      { signal, what: "the server's log record" },
-    );
-  }
-  const hostile = hostileMetricsAndLog();
-  await post(`${receiver.url}/v1/metrics`, hostile.metrics);
-  await post(`${receiver.url}/v1/logs`, hostile.logs);
+    const hostile = hostileMetricsAndLog();
+    await post(`${receiver.url}/v1/metrics`, hostile.metrics);
+    await post(`${receiver.url}/v1/logs`, hostile.logs);
 
-  await using chrome = await launchChromium();
-  const { page, requests, problems } = await watchedPage(chrome.browser, 900);
+    await using chrome = await launchChromium();
+    const { page, requests, problems } = await watchedPage(chrome.browser, 900);
 
-  // Metrics: the server's route with a non-zero request rate, the error route with a non-zero error rate.
-  await page.goto(web.url + "#view=metrics");
-  assert.deepEqual(await shownView(page), ["metrics"]);
-  const row = (route: string) => `#http-rows tr[data-service="server"][data-route="${route}"]`;
-  await page.waitForSelector(row("GET /"));
-  await page.waitForSelector(row("GET /error"));
-  const cells = (route: string) =>
-    page.$$eval(
-      `${row(route)} td`,
-      (tds) => tds.map((td) => td.querySelector(".value")?.textContent ?? td.textContent),
+    // Metrics: the server's route with a non-zero request rate, the error route with a non-zero error rate.
+    await page.goto(web.url + "#view=metrics");
+    assert.deepEqual(await shownView(page), ["metrics"]);
+    const row = (route: string) => `#http-rows tr[data-service="server"][data-route="${route}"]`;
+    await page.waitForSelector(row("GET /"));
+    await page.waitForSelector(row("GET /error"));
+    const cells = (route: string) =>
+      page.$$eval(
+        `${row(route)} td`,
+        (tds) => tds.map((td) => td.querySelector(".value")?.textContent ?? td.textContent),
+      );
+    const [service, side, route, rate, errors, latency] = await cells("GET /");
+    assert.deepEqual([service, side, route], ["server", "server", "GET /"]);
+    assert.ok(Number.parseFloat(rate!) > 0, `request rate ${rate}`);
+    assert.match(errors!, /^0\.00\/s \(0\.00%\)$/);
+    assert.match(latency!, /^[\d.]+ m?s \/ [\d.]+ m?s \/ [\d.]+ m?s$/);
+    const [, , , , errorRate] = await cells("GET /error");
+    assert.ok(Number.parseFloat(errorRate!) > 0, `error rate ${errorRate}`);
+    assert.equal(await page.$$eval(`${row("GET /")} svg.chart`, (charts) => charts.length), 3);
+    // Deno's runtime metrics and the hostile one, its name and unit as text.
+    await page.waitForSelector('#metric-rows tr[data-metric="v8js.memory.heap.size"]');
+    const hostileRow = await page.$$eval(
+      "#metric-rows tr",
+      (rows, text) =>
+        rows.filter((row) => row.dataset.metric === text).map((row) => [
+          row.querySelector(".name")?.textContent,
+          row.querySelector(".unit")?.textContent,
+        ]),
+      HOSTILE,
     );
-  const [service, side, route, rate, errors, latency] = await cells("GET /");
-  assert.deepEqual([service, side, route], ["server", "server", "GET /"]);
-  assert.ok(Number.parseFloat(rate!) > 0, `request rate ${rate}`);
-  assert.match(errors!, /^0\.00\/s \(0\.00%\)$/);
-  assert.match(latency!, /^[\d.]+ m?s \/ [\d.]+ m?s \/ [\d.]+ m?s$/);
-  const [, , , , errorRate] = await cells("GET /error");
-  assert.ok(Number.parseFloat(errorRate!) > 0, `error rate ${errorRate}`);
-  assert.equal(await page.$$eval(`${row("GET /")} svg.chart`, (charts) => charts.length), 3);
-  // Deno's runtime metrics and the hostile one, its name and unit as text.
-  await page.waitForSelector('#metric-rows tr[data-metric="v8js.memory.heap.size"]');
-  const hostileRow = await page.$$eval(
-    "#metric-rows tr",
-    (rows, text) =>
-      rows.filter((row) => row.dataset.metric === text).map((row) => [
-        row.querySelector(".name")?.textContent,
-        row.querySelector(".unit")?.textContent,
-      ]),
-    HOSTILE,
-  );
-  assert.deepEqual(hostileRow, [[HOSTILE, HOSTILE.slice(0, 64)]], "a unit is cut to 64 characters");
-  // An attribute value as a route.
-  assert.equal(
-    await page.$eval('#http-rows tr[data-service="hostile"] .route', (route) => route.textContent),
-    HOSTILE,
-  );
-  assert.match(String(await page.$eval("#metrics-facts", (p) => p.textContent)), /invalidPoints 1/);
-  const permission = await Deno.permissions.query({ name: "write", path: METRICS_SCREENSHOT });
-  if (permission.state === "granted") {
-    await Deno.writeFile(METRICS_SCREENSHOT, await page.screenshot({ type: "png" }));
-  }
+    assert.deepEqual(hostileRow, [[HOSTILE, HOSTILE.slice(0, 64)]], "a unit is cut to 64 characters");
+    // An attribute value as a route.
+    assert.equal(
+      await page.$eval('#http-rows tr[data-service="hostile"] .route', (route) => route.textContent),
+      HOSTILE,
+    );
+    assert.match(String(await page.$eval("#metrics-facts", (p) => p.textContent)), /invalidPoints 1/);
+    const permission = await Deno.permissions.query({ name: "write", path: METRICS_SCREENSHOT });
+    if (permission.state === "granted") {
+      await Deno.writeFile(METRICS_SCREENSHOT, await page.screenshot({ type: "png" }));
+    }
 
-  // Logs: the handler's line, linked to its span; filters by service, severity and text.
-  await page.click("#tab-logs");
-  await page.waitForSelector("#log-rows tr");
-  assert.deepEqual(await shownView(page), ["logs"]);
-  const logRows = () =>
-    page.$$eval("#log-rows tr", (rows) =>
-      rows.map((row) => ({
-        service: row.querySelector(".svc")?.textContent,
-        severity: row.querySelector(".severity")?.textContent,
-        body: row.querySelector(".log-body")?.textContent,
-        link: row.querySelector(".span-link a")?.getAttribute("href") ?? null,
-      })));
-  const handlerSpan = receiver.store.trace(traceId)!.spans.find((span) => span.name === "process-request")!;
-  const all = await logRows();
-  assert.equal(all[0].body, HOSTILE, "newest first: the hostile record came last");
-  assert.deepEqual(all[0], { service: "hostile", severity: "ERROR", body: HOSTILE, link: null });
-  const handlerLine = all.findLast((log) => log.body === "Server: Processing request in trace context\n");
-  assert.deepEqual(handlerLine, {
-    service: "server",
-    severity: "INFO",
-    body: "Server: Processing request in trace context\n",
-    link: `#trace=${traceId}&span=${handlerSpan.spanId}`,
-  });
-  if (permission.state === "granted") {
-    await Deno.writeFile(LOGS_SCREENSHOT, await page.screenshot({ type: "png" }));
-  }
-  await page.select("#log-service", "server");
-  await page.select("#log-severity", "ERROR");
-  // The server's two calls of /error, and nothing else.
-  await page.waitForFunction(
-    `[...document.querySelectorAll("#log-rows .log-body")].map((body) => body.textContent).join("|") ===
+    // Logs: the handler's line, linked to its span; filters by service, severity and text.
+    await page.click("#tab-logs");
+    await page.waitForSelector("#log-rows tr");
+    assert.deepEqual(await shownView(page), ["logs"]);
+    const logRows = () =>
+      page.$$eval("#log-rows tr", (rows) =>
+        rows.map((row) => ({
+          service: row.querySelector(".svc")?.textContent,
+          severity: row.querySelector(".severity")?.textContent,
+          body: row.querySelector(".log-body")?.textContent,
+          link: row.querySelector(".span-link a")?.getAttribute("href") ?? null,
+        })));
+    const handlerSpan = receiver.store.trace(traceId)!.spans.find((span) => span.name === "process-request")!;
+    const all = await logRows();
+    assert.equal(all[0].body, HOSTILE, "newest first: the hostile record came last");
+    assert.deepEqual(all[0], { service: "hostile", severity: "ERROR", body: HOSTILE, link: null });
+    const handlerLine = all.findLast((log) => log.body === "Server: Processing request in trace context\n");
+    assert.deepEqual(handlerLine, {
+      service: "server",
+      severity: "INFO",
+      body: "Server: Processing request in trace context\n",
+      link: `#trace=${traceId}&span=${handlerSpan.spanId}`,
+    });
+    if (permission.state === "granted") {
+      await Deno.writeFile(LOGS_SCREENSHOT, await page.screenshot({ type: "png" }));
+    }
+    await page.select("#log-service", "server");
+    await page.select("#log-severity", "ERROR");
+    // The server's two calls of /error, and nothing else.
+    await page.waitForFunction(
+      `[...document.querySelectorAll("#log-rows .log-body")].map((body) => body.textContent).join("|") ===
       Array(2).fill("Server: simulated failure\\n").join("|")`,
-  );
-  await page.select("#log-severity", "");
-  await page.type("#log-text", "PROCESSING request");
-  await page.waitForFunction('document.querySelectorAll("#log-rows tr").length === 5');
-  const processing = await logRows();
-  assert.ok(processing.every((log) => log.body === "Server: Processing request in trace context\n"));
-  assert.equal(processing.at(-1)!.link, handlerLine!.link, "the oldest is the first call's");
+    );
+    await page.select("#log-severity", "");
+    await page.type("#log-text", "PROCESSING request");
+    await page.waitForFunction('document.querySelectorAll("#log-rows tr").length === 5');
+    const processing = await logRows();
+    assert.ok(processing.every((log) => log.body === "Server: Processing request in trace context\n"));
+    assert.equal(processing.at(-1)!.link, handlerLine!.link, "the oldest is the first call's");
 
-  // The link opens the span in the Traces view.
-  await page.click("#log-rows tr:last-child .span-link a");
-  await page.waitForFunction('document.querySelector("#details h3")?.textContent === "process-request"');
-  assert.deepEqual(await shownView(page), ["traces"]);
-  assert.match(page.url(), new RegExp(`#trace=${traceId}&span=${handlerSpan.spanId}$`));
+    // The link opens the span in the Traces view.
+    await page.click("#log-rows tr:last-child .span-link a");
+    await page.waitForFunction('document.querySelector("#details h3")?.textContent === "process-request"');
+    assert.deepEqual(await shownView(page), ["traces"]);
+    assert.match(page.url(), new RegExp(`#trace=${traceId}&span=${handlerSpan.spanId}$`));
 
-  assert.deepEqual(
-    await page.evaluate(
-      `({ pwned: window.__pwned ?? null, images: document.querySelectorAll("img").length })`,
-    ),
-    { pwned: null, images: 0 },
-  );
-  assert.deepEqual(problems, []);
-  assert.deepEqual(requests.filter((url) => !url.startsWith(origin + "/")), []);
-});
+    assert.deepEqual(
+      await page.evaluate(
+        `({ pwned: window.__pwned ?? null, images: document.querySelectorAll("img").length })`,
+      ),
+      { pwned: null, images: 0 },
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(requests.filter((url) => !url.startsWith(origin + "/")), []);
+  },
+);
 
 /** OTLP/JSON of a queue: trace `sent` (PRODUCER and its CONSUMER), trace `batch` linking to the PRODUCER. */
 function queueTraces(sent: string, batch: string, elsewhere: string) {
@@ -569,43 +568,39 @@ function queueTraces(sent: string, batch: string, elsewhere: string) {
   return { resourceSpans: [{ resource, scopeSpans: [{ scope: { name: "jobs-queue" }, spans }] }] };
 }
 
-Deno.test({
-  name: "the web view draws PRODUCER and CONSUMER spans, and a link that opens the span it points to",
-  ignore: chromium === undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
-}, async () => {
-  await using receiver = startReceiver({ port: 0 });
-  await using web = startWebView({ store: receiver.store, port: 0 });
-  const [sent, batch, elsewhere] = [hex(16), hex(16), hex(16)];
-  await post(`${receiver.url}/v1/traces`, queueTraces(sent, batch, elsewhere));
-  await using chrome = await launchChromium();
-  const page = await chrome.browser.newPage();
-  page.setDefaultTimeout(10_000);
-  const problems: string[] = [];
-  page.on("pageerror", (error) => void problems.push(String(error)));
+browserTest(
+  "the web view draws PRODUCER and CONSUMER spans, and a link that opens the span it points to",
+  async (receiver, web) => {
+    const [sent, batch, elsewhere] = [hex(16), hex(16), hex(16)];
+    await post(`${receiver.url}/v1/traces`, queueTraces(sent, batch, elsewhere));
+    await using chrome = await launchChromium();
+    const page = await chrome.browser.newPage();
+    page.setDefaultTimeout(10_000);
+    const problems: string[] = [];
+    page.on("pageerror", (error) => void problems.push(String(error)));
 
-  await page.goto(`${web.url}#trace=${sent}`);
-  await page.waitForFunction('document.querySelectorAll(".span-row").length === 2');
-  assert.deepEqual(await waterfallRows(page), [["jobs", "PRODUCER", "enqueue jobs"], [
-    "jobs",
-    "CONSUMER",
-    "process jobs",
-  ]]);
-  assert.equal(await page.$$eval(".span-row .kind.messaging", (kinds) => kinds.length), 2);
-  assert.equal(await page.$eval(".span-row .hop", (hop) => hop.textContent), "⇢ jobs");
+    await page.goto(`${web.url}#trace=${sent}`);
+    await page.waitForFunction('document.querySelectorAll(".span-row").length === 2');
+    assert.deepEqual(await waterfallRows(page), [["jobs", "PRODUCER", "enqueue jobs"], [
+      "jobs",
+      "CONSUMER",
+      "process jobs",
+    ]]);
+    assert.equal(await page.$$eval(".span-row .kind.messaging", (kinds) => kinds.length), 2);
+    assert.equal(await page.$eval(".span-row .hop", (hop) => hop.textContent), "⇢ jobs");
 
-  await page.goto(`${web.url}#trace=${batch}&span=0000000000000003`);
-  await page.waitForSelector("#details .item.link");
-  assert.equal(await page.$eval(".span-row .links", (badge) => badge.textContent), "↗ 2 links");
-  const items = await page.$$eval("#details .item.link", (items) => items.map((item) => item.textContent));
-  assert.match(items[0]!, new RegExp(`^↗ jobs enqueue jobs \\(trace ${sent} · span 0000000000000001\\)`));
-  assert.match(items[0]!, /messaging\.destination\.name\s*jobs/);
-  assert.equal(items[1], `↗ trace ${elsewhere} · span 00000000000000aa (not held by this viewer)`);
-  assert.equal(await page.$$eval("#details a.link-target", (anchors) => anchors.length), 1);
+    await page.goto(`${web.url}#trace=${batch}&span=0000000000000003`);
+    await page.waitForSelector("#details .item.link");
+    assert.equal(await page.$eval(".span-row .links", (badge) => badge.textContent), "↗ 2 links");
+    const items = await page.$$eval("#details .item.link", (items) => items.map((item) => item.textContent));
+    assert.match(items[0]!, new RegExp(`^↗ jobs enqueue jobs \\(trace ${sent} · span 0000000000000001\\)`));
+    assert.match(items[0]!, /messaging\.destination\.name\s*jobs/);
+    assert.equal(items[1], `↗ trace ${elsewhere} · span 00000000000000aa (not held by this viewer)`);
+    assert.equal(await page.$$eval("#details a.link-target", (anchors) => anchors.length), 1);
 
-  await page.click("#details a.link-target");
-  await page.waitForFunction('document.querySelector("#details h3")?.textContent === "enqueue jobs"');
-  assert.ok(page.url().endsWith(`#trace=${sent}&span=0000000000000001`), page.url());
-  assert.deepEqual(problems, []);
-});
+    await page.click("#details a.link-target");
+    await page.waitForFunction('document.querySelector("#details h3")?.textContent === "enqueue jobs"');
+    assert.ok(page.url().endsWith(`#trace=${sent}&span=0000000000000001`), page.url());
+    assert.deepEqual(problems, []);
+  },
+);

@@ -28,7 +28,14 @@ import { CheckError, flattenTrace, type TempoTraceResponse } from "../check_stac
 import { startParallelServer } from "./parallel.ts";
 import { type Collector, metricSum, readMetrics, startCollector } from "./collectors.ts";
 import type { LoadResult } from "./load.ts";
-import { arrivalSpreads, binomialBounds, type Classified, classifyTraces, summarize } from "./verdict.ts";
+import {
+  arrivalSpreads,
+  binomialBounds,
+  type Classified,
+  classifyTraces,
+  type GatewayStats,
+  summarize,
+} from "./verdict.ts";
 
 /** The check's settings (command-line flags). */
 export interface ScaleOptions {
@@ -64,18 +71,6 @@ const GATEWAYS = [
   { name: "gateway-1", grpc: "127.0.0.1:14417", health: "127.0.0.1:13134", metrics: 8889 },
   { name: "gateway-2", grpc: "127.0.0.1:14418", health: "127.0.0.1:13135", metrics: 8890 },
 ];
-
-/** What one gateway did, from its own metrics, sampled every second during the run. */
-interface GatewayStats {
-  name: string;
-  acceptedSpans: number;
-  peakRssMiB: number;
-  peakSpansPerS: number;
-  tracesSampled: number;
-  tracesNotSampled: number;
-  /** Spans that arrived after their trace's decision (they follow it, through the decision cache). */
-  lateSpans: number;
-}
 
 function gatewayConfig(binary: string, gateway: typeof GATEWAYS[number], tap: string, o: ScaleOptions) {
   return {

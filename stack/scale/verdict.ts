@@ -71,6 +71,24 @@ function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/** What one gateway did, from its own metrics, sampled every second during the run. */
+export interface GatewayStats {
+  /** The gateway's name (`gateway-1`, `gateway-2`). */
+  name: string;
+  /** Spans its OTLP receiver accepted. */
+  acceptedSpans: number;
+  /** Its largest resident memory, MiB. */
+  peakRssMiB: number;
+  /** The most spans it accepted in one second. */
+  peakSpansPerS: number;
+  /** Traces its tail sampling kept. */
+  tracesSampled: number;
+  /** Traces its tail sampling dropped. */
+  tracesNotSampled: number;
+  /** Spans that arrived after their trace's decision (they follow it, through the decision cache). */
+  lateSpans: number;
+}
+
 /** What {@linkcode summarize} reports. */
 export interface Report {
   /** The settings of the run. */
@@ -88,15 +106,7 @@ export interface Report {
   /** Arrival spreads at the gateways, ms, sorted. */
   spreads: number[];
   /** Each gateway's own metrics. */
-  gateways: {
-    name: string;
-    acceptedSpans: number;
-    peakRssMiB: number;
-    peakSpansPerS: number;
-    tracesSampled: number;
-    tracesNotSampled: number;
-    lateSpans: number;
-  }[];
+  gateways: GatewayStats[];
   /** Spans the gateways report sending to Tempo. */
   sentToTempo: number;
   /** Spans Tempo holds for the run's traces. */
