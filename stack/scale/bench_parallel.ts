@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { flagsOrExit, type FlagValues } from "@example/harness/flags";
+import { spread } from "@example/bench/report";
 import { processUsage } from "@example/bench/children";
 import { startRawSink } from "@example/bench/raw_sink";
 import { runWrk } from "@example/bench/wrk";
@@ -57,31 +58,24 @@ async function measure(variant: Variant, connections: number, seconds: number): 
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 function label({ workers, traced }: Variant): string {
   return `${workers} worker${workers > 1 ? "s" : " "} ${traced ? "traced  " : "untraced"}`;
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      rounds: { type: "string", default: "3" },
-      duration: { type: "string", default: "10" },
-      connections: { type: "string", default: "32" },
-    },
-    strict: true,
-  });
+/** The flags of `bench_parallel.ts`. */
+export const PARALLEL_BENCH_FLAGS = {
+  rounds: { type: "number", default: 3, min: 1, max: 50, help: "rounds of every variant, in rotated order" },
+  duration: { type: "number", default: 10, min: 1, max: 120, help: "seconds of load per run" },
+  connections: { type: "number", default: 32, min: 1, max: 1000, help: "wrk's connections" },
+} as const;
+
+/** Every variant once per round, each round in another order; one line per run. */
+async function runRounds({ rounds, duration, connections }: FlagValues<typeof PARALLEL_BENCH_FLAGS>) {
   const runs: Run[] = [];
-  for (let round = 0; round < Number(values.rounds); round++) {
+  for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < VARIANTS.length; i++) {
       const variant = VARIANTS[(i + round) % VARIANTS.length]; // rotated: each variant takes each slot
-      const run = { round, ...(await measure(variant, Number(values.connections), Number(values.duration))) };
+      const run = { round, ...(await measure(variant, connections, duration)) };
       runs.push(run);
       console.log(
         `round ${round + 1} ${label(run)}: ${run.requestsPerSecond.toFixed(0)} req/s, ` +
@@ -89,26 +83,29 @@ if (import.meta.main) {
       );
     }
   }
+  return runs;
+}
+
+/** One line per variant: req/s and CPU per request, median (range), and the ratio to 1 worker in the round. */
+function summaryLine(runs: Run[], variant: Variant): string {
+  const mine = runs.filter((r) => r.workers === variant.workers && r.traced === variant.traced);
+  const range = (values: number[], digits: number) => {
+    const { median, min, max } = spread(values);
+    return `${median.toFixed(digits)} (${min.toFixed(digits)}–${max.toFixed(digits)})`;
+  };
+  // The ratio to 1 worker in the same round, so that the machine's noise between rounds cancels out.
+  const ratios = mine.map((r) => {
+    const one = runs.find((o) => o.round === r.round && o.workers === 1 && o.traced === r.traced)!;
+    return r.requestsPerSecond / one.requestsPerSecond;
+  });
+  return `${label(variant)}   ${range(mine.map((r) => r.requestsPerSecond), 0)}`.padEnd(50) +
+    range(mine.map((r) => r.cpuUsPerRequest), 1).padEnd(31) + spread(ratios).median.toFixed(2);
+}
+
+if (import.meta.main) {
+  const runs = await runRounds(flagsOrExit("bench_parallel.ts", PARALLEL_BENCH_FLAGS));
   console.log(
     "\nvariant              req/s median (range)          CPU µs/request median (range)  2w/1w req/s",
   );
-  for (const variant of VARIANTS) {
-    const mine = runs.filter((r) => r.workers === variant.workers && r.traced === variant.traced);
-    const rps = mine.map((r) => r.requestsPerSecond);
-    const cpu = mine.map((r) => r.cpuUsPerRequest);
-    // The ratio to 1 worker in the same round, so that the machine's noise between rounds cancels out.
-    const ratios = mine.map((r) => {
-      const one = runs.find((o) => o.round === r.round && o.workers === 1 && o.traced === r.traced)!;
-      return r.requestsPerSecond / one.requestsPerSecond;
-    });
-    console.log(
-      `${label(variant)}   ${median(rps).toFixed(0)} (${Math.min(...rps).toFixed(0)}–${
-        Math.max(...rps).toFixed(0)
-      })`.padEnd(50) +
-        `${median(cpu).toFixed(1)} (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)})`.padEnd(
-          31,
-        ) +
-        `${median(ratios).toFixed(2)}`,
-    );
-  }
+  for (const variant of VARIANTS) console.log(summaryLine(runs, variant));
 }

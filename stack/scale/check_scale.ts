@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { flagsOrExit } from "@example/harness/flags";
 import { startServer, taskEnvFiles } from "@example/harness/processes";
 import { runDeno } from "@example/harness/processes";
 import { startReceiver, TelemetryStore } from "@example/otlp/receiver";
@@ -369,24 +369,35 @@ function assertVerdict(
   console.log("    both gateways took part");
 }
 
+/** The flags of `check_scale.ts` (`stack/scale/run_scale.sh` passes its arguments on). */
+export const SCALE_FLAGS = {
+  calls: { type: "number", default: 3000, min: 1, max: 1_000_000, help: "client calls" },
+  concurrency: { type: "number", default: 16, min: 1, max: 1000, help: "calls in flight" },
+  "error-share": { type: "number", default: 0.1, max: 1, fraction: true, help: "share of calls to /error" },
+  "slow-share": {
+    type: "number",
+    default: 0.05,
+    max: 1,
+    fraction: true,
+    help: "share of calls to the slow server",
+  },
+  percent: {
+    type: "number",
+    default: 10,
+    max: 100,
+    fraction: true,
+    help: "the gateways' probabilistic share",
+  },
+  "slow-ms": { type: "number", default: 1000, max: 60_000, help: "the slow server's simulated work" },
+  "decision-wait": { type: "string", default: "12s", help: "tail_sampling's decision_wait" },
+  "decision-cache": { type: "number", default: 200_000, help: "the decision caches' size (0: off)" },
+  "kill-gateway": { type: "boolean", help: "kill gateway-2 mid-run and restart it" },
+  "kill-after-s": { type: "number", default: 10, max: 600, help: "seconds into the load before the kill" },
+  "down-s": { type: "number", default: 15, max: 600, help: "seconds the gateway stays down" },
+} as const;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      calls: { type: "string", default: "3000" },
-      concurrency: { type: "string", default: "16" },
-      "error-share": { type: "string", default: "0.1" },
-      "slow-share": { type: "string", default: "0.05" },
-      percent: { type: "string", default: "10" },
-      "slow-ms": { type: "string", default: "1000" },
-      "decision-wait": { type: "string", default: "12s" },
-      "decision-cache": { type: "string", default: "200000" },
-      "kill-gateway": { type: "boolean", default: false },
-      "kill-after-s": { type: "string", default: "10" },
-      "down-s": { type: "string", default: "15" },
-    },
-    strict: true,
-  });
+  const values = flagsOrExit("check_scale.ts", SCALE_FLAGS);
   const binary = Deno.env.get("OTELCOL_SCALE_BIN");
   if (!binary) {
     console.error(
@@ -396,17 +407,17 @@ if (import.meta.main) {
   }
   try {
     await checkScale(binary, Deno.env.get("TEMPO_URL") ?? "http://127.0.0.1:3200", {
-      calls: Number(values.calls),
-      concurrency: Number(values.concurrency),
-      errorShare: Number(values["error-share"]),
-      slowShare: Number(values["slow-share"]),
-      percent: Number(values.percent),
-      slowMs: Number(values["slow-ms"]),
+      calls: values.calls,
+      concurrency: values.concurrency,
+      errorShare: values["error-share"],
+      slowShare: values["slow-share"],
+      percent: values.percent,
+      slowMs: values["slow-ms"],
       decisionWait: values["decision-wait"],
-      decisionCache: Number(values["decision-cache"]),
+      decisionCache: values["decision-cache"],
       killGateway: values["kill-gateway"],
-      killAfterS: Number(values["kill-after-s"]),
-      downS: Number(values["down-s"]),
+      killAfterS: values["kill-after-s"],
+      downS: values["down-s"],
     });
   } catch (error) {
     if (!(error instanceof CheckError)) throw error;

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { flagsOrExit } from "@example/harness/flags";
 import { callApi, CallError } from "../../client.ts";
 
 /** The kind of a planned call: what the tail sampler should make of its trace. */
@@ -72,32 +72,35 @@ export async function runLoad(
   return result;
 }
 
+/** The flags of `load.ts`. */
+export const LOAD_FLAGS = {
+  fast: { type: "strings", help: "the fast servers' URLs (required)" },
+  slow: { type: "string", help: "the slow server's URL (required)" },
+  calls: { type: "number", default: 3000, min: 1, max: 1_000_000, help: "client calls" },
+  "error-share": { type: "number", default: 0.1, max: 1, fraction: true, help: "share of calls to /error" },
+  "slow-share": {
+    type: "number",
+    default: 0.05,
+    max: 1,
+    fraction: true,
+    help: "share of calls to the slow server",
+  },
+  concurrency: { type: "number", default: 16, min: 1, max: 1000, help: "calls in flight" },
+  "slow-ms": { type: "number", default: 1000, max: 60_000, help: "the slow server's simulated work" },
+} as const;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      fast: { type: "string" },
-      slow: { type: "string" },
-      calls: { type: "string", default: "3000" },
-      "error-share": { type: "string", default: "0.1" },
-      "slow-share": { type: "string", default: "0.05" },
-      concurrency: { type: "string", default: "16" },
-      "slow-ms": { type: "string", default: "1000" },
-    },
-    strict: true,
-  });
+  const values = flagsOrExit("load.ts", LOAD_FLAGS);
   if (!values.fast || !values.slow) {
-    console.error(
-      "usage: load.ts --fast=URL[,URL...] --slow=URL [--calls=N] [--error-share=F] [--slow-share=F]",
-    );
+    console.error("load.ts: --fast and --slow are required (--help lists the flags)");
     Deno.exit(2);
   }
-  const plan = planCalls(Number(values.calls), Number(values["error-share"]), Number(values["slow-share"]));
+  const plan = planCalls(values.calls, values["error-share"], values["slow-share"]);
   const result = await runLoad(plan, {
-    fast: values.fast.split(","),
+    fast: values.fast,
     slow: values.slow,
-    concurrency: Number(values.concurrency),
-    slowMs: Number(values["slow-ms"]),
+    concurrency: values.concurrency,
+    slowMs: values["slow-ms"],
   });
   console.log(JSON.stringify(result));
 }
