@@ -10,9 +10,8 @@
  */
 import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
 import type { Span } from "@example/otlp/decode";
-import { runClient } from "@example/harness/processes";
 import { startJobsServer } from "./service.ts";
-import { demoMain } from "@example/viewer/demo";
+import { callThroughClient, demoMain } from "@example/viewer/demo";
 
 /** A boundary the trace must cross, and how to tell it did. */
 export interface Boundary {
@@ -106,18 +105,11 @@ export async function runJobsDemo(
   log(`OTLP receiver listening on ${receiver.url}`);
   const server = await startJobsServer({ otlpEndpoint: receiver.url });
   log(`jobs service (OTEL_SERVICE_NAME=jobs) listening on ${server.url}`);
-  let traceId: string | undefined;
+  let traceId: string;
   try {
-    const client = await runClient(`${server.url}jobs?fail=1`, {
-      otlpEndpoint: receiver.url,
-      protocol: "http/protobuf",
-    });
-    const lines = (client.stdout + client.stderr).trimEnd().split("\n");
-    for (const line of lines.filter((line) => !/^(Grafana|Dashboard):/.test(line))) log(`client: ${line}`);
-    traceId = client.traceId;
-    if (client.code !== 0 || traceId === undefined) {
-      return { ok: false, linked: [], broken: [`the client failed (exit code ${client.code})`] };
-    }
+    const call = await callThroughClient(`${server.url}jobs?fail=1`, receiver.url, log);
+    if ("failed" in call) return { ok: false, linked: [], broken: [call.failed] };
+    traceId = call.traceId;
   } finally {
     // The graceful stop waits for the queued jobs (with their retry) and the background work.
     const exit = await server.stop("SIGTERM");

@@ -20,6 +20,23 @@ import { flagsOrExit, type FlagSpecs, PORT } from "@example/harness/flags";
 /** What the demo found: the joined trace, or why there is none. */
 export type DemoResult = { ok: true; trace: Trace } | { ok: false; reason: string; trace?: Trace };
 
+/**
+ * Runs the example's client against `url`, exporting to `otlpEndpoint` over protobuf; logs what it printed
+ * (but its Grafana lines, which are for `docker compose up`: a demo draws the trace itself) and returns the
+ * trace id of its call, or why there is none.
+ */
+export async function callThroughClient(
+  url: string,
+  otlpEndpoint: string,
+  log: (line: string) => void,
+): Promise<{ traceId: string } | { failed: string }> {
+  const client = await runClient(url, { otlpEndpoint, protocol: "http/protobuf" });
+  const lines = (client.stdout + client.stderr).trimEnd().split("\n");
+  for (const line of lines.filter((line) => !/^(Grafana|Dashboard):/.test(line))) log(`client: ${line}`);
+  if (client.code === 0 && client.traceId !== undefined) return { traceId: client.traceId };
+  return { failed: `the client failed (exit code ${client.code})` };
+}
+
 /** Runs the example once against an in-process receiver and returns the trace it produced. */
 export async function runDemo(
   { timeoutMs = 15_000, log = console.log, store }: {
@@ -33,16 +50,11 @@ export async function runDemo(
   log(`OTLP receiver listening on ${receiver.url}`);
   const server = await startServer({ otlpEndpoint: receiver.url, protocol: "http/protobuf" });
   log(`server (OTEL_SERVICE_NAME=server) listening on ${server.url}`);
-  let traceId: string | undefined;
+  let traceId: string;
   try {
-    const client = await runClient(server.url, { otlpEndpoint: receiver.url, protocol: "http/protobuf" });
-    // The Grafana link is for `docker compose up`; the demo draws the trace itself.
-    const lines = (client.stdout + client.stderr).trimEnd().split("\n");
-    for (const line of lines.filter((line) => !/^(Grafana|Dashboard):/.test(line))) log(`client: ${line}`);
-    traceId = client.traceId;
-    if (client.code !== 0 || traceId === undefined) {
-      return { ok: false, reason: `the client failed (exit code ${client.code})` };
-    }
+    const call = await callThroughClient(server.url, receiver.url, log);
+    if ("failed" in call) return { ok: false, reason: call.failed };
+    traceId = call.traceId;
   } finally {
     // Stopped as soon as the client is done: a clean stop exports the server's remaining spans and log
     // records before the process ends, so there is no batch delay to wait out.

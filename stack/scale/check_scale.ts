@@ -27,7 +27,7 @@ import { startReceiver, TelemetryStore } from "@example/otlp/receiver";
 import { CheckError, flattenTrace, type TempoTraceResponse } from "../check_stack.ts";
 import { startParallelServer } from "./parallel.ts";
 import { type Collector, metricSum, readMetrics, startCollector } from "./collectors.ts";
-import type { LoadResult } from "./load.ts";
+import { type LoadResult, TRAFFIC_FLAGS } from "./load.ts";
 import {
   arrivalSpreads,
   binomialBounds,
@@ -371,16 +371,7 @@ function assertVerdict(
 
 /** The flags of `check_scale.ts` (`stack/scale/run_scale.sh` passes its arguments on). */
 export const SCALE_FLAGS = {
-  calls: { type: "number", default: 3000, min: 1, max: 1_000_000, help: "client calls" },
-  concurrency: { type: "number", default: 16, min: 1, max: 1000, help: "calls in flight" },
-  "error-share": { type: "number", default: 0.1, max: 1, fraction: true, help: "share of calls to /error" },
-  "slow-share": {
-    type: "number",
-    default: 0.05,
-    max: 1,
-    fraction: true,
-    help: "share of calls to the slow server",
-  },
+  ...TRAFFIC_FLAGS,
   percent: {
     type: "number",
     default: 10,
@@ -388,7 +379,6 @@ export const SCALE_FLAGS = {
     fraction: true,
     help: "the gateways' probabilistic share",
   },
-  "slow-ms": { type: "number", default: 1000, max: 60_000, help: "the slow server's simulated work" },
   "decision-wait": { type: "string", default: "12s", help: "tail_sampling's decision_wait" },
   "decision-cache": { type: "number", default: 200_000, help: "the decision caches' size (0: off)" },
   "kill-gateway": { type: "boolean", help: "kill gateway-2 mid-run and restart it" },

@@ -72,10 +72,8 @@ export async function runLoad(
   return result;
 }
 
-/** The flags of `load.ts`. */
-export const LOAD_FLAGS = {
-  fast: { type: "strings", help: "the fast servers' URLs (required)" },
-  slow: { type: "string", help: "the slow server's URL (required)" },
+/** The flags that shape the client load, shared with `check_scale.ts`. */
+export const TRAFFIC_FLAGS = {
   calls: { type: "number", default: 3000, min: 1, max: 1_000_000, help: "client calls" },
   "error-share": { type: "number", default: 0.1, max: 1, fraction: true, help: "share of calls to /error" },
   "slow-share": {
@@ -87,6 +85,13 @@ export const LOAD_FLAGS = {
   },
   concurrency: { type: "number", default: 16, min: 1, max: 1000, help: "calls in flight" },
   "slow-ms": { type: "number", default: 1000, max: 60_000, help: "the slow server's simulated work" },
+} as const;
+
+/** The flags of `load.ts`. */
+export const LOAD_FLAGS = {
+  fast: { type: "strings", help: "the fast servers' URLs (required)" },
+  slow: { type: "string", help: "the slow server's URL (required)" },
+  ...TRAFFIC_FLAGS,
 } as const;
 
 if (import.meta.main) {
