@@ -11,7 +11,7 @@
 import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
 import type { Span } from "@example/otlp/decode";
 import { startJobsServer } from "./service.ts";
-import { callThroughClient, demoMain } from "@example/viewer/demo";
+import { callThroughClient, demoMain, type DemoOptions } from "@example/viewer/demo";
 
 /** A boundary the trace must cross, and how to tell it did. */
 export interface Boundary {
@@ -95,11 +95,7 @@ export function linkedTo(store: TelemetryStore, traceId: string): Trace[] {
 
 /** Runs the jobs example once against an in-process receiver. */
 export async function runJobsDemo(
-  { timeoutMs = 15_000, log = console.log, store }: {
-    timeoutMs?: number;
-    log?: (line: string) => void;
-    store?: TelemetryStore;
-  } = {},
+  { timeoutMs = 15_000, log = console.log, store }: DemoOptions = {},
 ): Promise<JobsDemoResult> {
   await using receiver = startReceiver({ port: 0, store });
   log(`OTLP receiver listening on ${receiver.url}`);

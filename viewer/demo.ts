@@ -37,14 +37,19 @@ export async function callThroughClient(
   return { failed: `the client failed (exit code ${client.code})` };
 }
 
+/** Options of a demo's run ({@linkcode runDemo}, and the jobs example's). */
+export interface DemoOptions {
+  /** How long to wait for the trace to arrive whole, after the programs ended (default 15 s). */
+  timeoutMs?: number;
+  /** Where the demo's progress lines go (default: stdout). */
+  log?: (line: string) => void;
+  /** Where the receiver files what arrives (default: a new store). */
+  store?: TelemetryStore;
+}
+
 /** Runs the example once against an in-process receiver and returns the trace it produced. */
 export async function runDemo(
-  { timeoutMs = 15_000, log = console.log, store }: {
-    timeoutMs?: number;
-    log?: (line: string) => void;
-    /** Where the receiver files what arrives (default: a new store). */
-    store?: TelemetryStore;
-  } = {},
+  { timeoutMs = 15_000, log = console.log, store }: DemoOptions = {},
 ): Promise<DemoResult> {
   await using receiver = startReceiver({ port: 0, store });
   log(`OTLP receiver listening on ${receiver.url}`);
