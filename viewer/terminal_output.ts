@@ -69,12 +69,21 @@ export class TerminalOutput {
     }
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
-    this.#writing ??= this.#drain().finally(() => this.#writing = undefined);
+    this.#startWriting();
   }
 
   /** Resolves once everything queued so far was written (or the terminal went away). */
   async flush(): Promise<void> {
     while (this.#writing !== undefined) await this.#writing;
+  }
+
+  #startWriting(): void {
+    if (this.#writing !== undefined) return;
+    this.#writing = this.#drain().finally(() => {
+      this.#writing = undefined;
+      // A line printed after the drain found the queue empty, but before it was marked done, is written now.
+      if (this.#queue.length > 0) this.#startWriting();
+    });
   }
 
   async #drain(): Promise<void> {

@@ -48,3 +48,22 @@ Deno.test("a terminal that went away ends the output quietly", async () => {
   await out.flush();
   assert.equal(out.dropped, 0);
 });
+
+Deno.test("a line printed at any moment of the writing is written: none is left behind in the queue", async () => {
+  // The second line is printed a few microtasks after the first, which covers the moment the writing of the
+  // first one ends (the queue is empty, the writing not yet marked done).
+  for (let ticks = 0; ticks < 20; ticks++) {
+    const chunks: string[] = [];
+    const out = new TerminalOutput({
+      write: (bytes) => {
+        chunks.push(new TextDecoder().decode(bytes));
+        return Promise.resolve(bytes.length);
+      },
+    });
+    out.print("first");
+    for (let tick = 0; tick < ticks; tick++) await Promise.resolve();
+    out.print("last");
+    await out.flush();
+    assert.equal(chunks.join(""), "first\nlast\n", `the second line ${ticks} microtasks after the first`);
+  }
+});
