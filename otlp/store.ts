@@ -1,7 +1,8 @@
 /**
  * What an OTLP receiver accepted, in memory and bounded: spans and log records grouped by trace, the traces
  * changed longest ago evicted once more than a budget of records, or of bytes, is held, with a count of what
- * was dropped. Equal resources and scopes are held once, however many spans name them.
+ * was dropped. Equal resources and scopes are held once, however many spans name them. The links of the
+ * spans held are indexed the other way too, by the trace they point to, within caps of their own.
  *
  * @module
  */
@@ -48,6 +49,24 @@ export interface StoreOptions {
    * it, traces are evicted as for `maxRecords`. Resources and scopes shared by many spans count once.
    */
   maxBytes?: number;
+  /**
+   * The most links to one trace the reverse index keeps (default {@linkcode MAX_LINKS_TO_TRACE}); past it,
+   * links to that trace are counted, not kept (see {@linkcode TelemetryStore.linksTo}).
+   */
+  maxLinksToTrace?: number;
+  /** The most links the reverse index keeps in all (default {@linkcode MAX_LINKS_INDEXED}). */
+  maxLinksIndexed?: number;
+}
+
+/** The spans whose links point to spans of one trace, from the store's reverse index. */
+export interface LinksTo {
+  /** By the id of the span linked to, the spans held that link to it, in arrival order, each once. */
+  bySpan: ReadonlyMap<string, readonly Span[]>;
+  /**
+   * Links to the trace that the index did not keep, past its caps (counted as they arrived: their spans
+   * may since have been evicted).
+   */
+  leftOut: number;
 }
 
 /**
@@ -61,6 +80,28 @@ export const DEFAULT_MAX_RECORDS = 50_000;
  * (object headers, maps); `deno task viewer` runs with a 256 MiB heap to match (see `otlp/README.md`).
  */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The default cap on the links to one trace the reverse index keeps: as many as a trace's answer sends. */
+export const MAX_LINKS_TO_TRACE = 1000;
+
+/**
+ * The default cap on the links the reverse index keeps in all, so that a sender of many links to traces
+ * that never arrive cannot grow it without bound: at {@linkcode LINK_BYTES} each, about 5 MiB.
+ */
+export const MAX_LINKS_INDEXED = 50_000;
+
+/**
+ * The bytes charged for one link kept in the reverse index (a slot holding the linking span, its share of
+ * the maps), to the linking span's trace: an estimate that errs high, as {@linkcode weigh} does.
+ */
+export const LINK_BYTES = 100;
+
+/** The links that point to one trace, by the span they point to; those past the caps counted. */
+interface Backlinks {
+  bySpan: Map<string, Span[]>;
+  count: number;
+  leftOut: number;
+}
 
 /** A trace or a batch of log records outside any trace, in the list of what changed when (oldest first). */
 interface Entry {
@@ -78,6 +119,10 @@ export class TelemetryStore {
   readonly maxRecords: number;
   /** How many bytes (as {@linkcode weigh} estimates them) the store holds at most. */
   readonly maxBytes: number;
+  /** How many links to one trace the reverse index keeps at most. */
+  readonly maxLinksToTrace: number;
+  /** How many links the reverse index keeps at most. */
+  readonly maxLinksIndexed: number;
   /** The metrics' series, within their own caps and a quarter of the byte budget (see `metric_store.ts`). */
   readonly metrics: MetricStore;
   #spans: Span[] = [];
@@ -91,16 +136,36 @@ export class TelemetryStore {
   #bytes = 0;
   #resources = new Interner<Attributes>(weigh);
   #scopes = new Interner<Scope>(weigh);
+  // By the trace linked to: the spans whose links point there, so that a trace's answer need not scan them.
+  #linksTo = new Map<string, Backlinks>();
+  #linksIndexed = 0;
   #dropped: Dropped = { traces: 0, spans: 0, logs: 0, duplicateSpans: 0 };
   #waiters = new Set<() => void>();
   #listeners = new Set<(traceId: string) => void>();
 
-  /** A store that holds at most `maxRecords` spans and log records, and `maxBytes` bytes. */
-  constructor({ maxRecords = DEFAULT_MAX_RECORDS, maxBytes = DEFAULT_MAX_BYTES }: StoreOptions = {}) {
+  /**
+   * A store that holds at most `maxRecords` spans and log records, and `maxBytes` bytes, and indexes at most
+   * `maxLinksIndexed` links, `maxLinksToTrace` to one trace.
+   */
+  constructor({
+    maxRecords = DEFAULT_MAX_RECORDS,
+    maxBytes = DEFAULT_MAX_BYTES,
+    maxLinksToTrace = MAX_LINKS_TO_TRACE,
+    maxLinksIndexed = MAX_LINKS_INDEXED,
+  }: StoreOptions = {}) {
     if (!(maxRecords >= 1)) throw new RangeError(`maxRecords must be at least 1, got ${maxRecords}`);
     if (!(maxBytes >= 1)) throw new RangeError(`maxBytes must be at least 1, got ${maxBytes}`);
+    // A cap of 0 on one trace would keep a count for every trace linked to, however many.
+    if (!(maxLinksToTrace >= 1)) {
+      throw new RangeError(`maxLinksToTrace must be at least 1, got ${maxLinksToTrace}`);
+    }
+    if (!(maxLinksIndexed >= 0)) {
+      throw new RangeError(`maxLinksIndexed must be at least 0, got ${maxLinksIndexed}`);
+    }
     this.maxRecords = maxRecords;
     this.maxBytes = maxBytes;
+    this.maxLinksToTrace = maxLinksToTrace;
+    this.maxLinksIndexed = maxLinksIndexed;
     this.metrics = new MetricStore({ maxBytes: Math.max(1, Math.floor(maxBytes / 4)) });
   }
 
@@ -135,7 +200,8 @@ export class TelemetryStore {
   /**
    * Adds spans, filing each under its trace. A span whose trace already holds its span id is counted in
    * `dropped.duplicateSpans` and its trace's `duplicateSpans`, not stored. Each span's `resource` and
-   * `scope` become the store's shared copy of an equal value.
+   * `scope` become the store's shared copy of an equal value. Each stored span's links are filed in the
+   * reverse index (see {@linkcode linksTo}).
    */
   addSpans(spans: Span[]): void {
     const changed = new Set<string>();
@@ -152,7 +218,7 @@ export class TelemetryStore {
       entry.spanIds!.add(span.spanId);
       span.resource = this.#share(shared, span.resource, this.#resources);
       span.scope = this.#share(shared, span.scope, this.#scopes);
-      const bytes = weighSpan(span);
+      const bytes = weighSpan(span) + this.#indexLinks(span);
       entry.bytes += bytes;
       this.#bytes += bytes;
       this.#spans.push(span);
@@ -202,6 +268,16 @@ export class TelemetryStore {
   /** The span `spanId` of trace `traceId`, when it is held. */
   span(traceId: string, spanId: string): Span | undefined {
     return this.trace(traceId)?.spans.find((span) => span.spanId === spanId.toLowerCase());
+  }
+
+  /**
+   * The spans held whose links point to spans of trace `traceId` (of another trace or its own), or
+   * `undefined` when none do. Kept as spans arrive and as traces are evicted, so this costs nothing to
+   * ask; at most {@linkcode maxLinksToTrace} of them, the rest counted in `leftOut`.
+   */
+  linksTo(traceId: string): LinksTo | undefined {
+    const backlinks = this.#linksTo.get(traceId.toLowerCase());
+    return backlinks && { bySpan: backlinks.bySpan, leftOut: backlinks.leftOut };
   }
 
   /**
@@ -290,6 +366,37 @@ export class TelemetryStore {
     return copy;
   }
 
+  /**
+   * Files the links of `span` (stored) under the traces they point to, within the caps; returns the bytes
+   * that costs. A trace held may keep a count of what was left out with no link kept; one not held may not,
+   * so that links to traces that never arrive cost nothing past the total cap.
+   */
+  #indexLinks(span: Span): number {
+    let kept = 0;
+    for (const { traceId, spanId } of span.links) {
+      let backlinks = this.#linksTo.get(traceId);
+      const full = this.#linksIndexed >= this.maxLinksIndexed;
+      if (backlinks === undefined) {
+        if (full && !this.#byTrace.has(traceId)) continue;
+        backlinks = { bySpan: new Map(), count: 0, leftOut: 0 };
+        this.#linksTo.set(traceId, backlinks);
+      }
+      const sources = backlinks.bySpan.get(spanId);
+      // A span that links to one span twice is named once.
+      if (sources?.at(-1) === span) continue;
+      if (full || backlinks.count >= this.maxLinksToTrace) {
+        backlinks.leftOut++;
+        continue;
+      }
+      if (sources === undefined) backlinks.bySpan.set(spanId, [span]);
+      else sources.push(span);
+      backlinks.count++;
+      this.#linksIndexed++;
+      kept++;
+    }
+    return kept * LINK_BYTES;
+  }
+
   /** The entry of trace `traceId`, made if need be, moved to the tail (changed last). */
   #entry(traceId: string): Entry {
     let entry = this.#byTrace.get(traceId);
@@ -334,6 +441,7 @@ export class TelemetryStore {
   #evict(): void {
     const records = Math.floor(this.maxRecords * 0.9), bytes = Math.floor(this.maxBytes * 0.9);
     const evictedLogs = new Set<LogRecord>();
+    const linkedTo = new Map<string, Set<string>>();
     let evictedSpans = false;
     while (this.#head !== undefined && (this.#held > records || this.bytes > bytes)) {
       const entry = this.#head;
@@ -349,9 +457,16 @@ export class TelemetryStore {
       if (entry.trace === undefined) continue;
       const { spans, traceId } = entry.trace;
       this.#byTrace.delete(traceId);
+      this.#dropLinksTo(traceId);
       for (const span of spans) {
         this.#resources.release(span.resource);
         this.#scopes.release(span.scope);
+        for (const link of span.links) {
+          if (!this.#linksTo.has(link.traceId)) continue;
+          const spanIds = linkedTo.get(link.traceId);
+          if (spanIds === undefined) linkedTo.set(link.traceId, new Set([link.spanId]));
+          else spanIds.add(link.spanId);
+        }
       }
       evictedSpans ||= spans.length > 0;
       this.#held -= spans.length;
@@ -359,7 +474,50 @@ export class TelemetryStore {
       this.#dropped.spans += spans.length;
     }
     if (evictedSpans) this.#spans = this.#spans.filter((span) => this.#byTrace.has(span.traceId));
+    this.#pruneLinks(linkedTo);
     if (evictedLogs.size > 0) this.#logs = this.#logs.filter((log) => !evictedLogs.has(log));
+  }
+
+  /**
+   * Forgets the links to trace `traceId`, evicted, and takes their bytes off the linking traces still held
+   * (those evicted already took theirs with them).
+   */
+  #dropLinksTo(traceId: string): void {
+    const backlinks = this.#linksTo.get(traceId);
+    if (backlinks === undefined) return;
+    this.#linksTo.delete(traceId);
+    this.#linksIndexed -= backlinks.count;
+    for (const sources of backlinks.bySpan.values()) {
+      for (const source of sources) {
+        const entry = this.#byTrace.get(source.traceId);
+        if (entry === undefined) continue;
+        entry.bytes -= LINK_BYTES;
+        this.#bytes -= LINK_BYTES;
+      }
+    }
+  }
+
+  /**
+   * Takes the spans of evicted traces out of the links to `linkedTo` (trace id to the span ids linked to),
+   * once per eviction, so that a span linked to from many evicted traces is filtered once. Their bytes
+   * went with their traces.
+   */
+  #pruneLinks(linkedTo: Map<string, Set<string>>): void {
+    for (const [traceId, spanIds] of linkedTo) {
+      const backlinks = this.#linksTo.get(traceId);
+      if (backlinks === undefined) continue;
+      for (const spanId of spanIds) {
+        const sources = backlinks.bySpan.get(spanId);
+        if (sources === undefined) continue;
+        const held = sources.filter((source) => this.#byTrace.has(source.traceId));
+        backlinks.count -= sources.length - held.length;
+        this.#linksIndexed -= sources.length - held.length;
+        if (held.length > 0) backlinks.bySpan.set(spanId, held);
+        else backlinks.bySpan.delete(spanId);
+      }
+      const counted = backlinks.leftOut > 0 && this.#byTrace.has(traceId);
+      if (backlinks.count === 0 && !counted) this.#linksTo.delete(traceId);
+    }
   }
 }
 

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import type { LogRecord, Span } from "./decode.ts";
-import { isComplete, resourcesOf, servicesByStart, TelemetryStore } from "./store.ts";
+import {
+  isComplete,
+  LINK_BYTES,
+  MAX_LINKS_INDEXED,
+  MAX_LINKS_TO_TRACE,
+  resourcesOf,
+  servicesByStart,
+  TelemetryStore,
+} from "./store.ts";
 
 function span(trace: number, n: number, parent?: number): Span {
   return {
@@ -131,4 +139,104 @@ Deno.test("past its byte budget the store evicts too, and lets go of resources n
     [{ n: 20 }],
   );
   assert.throws(() => new TelemetryStore({ maxBytes: 0 }), RangeError);
+});
+
+const linking = (trace: number, n: number, targets: [number, number][]): Span => ({
+  ...span(trace, n),
+  links: targets.map(([target, m]) => ({
+    traceId: id(target),
+    spanId: span(target, m).spanId,
+    attributes: {},
+  })),
+});
+
+/** The linking spans the index holds for trace `target`, as `trace:span` numbers, by the span linked to. */
+function linksTo(store: TelemetryStore, target: number): Record<string, string[]> | undefined {
+  const index = store.linksTo(id(target));
+  return index && Object.fromEntries(
+    [...index.bySpan].map(([spanId, sources]) => [
+      spanId,
+      sources.map((source) =>
+        `${Number.parseInt(source.traceId, 16)}:${Number.parseInt(source.spanId, 16) - 1}`
+      ),
+    ]),
+  );
+}
+
+Deno.test("the store indexes the links that point to each trace, and forgets them with either trace", () => {
+  const store = new TelemetryStore({ maxRecords: 11 });
+  store.addSpans([span(1, 0), linking(1, 1, [[1, 0]])]); // a link within its own trace
+  // Trace 2 links twice to one span (named once), and to a trace never sent.
+  store.addSpans([linking(2, 0, [[1, 0], [1, 0], [9, 3]]), linking(2, 1, [[1, 1]])]);
+  store.addSpans([linking(3, 0, [[1, 0]])]);
+  assert.deepEqual(linksTo(store, 1), {
+    [span(1, 0).spanId]: ["1:1", "2:0", "3:0"],
+    [span(1, 1).spanId]: ["2:1"],
+  });
+  assert.deepEqual(linksTo(store, 9), { [span(9, 3).spanId]: ["2:0"] });
+  assert.equal(store.linksTo(id(1).toUpperCase())?.leftOut, 0);
+  assert.equal(store.linksTo(id(4)), undefined);
+  assert.equal(store.bytes, unlinkedBytes(store) + 5 * LINK_BYTES, "the index is charged to the store");
+
+  // Trace 1 changes last; 6 spans of trace 4 evict traces 2 and 3, and their links with them.
+  store.addSpans([span(1, 2)]);
+  store.addSpans(Array.from({ length: 6 }, (_, n) => span(4, n)));
+  assert.deepEqual(store.traces().map((trace) => Number.parseInt(trace.traceId, 16)), [1, 4]);
+  assert.deepEqual(linksTo(store, 1), { [span(1, 0).spanId]: ["1:1"] });
+  assert.equal(store.linksTo(id(9)), undefined, "links to a trace never sent go with the linking trace");
+
+  // Trace 5 links to trace 4; trace 4's eviction forgets them, and the bytes go back to trace 5's own.
+  store.addSpans([linking(5, 0, [[4, 0], [4, 1]])]);
+  assert.equal(store.bytes, unlinkedBytes(store) + 3 * LINK_BYTES);
+  store.addSpans(Array.from({ length: 4 }, (_, n) => span(6, n)));
+  assert.deepEqual(store.traces().map((trace) => Number.parseInt(trace.traceId, 16)), [5, 6]);
+  assert.equal(store.linksTo(id(4)), undefined);
+  assert.equal(store.bytes, unlinkedBytes(store), "trace 5 no longer pays for its links");
+});
+
+/** The bytes of a store holding the spans `store` holds, without their links. */
+function unlinkedBytes(store: TelemetryStore): number {
+  const copy = new TelemetryStore();
+  copy.addSpans(store.spans.map((span) => ({ ...span, links: [] })));
+  return copy.bytes;
+}
+
+Deno.test("a sender of many links cannot grow the index past its caps: per trace linked to, and in all", () => {
+  // The defaults: 1,000 links to one trace kept, the rest counted.
+  const store = new TelemetryStore();
+  store.addSpans([span(1, 0)]);
+  store.addSpans(
+    Array.from({ length: 20 }, (_, n) => linking(2, n, Array.from({ length: 100 }, () => [1, 0]))),
+  );
+  store.addSpans(Array.from({ length: 1500 }, (_, n) => linking(3, n, [[1, 0]])));
+  const toOne = store.linksTo(id(1))!;
+  assert.equal(toOne.bySpan.get(span(1, 0).spanId)!.length, MAX_LINKS_TO_TRACE);
+  assert.equal(toOne.leftOut, 520, "each span's repeated link counts once: 1,520, the first 1,000 kept");
+
+  // 500 spans of 128 links, each to a trace never sent: no more than 50,000 kept, nothing counted for
+  // traces not held, so the index stops growing.
+  const hostile = new TelemetryStore();
+  hostile.addSpans([span(1, 0)]);
+  let target = 1000;
+  const spans = Array.from(
+    { length: 500 },
+    (_, n) => linking(2, n, Array.from({ length: 128 }, () => [target++, 0] as [number, number])),
+  );
+  hostile.addSpans(spans);
+  let kept = 0;
+  for (let t = 1000; t < target; t++) kept += hostile.linksTo(id(t))?.bySpan.size ?? 0;
+  assert.equal(kept, MAX_LINKS_INDEXED);
+  assert.equal(hostile.linksTo(id(target - 1)), undefined);
+  // A trace held still learns that links to it were left out.
+  hostile.addSpans([linking(3, 0, [[1, 0]])]);
+  assert.deepEqual([hostile.linksTo(id(1))?.bySpan.size, hostile.linksTo(id(1))?.leftOut], [0, 1]);
+
+  const small = new TelemetryStore({ maxLinksToTrace: 2, maxLinksIndexed: 3 });
+  small.addSpans([linking(1, 0, [[7, 0], [7, 1], [7, 2], [8, 0], [8, 1]])]);
+  assert.deepEqual([linksTo(small, 7), small.linksTo(id(7))?.leftOut], [{
+    [span(7, 0).spanId]: ["1:0"],
+    [span(7, 1).spanId]: ["1:0"],
+  }, 1]);
+  assert.deepEqual(linksTo(small, 8), { [span(8, 0).spanId]: ["1:0"] });
+  assert.throws(() => new TelemetryStore({ maxLinksToTrace: 0 }), RangeError);
 });

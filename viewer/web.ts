@@ -274,7 +274,8 @@ function _trace(store: TelemetryStore, traceId: string, maxAnswerChars: number):
   if (!/^[0-9a-f]{32}$/.test(traceId)) return _json(400, { error: "a trace id is 32 hex digits" });
   const trace = store.trace(traceId);
   if (trace === undefined) return _json(404, { error: `no span or log record of trace ${traceId} arrived` });
-  return new Response(traceAnswer(trace, maxAnswerChars, linkTargets(store, trace)), {
+  const answer = traceAnswer(trace, maxAnswerChars, linkTargets(store, trace), linkedFrom(store, trace));
+  return new Response(answer, {
     headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" },
   });
 }
@@ -283,17 +284,20 @@ function _trace(store: TelemetryStore, traceId: string, maxAnswerChars: number):
  * The JSON of one trace: each distinct resource once (`resources`), each span naming its resource by index,
  * and at most about `maxChars` characters: resources, spans and log records past that are left out (a
  * resource as `null`, so that the indices hold), and `truncated` says how many and why; `targets` are the
- * spans its links point to that the viewer holds ({@linkcode linkTargets}). Made piece by piece,
- * so a trace far larger than the bound costs the bound.
+ * spans its links point to that the viewer holds ({@linkcode linkTargets}); `linked`, the spans whose links
+ * point to its spans ({@linkcode linkedFrom}), sent as `linkedFrom` with what the rest of the bound leaves
+ * room for, and `linkedFromLeftOut` counting the others. Made piece by piece, so a trace far larger than the
+ * bound costs the bound.
  */
 export function traceAnswer(
   trace: Trace,
   maxChars: number = DEFAULT_MAX_ANSWER_CHARS,
   targets: Record<string, { service: string; name: string }> = {},
+  linked: LinkedFrom = { bySpan: {}, leftOut: 0 },
 ): string {
   const { resources, indexOf } = resourcesOf(trace);
   const targetsJson = JSON.stringify(targets);
-  const budget = new _Budget(maxChars - 200 - targetsJson.length);
+  const budget = new _Budget(maxChars - 260 - targetsJson.length);
   const kept = budget.take(resources, _stringify);
   const spans = budget.take(
     trace.spans,
@@ -315,10 +319,19 @@ export function traceAnswer(
       })
     }`
     : "";
+  // The trace's own records first: links from elsewhere get what room is left, and none once it is full.
+  const linkedGroups = Object.entries(linked.bySpan);
+  const linkedKept = budget.take(
+    linkedGroups,
+    ([spanId, sources]) => `${JSON.stringify(spanId)}:${_stringify(sources)}`,
+  );
+  const linkedLeft = linked.leftOut +
+    linkedGroups.slice(linkedKept.length).reduce((sum, [, sources]) => sum + sources.length, 0);
   const allResources = [...kept, ...Array(left.resources).fill("null")];
   return `{"traceId":${JSON.stringify(trace.traceId)},"complete":${isComplete(trace)},` +
     `"duplicateSpans":${trace.duplicateSpans ?? 0},"resources":[${allResources.join(",")}],` +
-    `"spans":[${spans.join(",")}],"logs":[${logs.join(",")}],"linkTargets":${targetsJson}${truncated}}`;
+    `"spans":[${spans.join(",")}],"logs":[${logs.join(",")}],"linkTargets":${targetsJson},` +
+    `"linkedFrom":{${linkedKept.join(",")}},"linkedFromLeftOut":${linkedLeft}${truncated}}`;
 }
 
 /** A number of characters of JSON to fill: records are taken while they fit, the rest left out. */
@@ -403,7 +416,10 @@ class _Page {
   }
 }
 
-/** At most this many links of one trace are looked up in the store for {@linkcode linkTargets}. */
+/**
+ * At most this many links of one trace are looked up in the store for {@linkcode linkTargets}, and at most
+ * this many links to it given by {@linkcode linkedFrom}.
+ */
 export const MAX_LINKS_LOOKED_UP = 1000;
 
 /**
@@ -428,6 +444,54 @@ export function linkTargets(
     if (target) targets[`${traceId}/${spanId}`] = { service: target.service, name: target.name };
   }
   return targets;
+}
+
+/** A span whose link points to a span of the trace answered: what the page links back to. */
+export interface LinkSource {
+  /** The linking span's trace id (perhaps the trace answered). */
+  traceId: string;
+  /** The linking span's id. */
+  spanId: string;
+  /** The linking span's service. */
+  service: string;
+  /** The linking span's name. */
+  name: string;
+}
+
+/** What {@linkcode linkedFrom} finds: the spans linking to a trace's spans, and how many were left out. */
+export interface LinkedFrom {
+  /** By the id of a span of the trace, the held spans whose links point to it, in arrival order. */
+  bySpan: Record<string, LinkSource[]>;
+  /** Links to the trace not given: past the store's caps, or past {@linkcode MAX_LINKS_LOOKED_UP}. */
+  leftOut: number;
+}
+
+/**
+ * The spans held (of other traces or this one) whose links point to the spans of `trace`, from the store's
+ * reverse index ({@linkcode TelemetryStore.linksTo}), so no other trace is read: at most
+ * {@linkcode MAX_LINKS_LOOKED_UP} of them, the rest counted. Links to span ids the trace does not hold are
+ * not given.
+ */
+export function linkedFrom(store: TelemetryStore, trace: Trace): LinkedFrom {
+  const index = store.linksTo(trace.traceId);
+  const result: LinkedFrom = { bySpan: {}, leftOut: index?.leftOut ?? 0 };
+  if (index === undefined) return result;
+  let room = MAX_LINKS_LOOKED_UP;
+  for (const { spanId } of trace.spans) {
+    const sources = index.bySpan.get(spanId);
+    if (sources === undefined) continue;
+    const given = sources.slice(0, room);
+    room -= given.length;
+    result.leftOut += sources.length - given.length;
+    if (given.length === 0) continue;
+    result.bySpan[spanId] = given.map(({ traceId, spanId, service, name }) => ({
+      traceId,
+      spanId,
+      service,
+      name,
+    }));
+  }
+  return result;
 }
 
 function _asset(body: string, type: string): Response {

@@ -569,7 +569,7 @@ function queueTraces(sent: string, batch: string, elsewhere: string) {
 }
 
 browserTest(
-  "the web view draws PRODUCER and CONSUMER spans, and a link that opens the span it points to",
+  "the web view draws PRODUCER and CONSUMER spans, and links that open the span they point to, or come from",
   async (receiver, web) => {
     const [sent, batch, elsewhere] = [hex(16), hex(16), hex(16)];
     await post(`${receiver.url}/v1/traces`, queueTraces(sent, batch, elsewhere));
@@ -588,6 +588,10 @@ browserTest(
     ]]);
     assert.equal(await page.$$eval(".span-row .kind.messaging", (kinds) => kinds.length), 2);
     assert.equal(await page.$eval(".span-row .hop", (hop) => hop.textContent), "⇢ jobs");
+    assert.deepEqual(
+      await page.$$eval(".span-row .linked-from", (marks) => marks.map((mark) => mark.textContent)),
+      ["↙ linked from 1"],
+    );
 
     await page.goto(`${web.url}#trace=${batch}&span=0000000000000003`);
     await page.waitForSelector("#details .item.link");
@@ -601,6 +605,25 @@ browserTest(
     await page.click("#details a.link-target");
     await page.waitForFunction('document.querySelector("#details h3")?.textContent === "enqueue jobs"');
     assert.ok(page.url().endsWith(`#trace=${sent}&span=0000000000000001`), page.url());
+
+    // The other way: the PRODUCER span names the batch that links to it, and that opens the batch's span.
+    await page.waitForSelector("#details .item.linked-from");
+    const linkedFrom = await page.$$eval(
+      "#details .item.linked-from",
+      (items) => items.map((item) => item.textContent),
+    );
+    assert.deepEqual(linkedFrom, [`↙ jobs process notifications (trace ${batch} · span 0000000000000003)`]);
+    assert.ok(
+      await page.$$eval(
+        "#details h4",
+        (heads) => heads.some((head) => head.textContent === "Linked from (1)"),
+      ),
+    );
+    await page.click("#details a.link-source");
+    await page.waitForFunction(
+      'document.querySelector("#details h3")?.textContent === "process notifications"',
+    );
+    assert.ok(page.url().endsWith(`#trace=${batch}&span=0000000000000003`), page.url());
     assert.deepEqual(problems, []);
   },
 );

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { ROOT, runDeno, spawn } from "@example/harness/processes";
 import { TelemetryStore } from "@example/otlp/receiver";
-import { createWebHandler, listTraces, startWebView, traceAnswer, webErrorHandler } from "./web.ts";
+import {
+  createWebHandler,
+  linkedFrom,
+  listTraces,
+  MAX_LINKS_LOOKED_UP,
+  startWebView,
+  traceAnswer,
+  webErrorHandler,
+} from "./web.ts";
 import { pageAssets } from "./web_assets.ts";
 import webConfig from "./web/deno.json" with { type: "json" };
 import { replay } from "@example/otlp/testdata/replay";
@@ -145,6 +153,54 @@ Deno.test("one resource written many times is sent once; every answer is bounded
   } finally {
     web.close();
   }
+});
+
+Deno.test("GET /api/traces/{id} names the spans that link to its spans, from this trace or others, bounded", async () => {
+  const store = new TelemetryStore({ maxLinksToTrace: 5000 });
+  const [target, batch] = ["c".repeat(32), "d".repeat(32)];
+  const [enqueue, other, missing] = ["1".repeat(16), "2".repeat(16), "9".repeat(16)];
+  const link = (spanId: string) => ({ traceId: target, spanId, attributes: {} });
+  store.addSpans([
+    span(target, enqueue, 1n, { name: "enqueue", service: "api" }),
+    span(target, other, 2n, { links: [link(enqueue)] }),
+  ]);
+  store.addSpans([
+    span(batch, "3".repeat(16), 3n, {
+      name: "process",
+      service: "worker",
+      links: [link(enqueue), link(missing)],
+    }),
+  ]);
+  const { text } = await get(store, `/api/traces/${target}`);
+  const answer = JSON.parse(text);
+  assert.deepEqual(answer.linkedFrom, {
+    [enqueue]: [
+      { traceId: target, spanId: other, service: "svc", name: "work" },
+      { traceId: batch, spanId: "3".repeat(16), service: "worker", name: "process" },
+    ],
+  });
+  assert.equal(answer.linkedFromLeftOut, 0);
+  assert.deepEqual(JSON.parse((await get(store, `/api/traces/${batch}`)).text).linkedFrom, {});
+
+  // 2,000 more spans link to it: the answer names 1,000 (MAX_LINKS_LOOKED_UP) and counts the rest.
+  const many = Array.from(
+    { length: 2000 },
+    (_, i) => span("f" + i.toString(16).padStart(31, "0"), "4".repeat(16), 4n, { links: [link(other)] }),
+  );
+  store.addSpans(many);
+  const bounded = JSON.parse((await get(store, `/api/traces/${target}`)).text);
+  assert.equal(bounded.linkedFrom[enqueue].length, 2);
+  assert.equal(bounded.linkedFrom[other].length, MAX_LINKS_LOOKED_UP - 2);
+  assert.equal(bounded.linkedFromLeftOut, 2002 - MAX_LINKS_LOOKED_UP);
+  assert.deepEqual(linkedFrom(store, store.trace(target)!).leftOut, bounded.linkedFromLeftOut);
+  // Within the answer's characters: the trace's own spans come first, the links what room is left.
+  const tight = JSON.parse(
+    traceAnswer(store.trace(target)!, 2000, {}, linkedFrom(store, store.trace(target)!)),
+  );
+  assert.equal(tight.spans.length, 2);
+  assert.deepEqual(tight.linkedFrom, { [enqueue]: bounded.linkedFrom[enqueue] });
+  assert.equal(tight.linkedFromLeftOut, 2002 - 2);
+  assert.ok(JSON.stringify(tight).length <= 2000);
 });
 
 Deno.test("the trace list is the traces that changed last, latest first, bounded by limit", () => {

@@ -38,6 +38,16 @@ import { getJson, nanos } from "./dom.js";
  */
 
 /**
+ * A span whose link points to a span of the trace shown.
+ *
+ * @typedef {object} LinkSource
+ * @property {string} traceId
+ * @property {string} spanId
+ * @property {string} service
+ * @property {string} name
+ */
+
+/**
  * A span as the API sends it, with its times parsed (`_start`, `_end`).
  *
  * @typedef {object} Span
@@ -80,6 +90,9 @@ import { getJson, nanos } from "./dom.js";
  * @property {{ resources: number, spans: number, logs: number, reason: string }} [truncated] what was left out
  * @property {Record<string, { service: string, name: string }>} [linkTargets] the spans links point to that
  *   the viewer holds, by `traceId/spanId`
+ * @property {Record<string, LinkSource[]>} [linkedFrom] by the id of a span of this trace, the spans the viewer
+ *   holds whose links point to it
+ * @property {number} [linkedFromLeftOut] links to this trace not sent (past the store's caps or the answer's bound)
  * @property {bigint} _start
  */
 

@@ -34,7 +34,7 @@ export function renderDetails(trace, spanId) {
     );
     parts.push(item);
   }
-  parts.push(...linkItems(trace, span));
+  parts.push(...linkItems(trace, span), ...linkedFromItems(trace, span));
   const logs = trace.logs.filter((log) => log.spanId === span.spanId);
   parts.push(el("h4", "", "Log records (" + logs.length + ")"));
   for (const log of logs) {
@@ -74,6 +74,39 @@ function linkItems(trace, span) {
     }
     if (Object.keys(link.attributes ?? {}).length > 0) item.append(attributeList(link.attributes));
     parts.push(item);
+  }
+  return parts;
+}
+
+/**
+ * The spans whose links point to this one, each a link to it (the viewer holds them all), and how many links
+ * to the trace were not sent; nothing when there are neither.
+ *
+ * @param {Trace} trace
+ * @param {Span} span
+ */
+function linkedFromItems(trace, span) {
+  const sources = trace.linkedFrom?.[span.spanId] ?? [];
+  const leftOut = trace.linkedFromLeftOut ?? 0;
+  if (sources.length === 0 && leftOut === 0) return [];
+  const parts = [el("h4", "", "Linked from (" + sources.length + ")")];
+  for (const source of sources) {
+    const where = (source.traceId === trace.traceId ? "this trace" : "trace " + source.traceId) +
+      " · span " + source.spanId;
+    const anchor = el("a", "link-source", "↙ " + source.service + " " + source.name + " (" + where + ")");
+    anchor.setAttribute("href", "#trace=" + source.traceId + "&span=" + source.spanId);
+    const item = el("div", "item linked-from");
+    item.append(anchor);
+    parts.push(item);
+  }
+  if (leftOut > 0) {
+    parts.push(
+      el(
+        "div",
+        "muted",
+        leftOut + " more links to spans of this trace are not shown (past the viewer's bounds)",
+      ),
+    );
   }
   return parts;
 }

@@ -42,7 +42,8 @@ export function renderWaterfall(trace, spanId) {
   renderRuler(total);
   const fragment = document.createDocumentFragment();
   for (const { span, depth } of rows.slice(0, MAX_ROWS)) {
-    fragment.append(spanRow(span, depth, byId, colors, start, total));
+    const linkedFrom = trace.linkedFrom?.[span.spanId]?.length ?? 0;
+    fragment.append(spanRow(span, depth, byId, colors, start, total, linkedFrom));
   }
   if (rows.length > MAX_ROWS) {
     fragment.append(el("p", "note", "The first " + MAX_ROWS + " of " + rows.length + " spans are drawn."));
@@ -166,8 +167,9 @@ function renderRuler(total) {
  * @param {Map<string, string>} colors
  * @param {bigint} start
  * @param {number} total
+ * @param {number} linkedFrom how many spans link to this one
  */
-function spanRow(span, depth, byId, colors, start, total) {
+function spanRow(span, depth, byId, colors, start, total, linkedFrom) {
   const row = el("div", "span-row");
   row.dataset.spanId = span.spanId;
   row.tabIndex = 0;
@@ -177,7 +179,7 @@ function spanRow(span, depth, byId, colors, start, total) {
   row.classList.toggle("error", span.status.code === "ERROR");
   const parent = span.parentSpanId === undefined ? undefined : byId.get(span.parentSpanId);
   if (parent && parent.kind === "CLIENT" && span.kind === "SERVER") row.classList.add("hop-in");
-  row.append(spanLabel(span, depth, parent), el("div", "dur", ms(span._end - span._start)));
+  row.append(spanLabel(span, depth, parent, linkedFrom), el("div", "dur", ms(span._end - span._start)));
   row.append(spanTrack(span, start, total));
   return row;
 }
@@ -186,8 +188,9 @@ function spanRow(span, depth, byId, colors, start, total) {
  * @param {Span} span
  * @param {number} depth
  * @param {Span | undefined} parent
+ * @param {number} linkedFrom
  */
-function spanLabel(span, depth, parent) {
+function spanLabel(span, depth, parent, linkedFrom) {
   const label = el("div", "label");
   label.style.paddingLeft = 6 + Math.min(depth, MAX_INDENT) * 16 + "px";
   if (depth > MAX_INDENT) label.append(el("span", "deep", "depth " + depth));
@@ -206,6 +209,7 @@ function spanLabel(span, depth, parent) {
   }
   const links = span.links?.length ?? 0;
   if (links > 0) label.append(el("span", "links", "↗ " + links + (links === 1 ? " link" : " links")));
+  if (linkedFrom > 0) label.append(el("span", "linked-from", "↙ linked from " + linkedFrom));
   if (span.parentSpanId !== undefined && parent === undefined) {
     label.append(el("span", "missing", "parent " + span.parentSpanId + " missing"));
   }
