@@ -13,6 +13,7 @@ import {
   eventBombProtobuf,
   jsonTraces,
   manySpansProtobuf,
+  spanId,
 } from "./testdata/hostile.ts";
 
 const optedIn = Deno.permissions.querySync({ name: "env", variable: "VIEWER_MEMORY" }).state === "granted" &&
@@ -117,6 +118,40 @@ for (const maxRecords of [undefined, 10_000_000]) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "memory (opt-in, VIEWER_MEMORY=1): 400,000 spans of 8 links each, to traces held and to traces that " +
+    "never arrive; the reverse index of links stays in its caps and RSS under 400 MiB",
+  ignore: !optedIn,
+  sanitizeResources: false,
+  async fn() {
+    await using viewer = await startViewer([]);
+    const figures: string[] = [];
+    const batch = 5000;
+    for (let sent = 0; sent < 400_000; sent += batch) {
+      const spans = chain(batch).map((span, i) => {
+        const trace = Math.floor((sent + i) / 100) + 1;
+        const links = Array.from({ length: 8 }, (_, k) => ({
+          // Even links point to the trace before (held), odd ones to a trace id no span ever carries.
+          traceId: (k % 2 === 0 ? trace - 1 : 0xf000_0000 + (sent + i) * 8 + k).toString(16).padStart(
+            32,
+            "0",
+          ),
+          spanId: spanId(k),
+        }));
+        return { ...span, traceId: trace.toString(16).padStart(32, "0"), links };
+      });
+      assert.equal(await send(viewer, jsonTraces(spans), "application/json"), 200);
+      if ((sent + batch) % 100_000 === 0) {
+        figures.push(`${(sent + batch) / 1000}k spans: ${await rssOf(viewer.pid)}`);
+      }
+    }
+    const peak = peaks.get(viewer.pid)!;
+    console.log(`viewer, link flood, RSS in MiB: ${figures.join("; ")} (largest seen ${peak})`);
+    assert.ok(peak < 400, `peak RSS ${peak} MiB`);
+  },
+});
 
 /** 7,000 spans of one resource whose attribute `blob` is 2 MiB, as OTLP/JSON (about 3.5 MiB). */
 function sharedResource(): string {

@@ -86,15 +86,17 @@ export const MAX_LINKS_TO_TRACE = 1000;
 
 /**
  * The default cap on the links the reverse index keeps in all, so that a sender of many links to traces
- * that never arrive cannot grow it without bound: at {@linkcode LINK_BYTES} each, about 5 MiB.
+ * that never arrive cannot grow it without bound: at {@linkcode LINK_BYTES} each, about 8 MiB.
  */
-export const MAX_LINKS_INDEXED = 50_000;
+export const MAX_LINKS_INDEXED = 20_000;
 
 /**
  * The bytes charged for one link kept in the reverse index (a slot holding the linking span, its share of
- * the maps), to the linking span's trace: an estimate that errs high, as {@linkcode weigh} does.
+ * the maps), to the linking span's trace: an estimate that errs high, as {@linkcode weigh} does. A link to
+ * a trace not held costs a map of its own, about 350 bytes; at 100, the link flood of `memory_test.ts` took
+ * the viewer to 411 MiB, at 400 to 366.
  */
-export const LINK_BYTES = 100;
+export const LINK_BYTES = 400;
 
 /** The links that point to one trace, by the span they point to; those past the caps counted. */
 interface Backlinks {

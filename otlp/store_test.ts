@@ -213,7 +213,7 @@ Deno.test("a sender of many links cannot grow the index past its caps: per trace
   assert.equal(toOne.bySpan.get(span(1, 0).spanId)!.length, MAX_LINKS_TO_TRACE);
   assert.equal(toOne.leftOut, 520, "each span's repeated link counts once: 1,520, the first 1,000 kept");
 
-  // 500 spans of 128 links, each to a trace never sent: no more than 50,000 kept, nothing counted for
+  // 500 spans of 128 links, each to a trace never sent: no more than MAX_LINKS_INDEXED kept, nothing counted for
   // traces not held, so the index stops growing.
   const hostile = new TelemetryStore();
   hostile.addSpans([span(1, 0)]);
