@@ -11,7 +11,13 @@
  * @module
  */
 import { TelemetryStore } from "@example/otlp/receiver";
-import type { LogRecord, Span } from "@example/otlp/decode";
+import {
+  type LogRecord,
+  SCANNED_HEADER,
+  SCANNED_HEADER_BYTES,
+  type ScannedSpans,
+  type Span,
+} from "@example/otlp/decode";
 
 /** Spans and log records received from one service. */
 export interface Received {
@@ -28,6 +34,16 @@ export class CountingStore extends TelemetryStore {
   /** Counts the spans; keeps none of them. */
   override addSpans(spans: Span[]): void {
     for (const span of spans) this.#of(span.service).spans++;
+  }
+
+  /** Counts the spans the receiver scanned; keeps none of them. */
+  override addScanned(batch: ScannedSpans): void {
+    const view = new DataView(batch.headers.buffer);
+    for (let i = 0; i < batch.count; i++) {
+      this.#of(batch.origins[view.getUint32(i * SCANNED_HEADER_BYTES + SCANNED_HEADER.origin, true)].service)
+        .spans++;
+    }
+    for (const [, span] of batch.decoded) this.#of(span.service).spans++;
   }
 
   /** Counts the log records; keeps none of them. */

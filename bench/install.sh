@@ -19,3 +19,5 @@ if ! command -v wrk >/dev/null; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get install -y wrk || { $sudo apt-get update && $sudo apt-get install -y wrk; }
 fi
+# The receiver section's peers: telemetrygen and Jaeger v2, built from the Go module proxy, cached by version.
+bash install_peers.sh

@@ -14,6 +14,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import * as pb from "./gen/otlp_pb.ts";
+import { eachFieldAt, H, HEADER, scanSpan, traceIdAt, withinCaps } from "./_scan.ts";
 import {
   eachField,
   lastField,
@@ -364,8 +365,14 @@ function* traceSteps(
 }
 
 /** A decoded protobuf span as a plain one, or its name when its ids are not valid. */
-function binarySpan(raw: pb.Span, origin: Origin, limits: DecodeLimits, counts: WireCounts): Span | string {
-  const traceId = binaryId(raw.traceId, 16);
+function binarySpan(
+  raw: pb.Span,
+  origin: Origin,
+  limits: DecodeLimits,
+  counts: WireCounts,
+  knownTraceId?: string,
+): Span | string {
+  const traceId = knownTraceId ?? binaryId(raw.traceId, 16);
   const spanId = binaryId(raw.spanId, 8);
   if (traceId === undefined || spanId === undefined) return raw.name;
   const values = new Values(limits, counts);
@@ -1020,9 +1027,12 @@ function jsonId(value: unknown, bytes: number, field: string): string | undefine
 }
 
 /** Where an item of a request came from: its resource, its service, its scope. */
-interface Origin {
+export interface Origin {
+  /** The resource's `service.name` (`unknown` without one). */
   service: string;
+  /** The resource's attributes. */
   resource: Attributes;
+  /** The instrumentation scope. */
   scope: Scope;
 }
 
@@ -1202,3 +1212,264 @@ function plainInt(value: bigint): number | string {
   const number = Number(value);
   return Number.isSafeInteger(number) ? number : String(value);
 }
+
+/**
+ * The spans of a protobuf request, scanned rather than decoded (see {@linkcode scanTraces}): for each, its
+ * index in a header of {@linkcode SCANNED_HEADER_BYTES} bytes (span id, parent id, times, kind, status,
+ * flags, its origin's index in `origins`), its trace id, its bytes without the trace id (decoded on demand
+ * with {@linkcode decodeStoredSpan}), and its links. Spans that the scan does not read exactly (past a
+ * cap, malformed ids, repeated fields) are decoded here the usual way and given in `decoded` instead, by
+ * their place among the others.
+ */
+export interface ScannedSpans {
+  /** How many spans were scanned (not counting `decoded`). */
+  count: number;
+  /** The headers, {@linkcode SCANNED_HEADER_BYTES} each. */
+  headers: Uint8Array;
+  /** The trace id of each span, as lower-case hex (equal ids share a string). */
+  traceIds: string[];
+  /** The request's bytes, where the spans' bytes are (see `pieces`). */
+  body: Uint8Array;
+  /**
+   * Each span's bytes without its trace id field, as three offsets into `body`: the span's start, the
+   * trace id field's start, the span's end. Its bytes are `start..tag` and `tag + 18..end`.
+   */
+  pieces: Int32Array;
+  /** The origins (resource, scope) the headers point to. */
+  origins: Origin[];
+  /** The valid links of each span that has any, by its index. */
+  links: Map<number, { traceId: string; spanId: string }[]>;
+  /** Spans decoded the usual way, each with the number of scanned spans that came before it. */
+  decoded: [number, Span][];
+  /** How many spans were rejected (no valid trace or span id). */
+  rejected: number;
+  /** Why, for the partial-success message. */
+  errors: string[];
+}
+
+/** The size of a header of {@linkcode ScannedSpans}. */
+export const SCANNED_HEADER_BYTES = HEADER;
+
+/** Offsets in a header of {@linkcode ScannedSpans} (the store keeps them as they are). */
+export const SCANNED_HEADER = H;
+
+/**
+ * Reads an `ExportTraceServiceRequest` in protobuf for a store that keeps spans as their bytes: the same
+ * checks and limits as {@linkcode decodeTraces} (`maxItems`, `maxValues`, the caps of `limits`, the depth
+ * of values), but a span within its caps is scanned, not decoded, at a fraction of the cost. Lets the event
+ * loop run every `sliceMs` (spans past their caps are decoded here, and a request of them takes long).
+ *
+ * @throws {OtlpDecodeError} when the body is not a valid request.
+ */
+export async function scanTraces(
+  body: Uint8Array,
+  { sliceMs = 10, ...options }: SliceOptions = {},
+): Promise<ScannedSpans> {
+  const steps = scanSteps(body, options);
+  let started = performance.now();
+  for (let n = 1;; n++) {
+    const step = guarded(() => steps.next());
+    if (step.done) return step.value;
+    if (n % 64 === 0 && performance.now() - started >= sliceMs) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      started = performance.now();
+    }
+  }
+}
+
+/** Where the spans of a request are, with the index of their origin, and the origins. */
+function spansOf(body: Uint8Array, limits: DecodeLimits, options: DecodeOptions) {
+  const { maxItems = DEFAULT_MAX_ITEMS } = options;
+  const wireLimits = { ...limits, depth: MAX_VALUE_DEPTH };
+  const origins: Origin[] = [];
+  const spans: number[] = []; // start, stop, origin
+  let values = 0;
+  const resources: [number, number][] = [];
+  parse(() => eachFieldAt(body, 0, body.length, 1, (a, b) => void resources.push([a, b])));
+  for (const [a, b] of resources) {
+    const resourceCounts = wireCounts();
+    const resourceBytes = parse(() =>
+      trim(lastField(body.subarray(a, b), 1) ?? new Uint8Array(), RESOURCE_RULES, wireLimits, resourceCounts)
+    );
+    values += resourceCounts.kept;
+    const resource = new Values(limits).fromKeyValues(
+      parse(() => fromBinary(pb.ResourceSchema, resourceBytes, BINARY)).attributes,
+      0,
+    );
+    const service = serviceOf(resource);
+    const scopes: [number, number][] = [];
+    parse(() => eachFieldAt(body, a, b, 2, (c, d) => void scopes.push([c, d])));
+    for (const [c, d] of scopes) {
+      const raw = parse(() =>
+        fromBinary(
+          pb.InstrumentationScopeSchema,
+          lastField(body.subarray(c, d), 1) ?? new Uint8Array(),
+          BINARY,
+        )
+      );
+      const names = new Values(limits);
+      origins.push({ service, resource, scope: scopeFrom(names.text(raw.name), names.text(raw.version)) });
+      parse(() =>
+        eachFieldAt(body, c, d, 2, (start, stop) => {
+          if (spans.length / 3 >= maxItems) throw tooMany(maxItems, "spans");
+          spans.push(start, stop, origins.length - 1);
+        })
+      );
+    }
+  }
+  return { origins, spans, values };
+}
+
+/** Scans spans one a step. */
+function* scanSteps(body: Uint8Array, options: DecodeOptions): Generator<void, ScannedSpans, void> {
+  const { maxValues = DEFAULT_MAX_VALUES } = options;
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const wireLimits = { ...limits, depth: MAX_VALUE_DEPTH };
+  // Counted on the wire first, before anything of them is decoded.
+  const { origins, spans, values: resourceValues } = spansOf(body, limits, options);
+  const items = spans.length / 3;
+  const out: ScannedSpans = {
+    count: 0,
+    headers: new Uint8Array(items * HEADER),
+    traceIds: [],
+    body,
+    pieces: new Int32Array(items * 3),
+    origins,
+    links: new Map(),
+    decoded: [],
+    rejected: 0,
+    errors: [],
+  };
+  let values = resourceValues;
+  const count = (kept: number) => {
+    values += kept;
+    if (values > maxValues) throw tooManyValues(maxValues);
+  };
+  count(0);
+  const state = scanState(out);
+  for (let i = 0; i < spans.length; i += 3) {
+    const start = spans[i], stop = spans[i + 1], origin = spans[i + 2];
+    const counts = state.counts;
+    counts.kept = 1;
+    if (
+      parse(() =>
+        withinCaps(body, start, stop, SPAN_RULES, wireLimits, counts) &&
+        scanOne(body, start, stop, origin, out, state)
+      )
+    ) {
+      count(counts.kept);
+      yield;
+      continue;
+    }
+    const slow = wireCounts();
+    slow.kept++;
+    const trimmed = parse(() => trim(body.subarray(start, stop), SPAN_RULES, wireLimits, slow));
+    count(slow.kept);
+    const span = binarySpan(
+      parse(() => fromBinary(pb.SpanSchema, trimmed, BINARY)),
+      origins[origin],
+      limits,
+      slow,
+    );
+    if (typeof span !== "string") out.decoded.push([out.count, span]);
+    else {
+      out.rejected++;
+      if (out.errors.length < 3) {
+        out.errors.push(`a span without a valid trace or span id (${JSON.stringify(span.slice(0, 100))})`);
+      }
+    }
+    yield;
+  }
+  return out;
+}
+
+/** Scans one span into `out`; false when it must be decoded the usual way. */
+function scanOne(
+  body: Uint8Array,
+  start: number,
+  stop: number,
+  origin: number,
+  out: ScannedSpans,
+  state: ScanState,
+): boolean {
+  const index = out.count;
+  state.links.length = 0;
+  if (scanSpan(body, start, stop, out.headers, index * HEADER, state.link) === "slow") return false;
+  const { tag, start: id } = traceIdAt;
+  // Spans of one trace mostly come one after another: their trace id is made into text once.
+  out.traceIds.push(
+    state.lastId >= 0 && sameBytes(body, id, state.lastId, 16)
+      ? out.traceIds[index - 1]
+      : body.subarray(id, id + 16).toHex(),
+  );
+  state.lastId = id;
+  out.pieces[index * 3] = start;
+  out.pieces[index * 3 + 1] = tag;
+  out.pieces[index * 3 + 2] = stop;
+  state.view.setUint32(index * HEADER + H.origin, origin, true);
+  if (state.links.length > 0) out.links.set(index, state.links.splice(0));
+  out.count++;
+  return true;
+}
+
+/** What scanning one request keeps from span to span. */
+interface ScanState {
+  lastId: number;
+  /** The counts of the span being checked: one object for the request (only `kept` changes). */
+  counts: WireCounts;
+  view: DataView;
+  links: { traceId: string; spanId: string }[];
+  link: (bytes: Uint8Array, traceId: number, spanId: number) => void;
+}
+
+function scanState(out: ScannedSpans): ScanState {
+  const links: ScanState["links"] = [];
+  return {
+    lastId: -1,
+    counts: wireCounts(),
+    view: new DataView(out.headers.buffer),
+    links,
+    link: (bytes, traceId, spanId) =>
+      void links.push({
+        traceId: bytes.subarray(traceId, traceId + 16).toHex(),
+        spanId: bytes.subarray(spanId, spanId + 8).toHex(),
+      }),
+  };
+}
+
+function sameBytes(bytes: Uint8Array, a: number, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (bytes[a + i] !== bytes[b + i]) return false;
+  return true;
+}
+
+/**
+ * Decodes a span the store kept as bytes (from {@linkcode ScannedSpans}), with its trace id and origin, as
+ * {@linkcode decodeTraces} would have: the same limits, the same plain values.
+ */
+export function decodeStoredSpan(
+  bytes: Uint8Array,
+  traceId: string,
+  origin: Origin,
+  limits: Partial<DecodeLimits> = {},
+): Span {
+  const span = binarySpan(
+    fromBinary(pb.SpanSchema, bytes, BINARY),
+    origin,
+    { ...DEFAULT_LIMITS, ...limits },
+    wireCounts(),
+    traceId,
+  );
+  if (typeof span === "string") throw new Error("a stored span has no valid span id");
+  return span;
+}
+
+/** The name of a span the store kept as bytes, read without decoding the rest (field 5; the last wins). */
+export function storedSpanName(bytes: Uint8Array, limits: Partial<DecodeLimits> = {}): string {
+  let name: Uint8Array | undefined;
+  eachFieldAt(bytes, 0, bytes.length, 5, (start, stop) => name = bytes.subarray(start, stop));
+  return new Values({ ...DEFAULT_LIMITS, ...limits }).text(
+    name === undefined ? "" : NAME_DECODER.decode(name),
+  );
+}
+
+const NAME_DECODER = new TextDecoder();

@@ -26,6 +26,7 @@ import {
   type Encoding,
   type LogRecord,
   OtlpDecodeError,
+  scanTraces,
   type Span,
 } from "./decode.ts";
 import { TelemetryStore } from "./store.ts";
@@ -274,6 +275,12 @@ async function file(
       const decoded = decodeMetrics(body, encoding, { maxItems });
       store.addMetrics(decoded.accepted);
       return success(encoding, answer(signal, encoding, decoded));
+    }
+    if (signal === "traces" && encoding === "protobuf") {
+      // Protobuf spans are scanned, not decoded: the store keeps their bytes and decodes them when asked.
+      const scanned = await scanTraces(body, { maxItems });
+      store.addScanned(scanned);
+      return success(encoding, answer(signal, encoding, scanned));
     }
     const decoded = await decodeInSlices(signal, body, encoding, { maxItems });
     if (signal === "traces") store.addSpans(decoded.accepted as Span[]);
