@@ -15,6 +15,8 @@ import { collectOutput } from "@example/harness/output";
 export interface ProcessUsage {
   /** Peak resident set size (VmHWM), in KiB. */
   peakRssKiB: number;
+  /** Resident set size now (VmRSS), in KiB. */
+  rssKiB: number;
   /** User plus system CPU time so far, in seconds. */
   cpuSeconds: number;
 }

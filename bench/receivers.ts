@@ -19,6 +19,8 @@ import { childEnv, ROOT } from "@example/harness/processes";
 import { denoRunOf } from "@example/harness/tasks";
 import { type FlagValues, flagsOrExit } from "@example/harness/flags";
 import { rotated } from "./bench.ts";
+import { processUsage, procInfo } from "./children.ts";
+import { type Machine, machineLoad } from "./machine.ts";
 
 /** Where `install_peers.sh` links the peers it built (from the Go module proxy, cached by version). */
 export const PEERS = {
@@ -212,16 +214,13 @@ async function jaegerAccepted(): Promise<number> {
   return sum;
 }
 
-/** The user + system CPU time of process `pid` so far, in µs (from `/proc/PID/stat`, at 100 ticks a second). */
+/** The user + system CPU time of process `pid` so far, in µs (`/proc`, read by `node/proc.cjs`). */
 async function cpuMicros(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  return (await processUsage(pid)).cpuSeconds * 1e6;
 }
 
 async function rssMiB(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024;
+  return (await processUsage(pid)).rssKiB / 1024;
 }
 
 /** The median of `times` runs of `fetch(url)` read whole, in ms. */
@@ -318,13 +317,8 @@ async function gitCommit(): Promise<string> {
 }
 
 async function machine(): Promise<Omit<ReceiverResults["machine"], "loadEnd">> {
-  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo");
-  return {
-    cpu: cpuinfo.match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown",
-    cores: navigator.hardwareConcurrency,
-    deno: Deno.version.deno,
-    loadStart: (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" "),
-  };
+  const { cpuModel, cores, loadAverage } = await procInfo<Machine>("machine");
+  return { cpu: cpuModel, cores, deno: Deno.version.deno, loadStart: loadAverage.join(" ") };
 }
 
 /** Runs the section: every receiver once per round, in rotated order. */
@@ -349,7 +343,7 @@ export async function runReceivers(
       results.runs.push(run);
     }
   }
-  results.machine.loadEnd = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+  results.machine.loadEnd = (await machineLoad()).loadAverage.join(" ");
   return results;
 }
 

@@ -1287,28 +1287,28 @@ function spansOf(body: Uint8Array, limits: DecodeLimits, options: DecodeOptions)
   const resources: [number, number][] = [];
   parse(() => eachFieldAt(body, 0, body.length, 1, (a, b) => void resources.push([a, b])));
   for (const [a, b] of resources) {
-    const resourceCounts = wireCounts();
-    const resourceBytes = parse(() =>
-      trim(lastField(body.subarray(a, b), 1) ?? new Uint8Array(), RESOURCE_RULES, wireLimits, resourceCounts)
-    );
-    values += resourceCounts.kept;
-    const resource = new Values(limits).fromKeyValues(
-      parse(() => fromBinary(pb.ResourceSchema, resourceBytes, BINARY)).attributes,
-      0,
-    );
+    const resourceField = parse(() => lastField(body.subarray(a, b), 1)) ?? new Uint8Array();
+    const { value: resource, kept } = lastDecoded(RESOURCES, resourceField, limits, () => {
+      const resourceCounts = wireCounts();
+      const resourceBytes = parse(() => trim(resourceField, RESOURCE_RULES, wireLimits, resourceCounts));
+      const value = new Values(limits).fromKeyValues(
+        parse(() => fromBinary(pb.ResourceSchema, resourceBytes, BINARY)).attributes,
+        0,
+      );
+      return { value, kept: resourceCounts.kept };
+    });
+    values += kept;
     const service = serviceOf(resource);
     const scopes: [number, number][] = [];
     parse(() => eachFieldAt(body, a, b, 2, (c, d) => void scopes.push([c, d])));
     for (const [c, d] of scopes) {
-      const raw = parse(() =>
-        fromBinary(
-          pb.InstrumentationScopeSchema,
-          lastField(body.subarray(c, d), 1) ?? new Uint8Array(),
-          BINARY,
-        )
-      );
-      const names = new Values(limits);
-      origins.push({ service, resource, scope: scopeFrom(names.text(raw.name), names.text(raw.version)) });
+      const scopeField = parse(() => lastField(body.subarray(c, d), 1)) ?? new Uint8Array();
+      const { value: scope } = lastDecoded(SCOPES, scopeField, limits, () => {
+        const raw = parse(() => fromBinary(pb.InstrumentationScopeSchema, scopeField, BINARY));
+        const names = new Values(limits);
+        return { value: scopeFrom(names.text(raw.name), names.text(raw.version)), kept: 0 };
+      });
+      origins.push({ service, resource, scope });
       parse(() =>
         eachFieldAt(body, c, d, 2, (start, stop) => {
           if (spans.length / 3 >= maxItems) throw tooMany(maxItems, "spans");
@@ -1318,6 +1318,49 @@ function spansOf(body: Uint8Array, limits: DecodeLimits, options: DecodeOptions)
     }
   }
   return { origins, spans, values };
+}
+
+/** The last resource or scope decoded, by its bytes and the limits it was decoded with. */
+interface LastDecoded<T> {
+  bytes?: Uint8Array;
+  limits?: DecodeLimits;
+  decoded?: { value: T; kept: number };
+}
+
+const RESOURCES: LastDecoded<Attributes> = {};
+const SCOPES: LastDecoded<Scope> = {};
+
+/**
+ * What `decode` makes of `bytes`, or what it made of the same bytes last time: a sender repeats its
+ * resource and scope in every request, and the store shares equal ones anyway. The value is shared, so it
+ * must not be changed.
+ */
+function lastDecoded<T>(
+  last: LastDecoded<T>,
+  bytes: Uint8Array,
+  limits: DecodeLimits,
+  decode: () => { value: T; kept: number },
+): { value: T; kept: number } {
+  if (
+    last.decoded !== undefined && sameLimits(last.limits!, limits) && equalBytes(last.bytes!, bytes)
+  ) {
+    return last.decoded;
+  }
+  last.decoded = decode();
+  last.bytes = bytes.slice();
+  last.limits = limits;
+  return last.decoded;
+}
+
+function sameLimits(a: DecodeLimits, b: DecodeLimits): boolean {
+  return a.attributes === b.attributes && a.events === b.events && a.links === b.links &&
+    a.arrayItems === b.arrayItems && a.stringLength === b.stringLength;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Scans spans one a step. */
@@ -1351,12 +1394,16 @@ function* scanSteps(body: Uint8Array, options: DecodeOptions): Generator<void, S
     const start = spans[i], stop = spans[i + 1], origin = spans[i + 2];
     const counts = state.counts;
     counts.kept = 1;
-    if (
-      parse(() =>
-        withinCaps(body, start, stop, SPAN_RULES, wireLimits, counts) &&
-        scanOne(body, start, stop, origin, out, state)
-      )
-    ) {
+    let scanned;
+    try {
+      scanned = withinCaps(body, start, stop, SPAN_RULES, wireLimits, counts) &&
+        scanOne(body, start, stop, origin, out, state);
+    } catch (error) {
+      parse(() => {
+        throw error;
+      });
+    }
+    if (scanned) {
       count(counts.kept);
       yield;
       continue;

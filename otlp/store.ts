@@ -184,7 +184,10 @@ export const TRACE_BYTES = 512;
 /** Traces of more spans than this keep a set of their span ids to find duplicates. */
 const LINEAR_IDS = 16;
 
-/** What the store knows of a trace without decoding its spans: the answer of {@linkcode TelemetryStore.summary}. */
+/**
+ * What the store knows of a trace without decoding its spans: the answer of
+ * {@linkcode TelemetryStore.summary}. `name`, `service` and `services` are worked out when first read.
+ */
 export interface TraceFacts {
   /** The trace id. */
   traceId: string;
@@ -573,44 +576,57 @@ export class TelemetryStore {
 
   #facts(entry: Entry): TraceFacts {
     const records = entry.records, view = entry.view;
-    const parents = new Set<string>(), ids = new Set<string>();
-    const first = new Map<number, bigint>(); // the earliest start by origin
-    let start: bigint | undefined, end: bigint | undefined, root = -1, rootStart = 0n, errors = 0;
+    // Times compared as two 32-bit halves (exact, and no BigInt per span); made BigInt at the end.
+    let startHi = Infinity, startLo = 0, endHi = -1, endLo = 0, errors = 0, roots = 0, complete = true;
+    let awaitsServer = false;
+    const small = entry.spans <= LINEAR_IDS;
+    const ids = small ? undefined : new Set<string>();
+    const parents = small ? undefined : new Set<string>();
+    if (!small) {
+      for (let at = 0; at < entry.used; at = next(records, at)) {
+        ids!.add(idKey(records, at + H.spanId));
+        if (records[at + H.flags] & F.parent) parents!.add(idKey(records, at + H.parent));
+      }
+    }
     for (let at = 0; at < entry.used; at = next(records, at)) {
-      ids.add(idKey(records, at + H.spanId));
-      if (records[at + H.flags] & F.parent) parents.add(idKey(records, at + H.parent));
-      const spanStart = view.getBigUint64(at + H.start, true), spanEnd = view.getBigUint64(at + H.end, true);
-      if (start === undefined || spanStart < start) start = spanStart;
-      if (end === undefined || spanEnd > end) end = spanEnd;
+      const hi = view.getUint32(at + H.start + 4, true), lo = view.getUint32(at + H.start, true);
+      if (hi < startHi || (hi === startHi && lo < startLo)) [startHi, startLo] = [hi, lo];
+      const endH = view.getUint32(at + H.end + 4, true), endL = view.getUint32(at + H.end, true);
+      if (endH > endHi || (endH === endHi && endL > endLo)) [endHi, endLo] = [endH, endL];
       if (records[at + H.status] === 2) errors++;
-      const origin = this.#serviceKey(entry, at);
-      const earliest = first.get(origin);
-      if (earliest === undefined || spanStart < earliest) first.set(origin, spanStart);
+      if (!(records[at + H.flags] & F.parent)) roots++;
+      else if (complete) {
+        complete = small
+          ? this.#holds(entry, records, at + H.parent)
+          : ids!.has(idKey(records, at + H.parent));
+      }
+      if (records[at + H.kind] === CLIENT && !awaitsServer) {
+        awaitsServer = small
+          ? !this.#isParent(entry, records, at + H.spanId)
+          : !parents!.has(idKey(records, at + H.spanId));
+      }
     }
-    let roots = 0, complete = true, awaitsServer = false;
-    for (let at = 0; at < entry.used; at = next(records, at)) {
-      const hasParent = (records[at + H.flags] & F.parent) !== 0;
-      const isRoot = !hasParent || !ids.has(idKey(records, at + H.parent));
-      if (!hasParent) roots++;
-      else if (isRoot) complete = false;
-      const spanStart = view.getBigUint64(at + H.start, true);
-      if (isRoot && (root < 0 || spanStart < rootStart)) [root, rootStart] = [at, spanStart];
-      if (records[at + H.kind] === CLIENT && !parents.has(idKey(records, at + H.spanId))) awaitsServer = true;
-    }
+    let start = entry.spans > 0 ? BigInt(startHi) << 32n | BigInt(startLo) : undefined;
+    const end = entry.spans > 0 ? BigInt(endHi) << 32n | BigInt(endLo) : undefined;
     if (start === undefined) {
       for (const log of entry.logs) {
         if (start === undefined || log.timeUnixNano < start) start = log.timeUnixNano;
       }
     }
     start ??= 0n;
-    const servicesByOrigin = [...first].sort(([, a], [, b]) => a < b ? -1 : a > b ? 1 : 0);
-    const services = [...new Set(servicesByOrigin.map(([origin]) => this.#serviceOf(entry, origin)))];
-    const rootSpan = root < 0 ? undefined : this.#nameAndService(entry, root);
+    let named: { name: string; service: string; services: string[] } | undefined;
+    const names = () => named ??= this.#names(entry);
     return {
       traceId: entry.traceId!,
-      name: rootSpan?.name ?? "",
-      service: rootSpan?.service ?? entry.logs[0]?.service ?? "",
-      services,
+      get name() {
+        return names().name;
+      },
+      get service() {
+        return names().service;
+      },
+      get services() {
+        return names().services;
+      },
       spans: entry.spans,
       logs: entry.logs.length,
       errors,
@@ -619,6 +635,48 @@ export class TelemetryStore {
       complete: complete && roots === 1,
       duplicateSpans: entry.duplicateSpans,
       awaitsServer,
+    };
+  }
+
+  /** Whether a span of `entry` has the id at `at` of `bytes`. */
+  #holds(entry: Entry, bytes: Uint8Array, at: number): boolean {
+    for (let other = 0; other < entry.used; other = next(entry.records, other)) {
+      if (sameId(entry.records, other + H.spanId, bytes, at)) return true;
+    }
+    return false;
+  }
+
+  /** Whether a span of `entry` has the id at `at` of `bytes` as its parent. */
+  #isParent(entry: Entry, bytes: Uint8Array, at: number): boolean {
+    const records = entry.records;
+    for (let other = 0; other < entry.used; other = next(records, other)) {
+      if (records[other + H.flags] & F.parent && sameId(records, other + H.parent, bytes, at)) return true;
+    }
+    return false;
+  }
+
+  /** The root's name and service, and the services by their earliest start, of `entry`. */
+  #names(entry: Entry): { name: string; service: string; services: string[] } {
+    const records = entry.records, view = entry.view;
+    const ids = new Set<string>();
+    for (let at = 0; at < entry.used; at = next(records, at)) ids.add(idKey(records, at + H.spanId));
+    const first = new Map<number, bigint>(); // the earliest start by origin
+    let root = -1, rootStart = 0n;
+    for (let at = 0; at < entry.used; at = next(records, at)) {
+      const spanStart = view.getBigUint64(at + H.start, true);
+      const origin = this.#serviceKey(entry, at);
+      const earliest = first.get(origin);
+      if (earliest === undefined || spanStart < earliest) first.set(origin, spanStart);
+      const isRoot = !(records[at + H.flags] & F.parent) || !ids.has(idKey(records, at + H.parent));
+      if (isRoot && (root < 0 || spanStart < rootStart)) [root, rootStart] = [at, spanStart];
+    }
+    const byStart = [...first].sort(([, a], [, b]) => a < b ? -1 : a > b ? 1 : 0);
+    const services = [...new Set(byStart.map(([origin]) => this.#serviceOf(entry, origin)))];
+    const rootSpan = root < 0 ? undefined : this.#nameAndService(entry, root);
+    return {
+      name: rootSpan?.name ?? "",
+      service: rootSpan?.service ?? entry.logs[0]?.service ?? "",
+      services,
     };
   }
 

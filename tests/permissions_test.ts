@@ -55,7 +55,14 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-write=.callgrind",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "bench/smoke": [[]],
+  "bench/smoke": [[], []],
+  "bench/receiver": [[
+    "--allow-net=127.0.0.1",
+    "--allow-run=deno,git,node/node_modules/.bin/node,.bin/telemetrygen,.bin/jaeger",
+    "--allow-read=node/package-lock.json",
+    "--allow-write=results/receiver",
+    "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
+  ]],
   "bench/install": [],
   "demo": [[
     "--allow-run=deno",

@@ -13,7 +13,8 @@
  * @module
  */
 import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
-import { DEFAULT_MAX_RECORDS } from "@example/otlp/store";
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, type TraceFacts } from "@example/otlp/store";
+import { DEFAULT_FLOOD_PER_SECOND, FloodGate } from "./flood.ts";
 import { flagsOrExit, type FlagSpecs, type FlagValues, PORT } from "@example/harness/flags";
 import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "@example/otlp/terminal_text";
@@ -27,8 +28,11 @@ export interface WatchOptions {
   settleMs?: number;
   /** How long to wait at most for a trace's server spans before printing it anyway, in ms (default 10 000). */
   waitMs?: number;
-  /** Called with each trace that is ready, and whether it was printed before. */
-  onTrace: (trace: Trace, updated: boolean) => void;
+  /**
+   * Called with each trace that is ready (its spans decoded when first read), whether it was printed
+   * before, and what the store's index says of it.
+   */
+  onTrace: (trace: Trace, updated: boolean, facts: TraceFacts) => void;
   /**
    * Called when `onTrace` throws, with the trace and the error; watching goes on. By default the error is
    * reported on stderr in one line.
@@ -59,49 +63,58 @@ export function droppedNote(store: TelemetryStore): string | undefined {
   const { traces, spans, logs } = store.dropped;
   if (traces === 0 && logs === 0) return undefined;
   return `(dropped so far to keep the latest ${store.maxRecords} spans and log records: ${traces} oldest ` +
-    `traces, ${spans} spans, ${logs} log records)`;
+    `traces, ${spans} spans, ${logs} log records; within ${Math.round(store.maxBytes / 2 ** 20)} MiB)`;
 }
 
-/** Calls `onTrace` for each trace of `store` once it has settled; returns a function that stops watching. */
+/**
+ * Calls `onTrace` for each trace of `store` once it has settled; returns a function that stops watching.
+ * One timer serves every trace (at a quarter of the shorter delay, 10 to 250 ms): two per trace cost
+ * thousands of timers a second under load.
+ */
 export function watchTraces(
   store: TelemetryStore,
   { settleMs = 1000, waitMs = 10_000, onTrace, onError = reportError }: WatchOptions,
 ): () => void {
-  const timers = new Map<
-    string,
-    { settle: ReturnType<typeof setTimeout>; wait: ReturnType<typeof setTimeout> }
-  >();
+  // By trace id, in the order they first changed since they were last ready: when that was, when they
+  // last changed, and whether, quiet, they wait for a server's spans (checked once per quiet spell).
+  const pending = new Map<string, { first: number; last: number; waiting: boolean }>();
   const printed = new Set<string>();
-  const ready = (traceId: string) => {
-    const timer = timers.get(traceId);
-    if (timer) clearTimeout(timer.settle), clearTimeout(timer.wait);
-    timers.delete(traceId);
-    const trace = store.trace(traceId);
-    if (trace === undefined || trace.spans.length === 0) return;
+  const ready = (traceId: string, facts = store.summary(traceId)) => {
+    pending.delete(traceId);
+    if (facts === undefined || facts.spans === 0) return;
+    const trace = store.trace(traceId)!;
     try {
-      onTrace(trace, printed.has(traceId));
+      onTrace(trace, printed.has(traceId), facts);
     } catch (error) {
       onError(trace, error);
     }
     printed.add(traceId);
     // Forget the traces the store itself has dropped, so that this set stays as bounded as the store.
-    if (printed.size > store.maxRecords) {
-      for (const id of printed) if (store.trace(id) === undefined) printed.delete(id);
+    if (printed.size > 2 * store.traceCount + 1000) {
+      for (const id of printed) if (!store.has(id)) printed.delete(id);
     }
   };
   const unsubscribe = store.onChange((traceId) => {
-    const timer = timers.get(traceId);
-    if (timer) clearTimeout(timer.settle);
-    const settle = setTimeout(() => {
-      const trace = store.trace(traceId);
-      if (trace && !awaitsServer(trace)) ready(traceId);
-    }, settleMs);
-    const wait = timer?.wait ?? setTimeout(() => ready(traceId), waitMs);
-    timers.set(traceId, { settle, wait });
+    const now = performance.now();
+    const seen = pending.get(traceId);
+    if (seen === undefined) pending.set(traceId, { first: now, last: now, waiting: false });
+    else [seen.last, seen.waiting] = [now, false];
   });
+  const check = () => {
+    const now = performance.now();
+    for (const [traceId, seen] of pending) {
+      if (now - seen.first >= waitMs) ready(traceId);
+      else if (!seen.waiting && now - seen.last >= settleMs) {
+        const facts = store.summary(traceId);
+        seen.waiting = facts?.awaitsServer ?? false;
+        if (!seen.waiting) ready(traceId, facts);
+      }
+    }
+  };
+  const timer = setInterval(check, Math.max(10, Math.min(250, Math.floor(Math.min(settleMs, waitMs) / 4))));
   return () => {
     unsubscribe();
-    for (const { settle, wait } of timers.values()) clearTimeout(settle), clearTimeout(wait);
+    clearInterval(timer);
   };
 }
 
@@ -126,6 +139,17 @@ export const VIEWER_FLAGS = {
     min: 1,
     help: "the most spans and log records held; past it the oldest traces are dropped, saying so",
   },
+  "max-mib": {
+    type: "number",
+    default: DEFAULT_MAX_BYTES / 2 ** 20,
+    min: 1,
+    help: "the most MiB the traces, logs and metrics held take; past it, the same",
+  },
+  "flood-at": {
+    type: "number",
+    default: DEFAULT_FLOOD_PER_SECOND,
+    help: "past this many traces a second, one line a second instead of each trace (0: draw all)",
+  },
   "summary-every": {
     type: "number",
     default: 0,
@@ -139,7 +163,10 @@ function listen(flags: FlagValues<typeof VIEWER_FLAGS>, errors: TerminalOutput) 
     console.error(error instanceof Deno.errors.AddrInUse ? taken : `viewer: ${(error as Error).message}`);
     Deno.exit(1);
   };
-  const store = new TelemetryStore({ maxRecords: flags["max-records"] });
+  const store = new TelemetryStore({
+    maxRecords: flags["max-records"],
+    maxBytes: flags["max-mib"] * 2 ** 20,
+  });
   let receiver;
   try {
     receiver = startReceiver({ port: flags.port, store });
@@ -176,10 +203,17 @@ function main(): void {
   out.print("Run the server and the client with OTEL_DENO=true, and each trace is drawn here.\n");
   const every = flags["summary-every"];
   if (every > 0) printSummaries(store.metrics, every * 1000, (line) => out.print(line));
+  const gate = new FloodGate({
+    maxPerSecond: flags["flood-at"],
+    print: (line) => out.print(line),
+    spansAccepted: () => store.accepted.spans,
+  });
   watchTraces(store, {
     settleMs: flags["settle-ms"],
     waitMs: flags["wait-ms"],
-    onTrace: (trace, updated) => {
+    onTrace: (trace, updated, facts) => {
+      // Under a flood the trace is counted from the store's index, never decoded.
+      if (!gate.offer(facts)) return;
       out.print(
         (updated ? "(updated) " : "") + renderWaterfall(trace, { color, findSpan: store.span.bind(store) }) +
           "\n",
@@ -193,7 +227,7 @@ function main(): void {
   Deno.addSignalListener("SIGINT", async () => {
     const note = droppedNote(store);
     out.print(
-      `\nViewer: holds ${store.spans.length} spans and ${store.logs.length} log records.` +
+      `\nViewer: holds ${store.spanCount} spans and ${store.logs.length} log records.` +
         (note === undefined ? "" : ` ${note}`),
     );
     // A terminal that reads nothing gets a second, not a hang.

@@ -175,7 +175,8 @@ Deno.test("a Host no URL can hold gets 400 from the web page, and nothing of it 
 });
 
 Deno.test("a terminal that stops reading stops neither the receiver nor the web page; it is told what it missed", async () => {
-  const viewer = startViewer(["--settle-ms", "10", "--wait-ms", "50"]);
+  // --flood-at=0: every trace is drawn, however fast they come.
+  const viewer = startViewer(["--settle-ms", "10", "--wait-ms", "50", "--flood-at", "0"]);
   let stopped;
   try {
     const { receiver, web } = await viewer.urls();

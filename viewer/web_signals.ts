@@ -20,13 +20,32 @@ export interface ApiAnswer {
 /** The longest window `/api/metrics?window=` takes, in seconds. */
 const MAX_WINDOW_S = 3600;
 
-/** The answer to `path` if it is `/api/metrics` or `/api/logs`, else `undefined`. */
+/**
+ * `GET /api/stats`: what the store accepted and holds, and its budget (the benchmark counts accepted spans
+ * with it).
+ */
+export function statsOf(store: TelemetryStore): Record<string, number | Record<string, number>> {
+  return {
+    spansAccepted: store.accepted.spans,
+    logsAccepted: store.accepted.logs,
+    spansHeld: store.spanCount,
+    logsHeld: store.logs.length,
+    tracesHeld: store.traceCount,
+    bytes: store.bytes,
+    maxBytes: store.maxBytes,
+    maxRecords: store.maxRecords,
+    dropped: { ...store.dropped },
+  };
+}
+
+/** The answer to `path` if it is `/api/metrics`, `/api/logs` or `/api/stats`, else `undefined`. */
 export function signalsAnswer(
   path: string,
   params: URLSearchParams,
   store: TelemetryStore,
 ): ApiAnswer | undefined {
   if (path === "/api/metrics") return metricsAnswer(params, store);
+  if (path === "/api/stats") return { status: 200, body: statsOf(store) };
   if (path === "/api/logs") {
     const filter = logFilterOf(params);
     if ("error" in filter) return { status: 400, body: filter };

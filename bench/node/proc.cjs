@@ -1,6 +1,6 @@
 // Reads what the benchmark needs from Linux's /proc, which Deno lets a program read only with --allow-all:
 //
-//   node proc.cjs usage PID   → {"peakRssKiB": …, "cpuSeconds": …} of process PID (VmHWM; utime + stime)
+//   node proc.cjs usage PID   → {"peakRssKiB", "rssKiB", "cpuSeconds"} of process PID (VmHWM, VmRSS, utime + stime)
 //   node proc.cjs machine     → {"cpuModel", "cores", "memoryGiB", "loadAverage", "builds"}
 //   node proc.cjs cpu         → {"busySeconds", "totalSeconds"}: CPU time of all cores since boot (/proc/stat)
 "use strict";
@@ -31,6 +31,7 @@ function usage(pid) {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return {
     peakRssKiB: Number(status.match(/^VmHWM:\s+(\d+) kB$/m)?.[1] ?? NaN),
+    rssKiB: Number(status.match(/^VmRSS:\s+(\d+) kB$/m)?.[1] ?? NaN),
     cpuSeconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND,
   };
 }
