@@ -131,10 +131,16 @@ function routeOf(request: Request): Signal | Response {
       : status(400, "the Host header is malformed");
   }
   let path: string;
-  try {
-    path = new URL(request.url).pathname;
-  } catch {
-    return status(400, "the request's URL is malformed");
+  // The path of `http://host/path` without a URL object for the usual URL (a query or anything unusual
+  // takes the URL parser).
+  const simple = SIMPLE_URL.exec(request.url);
+  if (simple !== null) path = simple[1];
+  else {
+    try {
+      path = new URL(request.url).pathname;
+    } catch {
+      return status(400, "the request's URL is malformed");
+    }
   }
   const signal = Object.hasOwn(SIGNALS, path) ? SIGNALS[path as keyof typeof SIGNALS] : undefined;
   if (signal === undefined) {
@@ -303,6 +309,9 @@ function answer(
     : encodePartialSuccess(signal, encoding, decoded.rejected, decoded.errors.slice(0, 3).join("; "));
 }
 
+/** A URL whose path is plain: `http://` or `https://`, a host, a path of letters, digits and slashes. */
+const SIMPLE_URL = /^https?:\/\/[^/?#]+(\/[a-z0-9/]*)$/i;
+
 /** A Host of this machine, with any port: a page that DNS rebinding points here sends its own name. */
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
 /** A Host that is at least well-formed: a name or an IPv4 address, or an IPv6 one in brackets, and a port. */
@@ -337,12 +346,20 @@ async function readAtMost(
   declared = 0,
 ): Promise<Uint8Array | Unread> {
   const next = chunks(stream);
-  const timers: ReturnType<typeof setTimeout>[] = [];
-  const after = <T>(ms: number, value: T) =>
-    new Promise<T>((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
-  const late = after(timeoutMs, "too slow" as const);
-  let cutOff!: () => void;
-  const cut = new Promise<"cut off">((resolve) => cutOff = () => resolve("cut off"));
+  // One timer per body, not one per read: it wakes at the deadline or when the body has been idle for
+  // `idleMs` since its last bytes, whichever comes first, and re-arms itself while bytes keep coming.
+  const started = performance.now();
+  let lastRead = started, timer: ReturnType<typeof setTimeout> | undefined;
+  let stop!: (why: "too slow" | "idle" | "cut off") => void;
+  const stopped = new Promise<"too slow" | "idle" | "cut off">((resolve) => stop = resolve);
+  const arm = () => {
+    const now = performance.now();
+    if (now - started >= timeoutMs) return stop("too slow");
+    if (now - lastRead >= idleMs) return stop("idle");
+    timer = setTimeout(arm, Math.min(started + timeoutMs, lastRead + idleMs) - now);
+  };
+  timer = setTimeout(arm, Math.min(timeoutMs, idleMs));
+  const cutOff = () => stop("cut off");
   // A new body takes the place of the one that has been arriving longest: a sender that holds many
   // connections open slows only itself.
   reading.active.add(cutOff);
@@ -355,9 +372,9 @@ async function readAtMost(
   try {
     while (true) {
       if (size === body.length) body = grown(body, size, limit + 1, declared);
-      const read = await Promise.race([next.read(body, size), late, cut, after(idleMs, "idle" as const)]);
-      clearTimeout(timers.pop());
+      const read = await Promise.race([next.read(body, size), stopped]);
       if (typeof read === "string") return read;
+      lastRead = performance.now();
       body = read.into;
       if (read.done) break;
       if (buffered.bytes + read.length > buffered.limit) return "busy";
@@ -368,7 +385,7 @@ async function readAtMost(
     whole = true;
   } finally {
     reading.active.delete(cutOff);
-    for (const timer of timers) clearTimeout(timer);
+    clearTimeout(timer);
     next.cancel();
     if (!whole) buffered.bytes -= size; // on success, the caller gives the bytes back once it is done
   }

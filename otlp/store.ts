@@ -159,6 +159,13 @@ class Entry {
   objects: Span[] | undefined;
   logs: LogRecord[] = [];
   duplicateSpans = 0;
+  /** Spans with status ERROR, CLIENT spans, and the earliest start and latest end as 32-bit halves. */
+  errors = 0;
+  clients = 0;
+  startHi = Infinity;
+  startLo = 0;
+  endHi = -1;
+  endLo = 0;
   /** The span ids, once the trace is large enough that a linear search for duplicates costs too much. */
   ids: Set<string> | undefined;
   /** The traces its spans link to, to take its spans out of their backlinks when it is evicted. */
@@ -575,39 +582,8 @@ export class TelemetryStore {
   }
 
   #facts(entry: Entry): TraceFacts {
-    const records = entry.records, view = entry.view;
-    // Times compared as two 32-bit halves (exact, and no BigInt per span); made BigInt at the end.
-    let startHi = Infinity, startLo = 0, endHi = -1, endLo = 0, errors = 0, roots = 0, complete = true;
-    let awaitsServer = false;
-    const small = entry.spans <= LINEAR_IDS;
-    const ids = small ? undefined : new Set<string>();
-    const parents = small ? undefined : new Set<string>();
-    if (!small) {
-      for (let at = 0; at < entry.used; at = next(records, at)) {
-        ids!.add(idKey(records, at + H.spanId));
-        if (records[at + H.flags] & F.parent) parents!.add(idKey(records, at + H.parent));
-      }
-    }
-    for (let at = 0; at < entry.used; at = next(records, at)) {
-      const hi = view.getUint32(at + H.start + 4, true), lo = view.getUint32(at + H.start, true);
-      if (hi < startHi || (hi === startHi && lo < startLo)) [startHi, startLo] = [hi, lo];
-      const endH = view.getUint32(at + H.end + 4, true), endL = view.getUint32(at + H.end, true);
-      if (endH > endHi || (endH === endHi && endL > endLo)) [endHi, endLo] = [endH, endL];
-      if (records[at + H.status] === 2) errors++;
-      if (!(records[at + H.flags] & F.parent)) roots++;
-      else if (complete) {
-        complete = small
-          ? this.#holds(entry, records, at + H.parent)
-          : ids!.has(idKey(records, at + H.parent));
-      }
-      if (records[at + H.kind] === CLIENT && !awaitsServer) {
-        awaitsServer = small
-          ? !this.#isParent(entry, records, at + H.spanId)
-          : !parents!.has(idKey(records, at + H.spanId));
-      }
-    }
-    let start = entry.spans > 0 ? BigInt(startHi) << 32n | BigInt(startLo) : undefined;
-    const end = entry.spans > 0 ? BigInt(endHi) << 32n | BigInt(endLo) : undefined;
+    let start = entry.spans > 0 ? BigInt(entry.startHi) << 32n | BigInt(entry.startLo) : undefined;
+    const end = entry.spans > 0 ? BigInt(entry.endHi) << 32n | BigInt(entry.endLo) : undefined;
     if (start === undefined) {
       for (const log of entry.logs) {
         if (start === undefined || log.timeUnixNano < start) start = log.timeUnixNano;
@@ -616,6 +592,7 @@ export class TelemetryStore {
     start ??= 0n;
     let named: { name: string; service: string; services: string[] } | undefined;
     const names = () => named ??= this.#names(entry);
+    let complete: boolean | undefined;
     return {
       traceId: entry.traceId!,
       get name() {
@@ -629,30 +606,15 @@ export class TelemetryStore {
       },
       spans: entry.spans,
       logs: entry.logs.length,
-      errors,
+      errors: entry.errors,
       startTimeUnixNano: start,
       durationNanos: end !== undefined && end > start ? end - start : 0n,
-      complete: complete && roots === 1,
+      get complete() {
+        return complete ??= isWhole(entry);
+      },
       duplicateSpans: entry.duplicateSpans,
-      awaitsServer,
+      awaitsServer: entry.clients > 0 && awaitsServer(entry),
     };
-  }
-
-  /** Whether a span of `entry` has the id at `at` of `bytes`. */
-  #holds(entry: Entry, bytes: Uint8Array, at: number): boolean {
-    for (let other = 0; other < entry.used; other = next(entry.records, other)) {
-      if (sameId(entry.records, other + H.spanId, bytes, at)) return true;
-    }
-    return false;
-  }
-
-  /** Whether a span of `entry` has the id at `at` of `bytes` as its parent. */
-  #isParent(entry: Entry, bytes: Uint8Array, at: number): boolean {
-    const records = entry.records;
-    for (let other = 0; other < entry.used; other = next(records, other)) {
-      if (records[other + H.flags] & F.parent && sameId(records, other + H.parent, bytes, at)) return true;
-    }
-    return false;
   }
 
   /** The root's name and service, and the services by their earliest start, of `entry`. */
@@ -743,21 +705,21 @@ export class TelemetryStore {
     for (let i = from; i < to; i++) size += HEADER + pieces[i * 3 + 2] - pieces[i * 3] - 18;
     this.#reserve(entry, size, true);
     this.#accepted.spans += to - from;
+    const hasLinks = batch.links.size > 0;
     for (let i = from; i < to; i++) {
       if (this.#isDuplicate(entry, headers, i * HEADER + H.spanId)) continue;
-      const [start, tag, stop] = [pieces[i * 3], pieces[i * 3 + 1], pieces[i * 3 + 2]];
-      const at = entry.used, records = entry.records;
-      records.set(headers.subarray(i * HEADER, (i + 1) * HEADER), at);
-      records.set(body.subarray(start, tag), at + HEADER);
+      const start = pieces[i * 3], tag = pieces[i * 3 + 1], stop = pieces[i * 3 + 2];
+      const at = entry.used, records = entry.records, view = entry.view;
+      for (let k = 0; k < HEADER; k++) records[at + k] = headers[i * HEADER + k];
+      if (tag > start) records.set(body.subarray(start, tag), at + HEADER);
       records.set(body.subarray(tag + 18, stop), at + HEADER + tag - start);
-      const view = entry.view;
       const origin = origins[view.getUint32(at + H.origin, true)];
       view.setUint32(at + H.origin, origin, true);
       view.setUint32(at + H.length, stop - start - 18, true);
       view.setUint32(at + H.seq, this.#seq++ >>> 0, true);
       this.#origins.get(origin)!.users++;
       entry.used += HEADER + stop - start - 18;
-      const links = batch.links.get(i);
+      const links = hasLinks ? batch.links.get(i) : undefined;
       if (links !== undefined) {
         const bytes = this.#indexLinks(entry, traceId, viewHex(records, at + H.spanId), links);
         entry.bytes += bytes;
@@ -769,6 +731,19 @@ export class TelemetryStore {
 
   /** Counts a span just filed at `at`; makes the set of span ids of a trace that has grown large. */
   #stored(entry: Entry, records: Uint8Array, at: number): void {
+    const view = entry.view;
+    const hi = view.getUint32(at + H.start + 4, true), lo = view.getUint32(at + H.start, true);
+    if (hi < entry.startHi || (hi === entry.startHi && lo < entry.startLo)) {
+      entry.startHi = hi;
+      entry.startLo = lo;
+    }
+    const endHi = view.getUint32(at + H.end + 4, true), endLo = view.getUint32(at + H.end, true);
+    if (endHi > entry.endHi || (endHi === entry.endHi && endLo > entry.endLo)) {
+      entry.endHi = endHi;
+      entry.endLo = endLo;
+    }
+    if (records[at + H.status] === 2) entry.errors++;
+    if (records[at + H.kind] === CLIENT) entry.clients++;
     entry.spans++;
     this.#spanCount++;
     this.#held++;
@@ -1029,6 +1004,34 @@ export class TelemetryStore {
 }
 
 const CLIENT = SPAN_KINDS.indexOf("CLIENT");
+
+/** Whether `entry` has one root span and the parent of every other. */
+function isWhole(entry: Entry): boolean {
+  const records = entry.records;
+  const ids = entry.ids ?? new Set<string>();
+  if (entry.ids === undefined) {
+    for (let at = 0; at < entry.used; at = next(records, at)) ids.add(idKey(records, at + H.spanId));
+  }
+  let roots = 0;
+  for (let at = 0; at < entry.used; at = next(records, at)) {
+    if (!(records[at + H.flags] & F.parent)) roots++;
+    else if (!ids.has(idKey(records, at + H.parent))) return false;
+  }
+  return roots === 1;
+}
+
+/** Whether a CLIENT span of `entry` has no child yet. */
+function awaitsServer(entry: Entry): boolean {
+  const records = entry.records;
+  const parents = new Set<string>();
+  for (let at = 0; at < entry.used; at = next(records, at)) {
+    if (records[at + H.flags] & F.parent) parents.add(idKey(records, at + H.parent));
+  }
+  for (let at = 0; at < entry.used; at = next(records, at)) {
+    if (records[at + H.kind] === CLIENT && !parents.has(idKey(records, at + H.spanId))) return true;
+  }
+  return false;
+}
 const STATUS_CODES = ["UNSET", "OK", "ERROR"] as const;
 
 /** Where the record after the one at `at` starts. */
