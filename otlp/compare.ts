@@ -9,8 +9,6 @@
 import type { Span } from "./decode.ts";
 import { selfTimes } from "./critical_path.ts";
 
-export type { Span };
-
 /** One operation (service and span name) in both traces. */
 export interface ComparisonRow {
   /** The spans' service. */

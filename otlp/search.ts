@@ -19,8 +19,6 @@
 import type { AttributeValue, Span } from "./decode.ts";
 import type { Trace } from "./store.ts";
 
-export type { AttributeValue, Span, Trace };
-
 /** What a search asks for; every field given must hold. */
 export interface TraceQuery {
   /** A span of this service (`service.name`). */
