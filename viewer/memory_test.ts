@@ -117,7 +117,16 @@ Deno.test({
     const answer = await search;
     figures.push(`a search of every body matched ${answer.matched}`);
 
-    for (const conn of stalled) conn.close();
+    // What each stalled client was answered: the first bytes of its status line.
+    const statuses = await Promise.all(stalled.map(async (conn) => {
+      const head = new Uint8Array(12);
+      await conn.read(head);
+      conn.close();
+      return new TextDecoder().decode(head).slice(9, 12);
+    }));
+    const counted = Object.entries(Object.groupBy(statuses, (status) => status))
+      .map(([status, list]) => `${list!.length} × ${status}`).join(", ");
+    figures.push(`the stalled clients were answered ${counted}`);
     const peak = await rss.stop();
     console.log(`viewer (defaults), RSS in MiB: ${figures.join("; ")}; largest seen ${peak}`);
     assert.equal(read.status, 200);

@@ -205,8 +205,7 @@ export function createWebHandler(
   const summaries = new TraceSummaries(store);
   const sender = new AnswerSender(options);
   const api = { store, summaries, maxAnswerChars, searches: { running: 0, max: maxSearches } };
-  const json = (status: number, body: string) =>
-    sender.send(status, body, { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" });
+  const jsonHeaders = { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" };
   const unsubscribe = store.onChange((traceId) => {
     for (const page of pages) page.changed(traceId);
   });
@@ -233,11 +232,17 @@ export function createWebHandler(
     const asset = assets.get(path);
     if (asset !== undefined) return _asset(asset.body, asset.type);
     if (path === "/api/events") return events(request);
-    const found = await answer(path, url.searchParams);
+    // Room for the largest answer is held while one is made: making it costs about as much as sending it.
+    const room = sender.reserve(maxAnswerChars);
+    if (room === undefined) return sender.busy(jsonHeaders);
+    let found: Answer | undefined;
+    try {
+      found = await answer(path, url.searchParams);
+    } finally {
+      if (found === undefined) sender.release(room);
+    }
     if (found !== undefined) {
-      const response = json(found.status, found.json);
-      for (const [name, value] of Object.entries(found.headers ?? {})) response.headers.set(name, value);
-      return response;
+      return sender.send(found.status, found.json, { ...jsonHeaders, ...found.headers }, room);
     }
     return _text(
       404,

@@ -109,25 +109,53 @@ export class AnswerSender {
     this.sendTimeoutMs = sendTimeoutMs;
   }
 
-  /** The characters of the answers being sent now. */
+  /** The characters of the answers being sent now, and of the room reserved for those being made. */
   get sending(): number {
     return this.#sending;
   }
 
   /**
-   * `body` as a response with `headers`, streamed in chunks as the client reads it; or 503 with
-   * `Retry-After` when the answers being sent would pass the budget with it.
+   * Reserves room for an answer of at most `chars` while it is made (making it costs about its size too),
+   * or returns `undefined` when the budget has none: answer {@linkcode busy} then. Hand the reservation to
+   * {@linkcode send}, or give it back with {@linkcode release}.
    */
-  send(status: number, body: string, headers: Record<string, string>): Response {
-    if (this.#sending > 0 && this.#sending + body.length > this.maxSendingChars) {
-      return new Response(
-        stringify({
-          error:
-            `busy: the viewer is sending ${this.#sending} characters of answers to clients that have not ` +
-            `read them yet (at most ${this.maxSendingChars}); try again shortly`,
-        }),
-        { status: 503, headers: { ...headers, "retry-after": "1" } },
-      );
+  reserve(chars: number): { chars: number } | undefined {
+    if (this.#sending > 0 && this.#sending + chars > this.maxSendingChars) return undefined;
+    this.#sending += chars;
+    return { chars };
+  }
+
+  /** Gives back a reservation of {@linkcode reserve} (once; again does nothing). */
+  release(reservation: { chars: number }): void {
+    this.#sending -= reservation.chars;
+    reservation.chars = 0;
+  }
+
+  /** The answer when there is no room: 503 with `Retry-After`, saying why. */
+  busy(headers: Record<string, string>): Response {
+    return new Response(
+      stringify({
+        error:
+          `busy: the viewer is sending ${this.#sending} characters of answers to clients that have not ` +
+          `read them yet (at most ${this.maxSendingChars}); try again shortly`,
+      }),
+      { status: 503, headers: { ...headers, "retry-after": "1" } },
+    );
+  }
+
+  /**
+   * `body` as a response with `headers`, streamed in chunks as the client reads it; or, unless room was
+   * reserved for it, 503 with `Retry-After` when the answers being sent would pass the budget with it.
+   */
+  send(
+    status: number,
+    body: string,
+    headers: Record<string, string>,
+    reservation?: { chars: number },
+  ): Response {
+    if (reservation !== undefined) this.release(reservation);
+    else if (this.#sending > 0 && this.#sending + body.length > this.maxSendingChars) {
+      return this.busy(headers);
     }
     this.#sending += body.length;
     let offset = 0, done = false;
