@@ -22,7 +22,10 @@ export function searchQuery() {
   for (const [id, name] of [["search-service", "service"], ["search-operation", "operation"]]) {
     if (value(id)) params.set(name, value(id));
   }
-  for (const pair of value("search-attributes").split(/\s+/)) if (pair) params.append("attribute", pair);
+  // A pair being typed (no "=" yet) is left out until it is whole.
+  for (const pair of value("search-attributes").split(/\s+/)) {
+    if (pair.indexOf("=") > 0) params.append("attribute", pair);
+  }
   if (value("search-min")) params.set("minDurationMs", value("search-min"));
   if (value("search-max")) params.set("maxDurationMs", value("search-max"));
   if (/** @type {HTMLInputElement} */ ($("search-errors")).checked) params.set("error", "true");
