@@ -1,7 +1,7 @@
 // Opt-in (under a minute): the resident memory of a real `deno task viewer` whose web API is asked for
 // answers that JSON escaping makes large, by clients that never read them (issue 26, item 2).
 //   VIEWER_MEMORY=1 deno test --allow-run=deno,ps --allow-net=127.0.0.1 --allow-read=. \
-//     --allow-env=VIEWER_MEMORY,PATH,HOME,DENO_DIR,XDG_CACHE_HOME viewer/memory_test.ts
+//     --allow-env=VIEWER_MEMORY,PATH,HOME,DENO_DIR,XDG_CACHE_HOME tools/viewer/memory_test.ts
 // It reports the RSS of the viewer's own process (read by `ps`, as otlp/memory_test.ts does), sampled every
 // 50 ms, and asserts the largest stays under 400 MiB.
 import assert from "node:assert/strict";

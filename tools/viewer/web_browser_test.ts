@@ -13,6 +13,7 @@ import puppeteer, { type Browser, type ConnectionTransport, type Page } from "pu
 import { type Receiver, startReceiver } from "@example/otlp/receiver";
 import { runClient, startServer } from "@example/harness/processes";
 import { startWebView, type WebView } from "./web.ts";
+import { checkout } from "./testdata/checkout.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = new URL("web_view.png", import.meta.url);
@@ -629,52 +630,6 @@ browserTest(
     assert.deepEqual(problems, []);
   },
 );
-
-/**
- * OTLP/JSON of a checkout, `dbMs` in the database and 20 ms in the cache one after the other, then 10 ms of
- * the shop's own work; `failed` marks the database call as an error.
- */
-function checkout(traceId: string, dbMs: number, { failed = false, environment = "test" } = {}) {
-  const start = BigInt(Date.now()) * 1_000_000n - 60_000_000_000n;
-  const at = (ms: number) => String(start + BigInt(ms) * 1_000_000n);
-  const id = (n: number) => traceId.slice(0, 14) + String(n).padStart(2, "0");
-  const resource = (service: string) => ({
-    attributes: [
-      { key: "service.name", value: { stringValue: service } },
-      { key: "deployment.environment", value: { stringValue: environment } },
-    ],
-  });
-  const span = (n: number, name: string, from: number, to: number, fields: Record<string, unknown> = {}) => ({
-    traceId,
-    spanId: id(n),
-    name,
-    kind: 2,
-    startTimeUnixNano: at(from),
-    endTimeUnixNano: at(to),
-    ...(n > 0 ? { parentSpanId: id(0) } : {}),
-    ...fields,
-  });
-  const scope = (spans: unknown[]) => [{ scope: { name: "checkout" }, spans }];
-  return {
-    resourceSpans: [
-      {
-        resource: resource("shop"),
-        scopeSpans: scope([
-          span(0, "POST /checkout", 0, dbMs + 30, {
-            attributes: [{ key: "http.route", value: { stringValue: "/checkout" } }],
-          }),
-        ]),
-      },
-      {
-        resource: resource("db"),
-        scopeSpans: scope([
-          span(1, "SELECT orders", 0, dbMs, failed ? { status: { code: 2, message: "deadlock" } } : {}),
-        ]),
-      },
-      { resource: resource("cache"), scopeSpans: scope([span(2, "GET cart", dbMs, dbMs + 20)]) },
-    ],
-  };
-}
 
 /** Empties an input of the page (it is searched again on the next change). */
 async function clear(page: Page, id: string) {
