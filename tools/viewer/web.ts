@@ -1,12 +1,15 @@
 /**
  * The viewer's web page and the JSON API it reads, served on 127.0.0.1 next to the OTLP receiver: a list of
- * the traces received (newest first), the waterfall of one trace across services, and each span's details
- * with the log records written inside it. New traces are pushed to the page as server-sent events.
+ * the traces received (newest first, or searched: `@example/otlp/search`), the waterfall of one trace across
+ * services with its critical path, each span's details with its self time and the log records written inside
+ * it, and two traces compared (`@example/otlp/compare`). New traces are pushed to the page as server-sent
+ * events.
  *
  * Everything the page shows is data from senders: the page builds its DOM with `textContent` only, and every
  * answer carries a strict Content-Security-Policy (scripts and styles from the viewer itself, nothing else).
- * Every answer is bounded: a listing costs what it returns (the store's index, summaries kept until their
- * trace changes), a trace's answer sends each resource once, and neither grows past a number of characters.
+ * Every answer is bounded: an unfiltered listing costs what it returns (the store's index, summaries kept
+ * until their trace changes), a search works in slices, a trace's answer sends each resource once, none grows
+ * past a number of characters, and the answers being sent share one budget (`web_answers.ts`).
  *
  * ```ts
  * import { startReceiver } from "@example/otlp/receiver";
