@@ -254,8 +254,10 @@ browserTest(
     assert.equal(await page.$eval(".span-row.hop-in .hop", (hop) => hop.textContent), "⇢ client → server");
     assert.deepEqual(
       await page.$$eval("#legend .chip", (chips) => chips.map((chip) => chip.textContent)),
-      ["client", "server"],
+      ["client", "server", "critical path"],
     );
+    // The handler calls nothing, so the trace's end waited on it throughout: it is on the critical path.
+    assert.equal(await page.$$eval(".span-row:nth-child(4) .critical", (marks) => marks.length), 1);
 
     await page.click(".span-row:nth-child(4)");
     await page.waitForFunction('document.querySelector("#details h3")?.textContent === "process-request"');
