@@ -11,13 +11,14 @@
  * const parsed = parseTraceQuery(new URLSearchParams("service=server&minDurationMs=100&sort=duration"));
  * if ("error" in parsed) throw new Error(parsed.error);
  * const { query } = parsed;
- * const { total, traces } = await searchTraces(store.recentTraces(store.traceCount), query);
+ * using walk = walkStore(store);
+ * const { total, traces } = await searchTraces(walk.traces, query);
  * ```
  *
  * @module
  */
 import type { AttributeValue, Span } from "./decode.ts";
-import type { Trace } from "./store.ts";
+import type { TelemetryStore, Trace } from "./store.ts";
 
 /** What a search asks for; every field given must hold. */
 export interface TraceQuery {
@@ -262,8 +263,8 @@ export interface SearchOptions {
 }
 
 /**
- * The traces of `traces` (in the order given: the store's `recentTraces` gives the one that changed last
- * first) that match `query`, counted, and the first `query.limit` of them in the order asked for. Works in
+ * The traces of `traces` (in the order given: the store's `eachRecentTrace` gives the one that changed last
+ * first, a trace at a time; one given twice counts once) that match `query`, counted, and the first `query.limit` of them in the order asked for. Works in
  * slices of `sliceMs`, yielding to the event loop between them; it holds at most twice `limit` matches at a
  * time, however many match.
  */
@@ -281,8 +282,12 @@ export async function searchTraces(
     signal?.throwIfAborted();
     started = performance.now();
   };
+  // A walk of the store in slices may give a trace that changed during a pause again: it counts once.
+  const seen = new Set<Trace>();
   for (const trace of traces) {
     if (performance.now() - started >= sliceMs) await turn();
+    if (seen.has(trace)) continue;
+    seen.add(trace);
     const steps = matchSteps(trace, query);
     let step = steps.next();
     while (!step.done) {
@@ -300,4 +305,29 @@ export async function searchTraces(
   }
   if (query.sort === "duration") kept.sort(byDuration);
   return { total, traces: kept.slice(0, query.limit).map(({ trace }) => trace) };
+}
+
+/** The most traces {@linkcode walkStore} remembers as changed during a walk. */
+const MAX_CHANGED = 100_000;
+
+/**
+ * Every trace of `store` for {@linkcode searchTraces}, a trace at a time: the store's walk from the trace
+ * that changed last (`eachRecentTrace`, at most twice the traces held when it began), then the traces that
+ * changed while it paused. A trace that changes moves ahead of the walk, so without these it could be
+ * missed; one given twice counts once. Dispose of it (or call `done`) to stop listening to the store.
+ */
+export function walkStore(store: TelemetryStore): { traces: Iterable<Trace>; done(): void } & Disposable {
+  const changed = new Set<string>();
+  const done = store.onChange((traceId) => {
+    if (changed.size < MAX_CHANGED) changed.add(traceId);
+  });
+  const limit = 2 * store.traceCount;
+  function* traces(): Generator<Trace, void, void> {
+    yield* store.eachRecentTrace().take(limit);
+    for (const traceId of changed) {
+      const trace = store.trace(traceId);
+      if (trace !== undefined) yield trace;
+    }
+  }
+  return { traces: traces(), done, [Symbol.dispose]: done };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeTraces } from "./decode.ts";
 import { TelemetryStore } from "./store.ts";
-import { matchesTrace, parseTraceQuery, searchTraces, type TraceQuery } from "./search.ts";
+import { matchesTrace, parseTraceQuery, searchTraces, type TraceQuery, walkStore } from "./search.ts";
 
 const MS = 1_000_000n;
 const T0 = 1_700_000_000_000_000_000n;
@@ -137,8 +137,9 @@ Deno.test("search: a search of many traces lets the event loop run between slice
   }
   const ran: string[] = [];
   const timer = setTimeout(() => ran.push("timer"), 0);
-  const traces = store.recentTraces(store.traceCount);
-  const found = await searchTraces(traces, query("operation=odd&sort=duration&limit=5"), { sliceMs: 1 });
+  const found = await searchTraces(store.eachRecentTrace(), query("operation=odd&sort=duration&limit=5"), {
+    sliceMs: 1,
+  });
   ran.push("searched");
   clearTimeout(timer);
   assert.deepEqual(ran, ["timer", "searched"], "the timer ran before the search ended");
@@ -152,7 +153,29 @@ Deno.test("search: a search of many traces lets the event loop run between slice
   const aborted = new AbortController();
   aborted.abort(new Error("gone"));
   await assert.rejects(
-    searchTraces(traces, query("operation=none"), { sliceMs: 0, signal: aborted.signal }),
+    searchTraces(store.eachRecentTrace(), query("operation=none"), { sliceMs: 0, signal: aborted.signal }),
     /gone/,
   );
+});
+
+Deno.test("search: a trace that changes while the walk pauses is found once, whether walked yet or not", async () => {
+  for (const changing of [1, 2, 3]) {
+    const store = threeTraces();
+    const traceId = changing.toString(16).padStart(32, "0");
+    // A turn after every trace, and before each the trace changes: it moves ahead of the walk.
+    let changes = 0;
+    const changer = setInterval(() => {
+      const again = store.trace(traceId)!.spans[0];
+      store.addSpans([{ ...again, spanId: (100 + changes++).toString(16).padStart(16, "0") }]);
+    }, 0);
+    try {
+      using walk = walkStore(store);
+      const found = await searchTraces(walk.traces, query(""), { sliceMs: 0 });
+      assert.equal(found.total, 3, `trace ${changing} changing`);
+      assert.equal(new Set(found.traces.map((trace) => trace.traceId)).size, 3);
+    } finally {
+      clearInterval(changer);
+    }
+    assert.ok(changes > 0, "the trace changed during the walk");
+  }
 });

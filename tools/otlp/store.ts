@@ -299,6 +299,18 @@ export class TelemetryStore {
     return result;
   }
 
+  /**
+   * The traces held, the one that changed last first, one at a time, for a caller that pauses between steps
+   * (a search in slices, see `search.ts`): each step costs one trace, where {@linkcode recentTraces} of them
+   * all costs them all at once. A trace that changes during a pause may be given again; when the trace last
+   * given is evicted meanwhile, every older one was too, and the walk ends.
+   */
+  *eachRecentTrace(): Generator<Trace, void, void> {
+    for (let entry = this.#tail; entry !== undefined; entry = entry.prev) {
+      if (entry.trace !== undefined) yield entry.trace;
+    }
+  }
+
   /** Calls `listener` with a trace id each time something of that trace arrives; returns an unsubscribe. */
   onChange(listener: (traceId: string) => void): () => void {
     this.#listeners.add(listener);

@@ -32,7 +32,7 @@ import { resourcesOf } from "@example/otlp/store";
 import type { Span } from "@example/otlp/decode";
 import { criticalPath, selfTimes } from "@example/otlp/critical_path";
 import { compareTraces } from "@example/otlp/compare";
-import { isEverything, parseTraceQuery, searchTraces } from "@example/otlp/search";
+import { isEverything, parseTraceQuery, searchTraces, walkStore } from "@example/otlp/search";
 import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "@example/otlp/terminal_text";
 import { pageAssets } from "./web_assets.ts";
@@ -321,7 +321,9 @@ async function _search(api: Api, params: URLSearchParams): Promise<Answer> {
   }
   searches.running++;
   try {
-    const found = await searchTraces(store.recentTraces(store.traceCount), query);
+    // A trace at a time, so that the walk of the store is sliced with the search.
+    using walk = walkStore(store);
+    const found = await searchTraces(walk.traces, query);
     // A trace evicted while the search ran is not listed (it is still counted).
     const held = found.traces.filter((trace) => store.trace(trace.traceId) === trace);
     return _listAnswer(
