@@ -12,9 +12,9 @@
  */
 import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
 import { runClient, startServer } from "@example/harness/processes";
-import { checkJoinedTrace, JoinError } from "@example/otlp/joined";
-import { renderWaterfall } from "./waterfall.ts";
-import { startWebView } from "./web.ts";
+import { checkJoinedTrace, JoinError } from "./joined.ts";
+import { renderWaterfall } from "@example/viewer/waterfall";
+import { startWebView } from "@example/viewer/web";
 import { flagsOrExit, type FlagSpecs, PORT } from "@example/harness/flags";
 
 /** What the demo found: the joined trace, or why there is none. */

@@ -5,7 +5,7 @@
  * them. Run it again after a Deno upgrade:
  *
  * ```sh
- * deno run --allow-run=deno --allow-net=127.0.0.1 --allow-write=tools/otlp/testdata tools/otlp/testdata/record.ts
+ * deno run --allow-run=deno --allow-net=127.0.0.1 --allow-write=tools/otlp/recorded tools/otlp/recorded/record.ts
  * ```
  *
  * @module

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { arrivalSpreads, binomialBounds, classifyTraces } from "./verdict.ts";
+import { arrivalSpreads, binomialBounds, classifyTraces } from "./sampling_report.ts";
 
 Deno.test("binomialBounds: holds the expected count and is about 3.9 standard deviations wide", () => {
   const [low, high] = binomialBounds(2500, 0.1); // mean 250, sd 15

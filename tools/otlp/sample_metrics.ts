@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Metric, MetricPoint } from "../decode.ts";
+import type { Metric, MetricPoint } from "./decode.ts";
 
 const S = 1_000_000_000n;
 

@@ -209,7 +209,7 @@ Deno.test("MAX_RESPONSE_BYTES that is no whole number stops the client in one li
 });
 
 // Opt-in (about 20 s, compresses 1 GiB): CLIENT_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 \
-//   --allow-read=. --allow-env=CLIENT_MEMORY tests/client_hostile_test.ts --filter memory
+//   --allow-read=. --allow-env=CLIENT_MEMORY tests/client_hostile_server_test.ts --filter memory
 const memoryOptIn = optedIn("CLIENT_MEMORY");
 Deno.test({
   name:

@@ -315,7 +315,7 @@ Deno.test("client against a server that never answers: the timeout fires, the sp
 });
 
 // Opt-in (about 30 s): FAULTS_MEMORY=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
-//   --allow-env=FAULTS_MEMORY tests/faults_test.ts --filter memory
+//   --allow-env=FAULTS_MEMORY tests/collector_faults_test.ts --filter memory
 const memoryOptIn = optedIn("FAULTS_MEMORY");
 Deno.test({
   name:
@@ -398,7 +398,7 @@ Deno.test("requests still open at the drain deadline leave no span at all; those
 });
 
 // Opt-in (about 20 s): FAULTS_OUTAGE=1 deno test --allow-run=deno --allow-net=127.0.0.1 --allow-read=. \
-//   --allow-env=FAULTS_OUTAGE tests/faults_test.ts --filter outage
+//   --allow-env=FAULTS_OUTAGE tests/collector_faults_test.ts --filter outage
 const outageOptIn = optedIn("FAULTS_OUTAGE");
 Deno.test({
   name:

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Span } from "./decode.ts";
+import type { Span } from "@example/otlp/decode";
 
 /** What the check reads of a span. */
 export type JoinedSpan = Pick<Span, "traceId" | "spanId" | "parentSpanId" | "name" | "kind" | "service"> & {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { OTEL_VARIABLES, otelWarnings } from "./doctor.ts";
-import { runDoctor } from "./processes.ts";
-import { denoRunOf, permissionFlags } from "./tasks.ts";
+import { runDoctor } from "@example/harness/processes";
+import { denoRunOf, permissionFlags } from "@example/harness/tasks";
 
 const env = (values: Record<string, string>) => (name: string) => values[name];
 

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { type ServerProcess, startServer } from "@example/harness/processes";
-import { denoRunOf } from "@example/harness/tasks";
+import { type ServerProcess, startServer } from "./processes.ts";
+import { denoRunOf } from "./tasks.ts";
 
 /** The `jobs` task's `deno run` flags: permissions, `--unstable-kv` and its `--env-file`. */
 export function jobsFlags(): string[] {

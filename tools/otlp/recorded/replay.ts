@@ -11,7 +11,7 @@ const recorded: Record<string, RecordedRequest[]> = JSON.parse(
   await Deno.readTextFile(new URL("recorded.json", import.meta.url)),
 );
 
-/** Replays what Deno really sent, in one scenario of `testdata/recorded.json`, into a fresh store. */
+/** Replays what Deno really sent, in one scenario of `recorded/recorded.json`, into a fresh store. */
 export async function replay(scenario: string): Promise<TelemetryStore> {
   const store = new TelemetryStore();
   const handle = createReceiverHandler(store);
