@@ -162,7 +162,7 @@ export function tasksIn(root: URL, dir: string): Set<string> {
 /**
  * The `deno task NAME` and `deno task --cwd DIR NAME` commands in `file`'s code (fenced or inline) whose task
  * does not exist: NAME must be a task of the root's `deno.json`, of `DIR/deno.json` with `--cwd`, or of the
- * `deno.json` of the file's own folder (a member's README may run the member's tasks from its folder).
+ * nearest `deno.json` above the file, as `deno task` finds it when run in the file's folder.
  */
 export function taskProblems(root: URL, file: string, text: string): string[] {
   const code = [
@@ -170,17 +170,27 @@ export function taskProblems(root: URL, file: string, text: string): string[] {
     ...withoutFences(text).matchAll(/`([^`\n]+)`/g).map((m) => m[1]),
   ].join("\n");
   const rootTasks = tasksIn(root, "");
-  const ownDir = file.includes("/") ? file.slice(0, file.lastIndexOf("/") + 1) : "";
+  const nearest = nearestConfigDir(root, file);
   const problems: string[] = [];
   for (const m of code.matchAll(/\bdeno task(?:[ \t]+--cwd(?:=|[ \t]+)(\S+))?[ \t]+([\w:.-]+)/g)) {
     const [command, cwd, name] = m;
     if (name.startsWith("-")) continue;
     const known = cwd === undefined
-      ? rootTasks.has(name) || tasksIn(root, ownDir).has(name)
+      ? rootTasks.has(name) || tasksIn(root, nearest).has(name)
       : tasksIn(root, `${cwd.replace(/\/?$/, "/")}`).has(name);
     if (!known) problems.push(`${file}: \`${command}\` names no task`);
   }
   return problems;
+}
+
+/** The folder (relative to `root`) of the nearest `deno.json` at or above `file`'s folder. */
+function nearestConfigDir(root: URL, file: string): string {
+  const parts = file.split("/").slice(0, -1);
+  for (let n = parts.length; n > 0; n--) {
+    const dir = `${parts.slice(0, n).join("/")}/`;
+    if (statKind(new URL(`${dir}deno.json`, root)) === "file") return dir;
+  }
+  return "";
 }
 
 /** Every problem of every Markdown file under `root`, one line each. */
