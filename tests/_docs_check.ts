@@ -103,16 +103,8 @@ export function linkTargets(text: string): string[] {
   return [...inline, ...references];
 }
 
-/** Reads a file's text, or `undefined` when there is none at `url`. */
-type ReadText = (url: URL) => string | undefined;
-
 /** The relative links of `file` (relative to `root`) that point to no file, or to no heading of it. */
-export function linkProblems(
-  root: URL,
-  file: string,
-  text: string,
-  read: ReadText = readOrUndefined,
-): string[] {
+export function linkProblems(root: URL, file: string, text: string): string[] {
   const problems: string[] = [];
   for (const target of linkTargets(text)) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto: and the like
@@ -122,7 +114,7 @@ export function linkProblems(
       problems.push(`${file}: the link ${target} leaves the repository`);
       continue;
     }
-    const exists = path === "" ? text : statKind(url) === "dir" ? "" : read(url);
+    const exists = path === "" ? text : statKind(url) === "dir" ? "" : readOrUndefined(url);
     if (exists === undefined) {
       problems.push(`${file}: the link ${target} points to no file`);
     } else if (anchor !== undefined && url.pathname.endsWith(".md") && !anchors(exists).has(anchor)) {
