@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { ROOT, spawn } from "@example/harness/processes";
 import { collectOutput } from "@example/harness/output";
 import { denoRunOf } from "@example/harness/tasks";
-import { escapedLogBodiesProtobuf } from "@example/otlp/testdata/hostile";
+import { escapedLogBodiesProtobuf } from "@example/otlp/hostile_requests";
 
 const optedIn = Deno.permissions.querySync({ name: "env", variable: "VIEWER_MEMORY" }).state === "granted" &&
   Deno.env.get("VIEWER_MEMORY") === "1";

@@ -36,7 +36,7 @@ import { isEverything, parseTraceQuery, searchTraces, walkStore } from "@example
 import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "@example/otlp/terminal_text";
 import { pageAssets } from "./web_assets.ts";
-import { signalsAnswer } from "./web_signals.ts";
+import { signalsAnswer } from "./metrics_logs_api.ts";
 import {
   AnswerBudget,
   AnswerSender,
