@@ -23,6 +23,24 @@ const state = { traceId: null, spanId: null, trace: null };
 /** @type {string[]} */
 let picks = [];
 
+/** While a search is on, the list follows new traces at most this often: each search reads every trace. */
+const SEARCH_EVERY_MS = 2000;
+let searchedAt = 0;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let searchTimer;
+
+/** Refreshes the list now, or, while a search is on, once its last run is {@linkcode SEARCH_EVERY_MS} old. */
+function refreshListSoon() {
+  if (searchQuery().size === 0) return refreshList();
+  if (searchTimer !== undefined) return;
+  const wait = Math.max(0, searchedAt + SEARCH_EVERY_MS - Date.now());
+  searchTimer = setTimeout(() => {
+    searchTimer = undefined;
+    searchedAt = Date.now();
+    refreshList();
+  }, wait);
+}
+
 const refreshList = serial(async () => {
   const response = await fetch("/api/traces?" + searchQuery(), { headers: { accept: "application/json" } });
   const answer = await response.json();
@@ -111,7 +129,7 @@ subscribe({
   },
   onError: () => setStatus("down", "reconnecting…"),
   onTraces(traceIds) {
-    refreshList();
+    refreshListSoon();
     if (state.traceId !== null && (traceIds === null || traceIds.includes(state.traceId))) loadTrace();
   },
 });
