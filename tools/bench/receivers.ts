@@ -84,7 +84,9 @@ export const RECEIVER_FLAGS = {
   out: { type: "string", default: "results/receiver", help: "where results go, from bench/" },
 } as const;
 
-const JAEGER = { otlp: 4318, api: 16686, metrics: 8888 };
+/** Jaeger's ports under `jaeger_all_in_one.yaml`: its defaults moved up by 20,000. */
+const JAEGER = { otlp: 24318, api: 36686, metrics: 28888 };
+const JAEGER_CONFIG = new URL("jaeger_all_in_one.yaml", import.meta.url).pathname;
 const SERVICE = "bench-receiver";
 const JAEGER_MAX_TRACES = 100_000;
 const SPANS_PER_TRACE = 10;
@@ -170,16 +172,22 @@ async function startViewer(): Promise<Running> {
   };
 }
 
-/** Jaeger v2 all-in-one with no flags: the memory store, OTLP on 4318, the API on 16686, metrics on 8888. */
+/**
+ * Jaeger v2 all-in-one: its own configuration with the ports moved (`jaeger_all_in_one.yaml`): the memory
+ * store, OTLP on 24318, the API on 36686, its metrics on 28888.
+ */
 async function startJaeger(jaeger: string): Promise<Running> {
   for (const port of Object.values(JAEGER)) {
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
     } catch {
-      throw new Error(`port ${port} is taken: Jaeger's ports (4318, 16686, 8888) must be free`);
+      throw new Error(
+        `port ${port} is taken: Jaeger's ports (${Object.values(JAEGER).join(", ")}) must be free`,
+      );
     }
   }
   const child = new Deno.Command(jaeger, {
+    args: [`--config=file:${JAEGER_CONFIG}`],
     env: childEnv(),
     clearEnv: true,
     stdin: "null",

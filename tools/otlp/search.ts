@@ -241,6 +241,14 @@ function* matchSteps(trace: Trace, query: TraceQuery): Generator<void, boolean, 
 
 const SPANS_PER_STEP = 1000;
 
+/** Whether the trace's duration is within the query's bounds: a test that makes no generator. */
+function withinDurations(trace: Trace, query: TraceQuery): boolean {
+  if (query.minDurationNanos === undefined && query.maxDurationNanos === undefined) return true;
+  const { durationNanos } = traceFacts(trace);
+  return !(query.minDurationNanos !== undefined && durationNanos < query.minDurationNanos) &&
+    !(query.maxDurationNanos !== undefined && durationNanos > query.maxDurationNanos);
+}
+
 function* anySpan(trace: Trace, query: TraceQuery): Generator<void, boolean, void> {
   // A service none of the trace's spans has rules it out without decoding them.
   if (
@@ -297,6 +305,7 @@ export async function searchTraces(
     if (performance.now() - started >= sliceMs) await turn();
     if (seen.has(trace)) continue;
     seen.add(trace);
+    if (!withinDurations(trace, query)) continue;
     const steps = matchSteps(trace, query);
     let step = steps.next();
     while (!step.done) {

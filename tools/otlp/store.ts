@@ -159,7 +159,6 @@ interface OriginSlot {
 class Entry {
   traceId: string | undefined;
   records: Uint8Array = NO_RECORDS;
-  view: DataView = NO_VIEW;
   used = 0;
   spans = 0;
   objects: Span[] | undefined;
@@ -191,6 +190,61 @@ class Entry {
 interface ViewContext {
   decode(entry: Entry, at: number): Span;
   facts(entry: Entry): TraceFacts;
+  names(entry: Entry): { name: string; service: string; services: string[] };
+}
+
+/** {@linkcode TraceFacts} from a trace's entry: counts at once, names and completeness when first read. */
+class IndexFacts implements TraceFacts {
+  readonly traceId: string;
+  readonly spans: number;
+  readonly logs: number;
+  readonly errors: number;
+  readonly startTimeUnixNano: bigint;
+  readonly durationNanos: bigint;
+  readonly duplicateSpans: number;
+  readonly awaitsServer: boolean;
+  readonly #entry: Entry;
+  readonly #context: ViewContext;
+  #names: { name: string; service: string; services: string[] } | undefined;
+  #complete: boolean | undefined;
+
+  constructor(entry: Entry, context: ViewContext) {
+    this.#entry = entry;
+    this.#context = context;
+    this.traceId = entry.traceId!;
+    this.spans = entry.spans;
+    this.logs = entry.logs.length;
+    this.errors = entry.errors;
+    this.duplicateSpans = entry.duplicateSpans;
+    this.awaitsServer = entry.clients > 0 && awaitsServer(entry);
+    let start = entry.spans > 0 ? BigInt(entry.startHi) << 32n | BigInt(entry.startLo) : undefined;
+    const end = entry.spans > 0 ? BigInt(entry.endHi) << 32n | BigInt(entry.endLo) : undefined;
+    if (start === undefined) {
+      for (const log of entry.logs) {
+        if (start === undefined || log.timeUnixNano < start) start = log.timeUnixNano;
+      }
+    }
+    this.startTimeUnixNano = start ?? 0n;
+    this.durationNanos = end !== undefined && end > this.startTimeUnixNano
+      ? end - this.startTimeUnixNano
+      : 0n;
+  }
+
+  get name(): string {
+    return (this.#names ??= this.#context.names(this.#entry)).name;
+  }
+
+  get service(): string {
+    return (this.#names ??= this.#context.names(this.#entry)).service;
+  }
+
+  get services(): string[] {
+    return (this.#names ??= this.#context.names(this.#entry)).services;
+  }
+
+  get complete(): boolean {
+    return this.#complete ??= isWhole(this.#entry);
+  }
 }
 
 /** A trace of the store, its spans decoded when read (see {@linkcode TelemetryStore.trace}). */
@@ -235,7 +289,6 @@ class StoredTrace implements Trace {
 }
 
 const NO_RECORDS = new Uint8Array(0);
-const NO_VIEW = new DataView(NO_RECORDS.buffer);
 
 /**
  * What a trace costs besides its records, as an estimate that errs high: the entry, its key, its place in
@@ -356,7 +409,7 @@ export class TelemetryStore {
     const all: [number, Span][] = [];
     for (const entry of this.#byTrace.values()) {
       for (let at = 0; at < entry.used; at = next(entry.records, at)) {
-        all.push([entry.view.getUint32(at + H.seq, true), this.#decode(entry, at)]);
+        all.push([u32(entry.records, at + H.seq), this.#decode(entry, at)]);
       }
     }
     return all.sort(([a], [b]) => a - b).map(([, span]) => span);
@@ -633,63 +686,32 @@ export class TelemetryStore {
   readonly #context: ViewContext = {
     decode: (entry, at) => this.#decode(entry, at),
     facts: (entry) => this.#facts(entry),
+    names: (entry) => this.#names(entry),
   };
 
   /** The span of the record at `at` of `entry`. */
   #decode(entry: Entry, at: number): Span {
-    const records = entry.records, view = entry.view;
-    const index = view.getUint32(at + H.origin, true);
+    const records = entry.records;
+    const index = u32(records, at + H.origin);
     if (records[at + H.flags] & F.object) return entry.objects![index];
-    const length = view.getUint32(at + H.length, true);
+    const length = u32(records, at + H.length);
     const bytes = records.subarray(at + HEADER, at + HEADER + length);
     return decodeStoredSpan(bytes, entry.traceId!, this.#origins.get(index)!.origin);
   }
 
   #facts(entry: Entry): TraceFacts {
-    let start = entry.spans > 0 ? BigInt(entry.startHi) << 32n | BigInt(entry.startLo) : undefined;
-    const end = entry.spans > 0 ? BigInt(entry.endHi) << 32n | BigInt(entry.endLo) : undefined;
-    if (start === undefined) {
-      for (const log of entry.logs) {
-        if (start === undefined || log.timeUnixNano < start) start = log.timeUnixNano;
-      }
-    }
-    start ??= 0n;
-    let named: { name: string; service: string; services: string[] } | undefined;
-    const names = () => named ??= this.#names(entry);
-    let complete: boolean | undefined;
-    return {
-      traceId: entry.traceId!,
-      get name() {
-        return names().name;
-      },
-      get service() {
-        return names().service;
-      },
-      get services() {
-        return names().services;
-      },
-      spans: entry.spans,
-      logs: entry.logs.length,
-      errors: entry.errors,
-      startTimeUnixNano: start,
-      durationNanos: end !== undefined && end > start ? end - start : 0n,
-      get complete() {
-        return complete ??= isWhole(entry);
-      },
-      duplicateSpans: entry.duplicateSpans,
-      awaitsServer: entry.clients > 0 && awaitsServer(entry),
-    };
+    return new IndexFacts(entry, this.#context);
   }
 
   /** The root's name and service, and the services by their earliest start, of `entry`. */
   #names(entry: Entry): { name: string; service: string; services: string[] } {
-    const records = entry.records, view = entry.view;
+    const records = entry.records;
     const ids = new Set<string>();
     for (let at = 0; at < entry.used; at = next(records, at)) ids.add(idKey(records, at + H.spanId));
     const first = new Map<number, bigint>(); // the earliest start by origin
     let root = -1, rootStart = 0n;
     for (let at = 0; at < entry.used; at = next(records, at)) {
-      const spanStart = view.getBigUint64(at + H.start, true);
+      const spanStart = u64(records, at + H.start);
       const origin = this.#serviceKey(entry, at);
       const earliest = first.get(origin);
       if (earliest === undefined || spanStart < earliest) first.set(origin, spanStart);
@@ -708,7 +730,7 @@ export class TelemetryStore {
 
   /** A number per service of the record at `at`: its origin's, or, for a span kept whole, minus one less its index. */
   #serviceKey(entry: Entry, at: number): number {
-    const index = entry.view.getUint32(at + H.origin, true);
+    const index = u32(entry.records, at + H.origin);
     return entry.records[at + H.flags] & F.object ? -1 - index : index;
   }
 
@@ -717,10 +739,10 @@ export class TelemetryStore {
   }
 
   #nameAndService(entry: Entry, at: number): { name: string; service: string } {
-    const records = entry.records, view = entry.view;
-    const index = view.getUint32(at + H.origin, true);
+    const records = entry.records;
+    const index = u32(records, at + H.origin);
     if (records[at + H.flags] & F.object) return entry.objects![index];
-    const length = view.getUint32(at + H.length, true);
+    const length = u32(records, at + H.length);
     return {
       name: storedSpanName(records.subarray(at + HEADER, at + HEADER + length)),
       service: this.#origins.get(index)!.origin.service,
@@ -738,19 +760,19 @@ export class TelemetryStore {
     span.scope = this.#share(shared, span.scope, this.#scopes);
     const objects = entry.objects ??= [];
     const at = this.#reserve(entry, HEADER);
-    const records = entry.records, view = entry.view;
+    const records = entry.records;
     records.set(id, at + H.spanId);
     if (span.parentSpanId !== undefined) {
       records.set(Uint8Array.fromHex(span.parentSpanId), at + H.parent);
       records[at + H.flags] |= F.parent;
     }
-    view.setBigUint64(at + H.start, BigInt.asUintN(64, span.startTimeUnixNano), true);
-    view.setBigUint64(at + H.end, BigInt.asUintN(64, span.endTimeUnixNano), true);
-    view.setUint32(at + H.origin, objects.length, true);
+    setU64(records, at + H.start, span.startTimeUnixNano);
+    setU64(records, at + H.end, span.endTimeUnixNano);
+    setU32(records, at + H.origin, objects.length);
     records[at + H.kind] = Math.max(0, SPAN_KINDS.indexOf(span.kind));
     records[at + H.status] = STATUS_CODES.indexOf(span.status.code);
     records[at + H.flags] |= F.object | (span.links.length > 0 ? F.links : 0);
-    view.setUint32(at + H.seq, this.#seq++ >>> 0, true);
+    setU32(records, at + H.seq, this.#seq++ >>> 0);
     objects.push(span);
     const bytes = weighSpan(span) + this.#indexLinks(entry, span.traceId, span.spanId, span.links);
     entry.bytes += bytes;
@@ -773,14 +795,14 @@ export class TelemetryStore {
     for (let i = from; i < to; i++) {
       if (this.#isDuplicate(entry, headers, i * HEADER + H.spanId)) continue;
       const start = pieces[i * 3], tag = pieces[i * 3 + 1], stop = pieces[i * 3 + 2];
-      const at = entry.used, records = entry.records, view = entry.view;
+      const at = entry.used, records = entry.records;
       for (let k = 0; k < HEADER; k++) records[at + k] = headers[i * HEADER + k];
       if (tag > start) records.set(body.subarray(start, tag), at + HEADER);
       records.set(body.subarray(tag + 18, stop), at + HEADER + tag - start);
-      const origin = origins[view.getUint32(at + H.origin, true)];
-      view.setUint32(at + H.origin, origin, true);
-      view.setUint32(at + H.length, stop - start - 18, true);
-      view.setUint32(at + H.seq, this.#seq++ >>> 0, true);
+      const origin = origins[u32(records, at + H.origin)];
+      setU32(records, at + H.origin, origin);
+      setU32(records, at + H.length, stop - start - 18);
+      setU32(records, at + H.seq, this.#seq++ >>> 0);
       this.#origins.get(origin)!.users++;
       entry.used += HEADER + stop - start - 18;
       const links = hasLinks ? batch.links.get(i) : undefined;
@@ -795,13 +817,12 @@ export class TelemetryStore {
 
   /** Counts a span just filed at `at`; makes the set of span ids of a trace that has grown large. */
   #stored(entry: Entry, records: Uint8Array, at: number): void {
-    const view = entry.view;
-    const hi = view.getUint32(at + H.start + 4, true), lo = view.getUint32(at + H.start, true);
+    const hi = u32(records, at + H.start + 4), lo = u32(records, at + H.start);
     if (hi < entry.startHi || (hi === entry.startHi && lo < entry.startLo)) {
       entry.startHi = hi;
       entry.startLo = lo;
     }
-    const endHi = view.getUint32(at + H.end + 4, true), endLo = view.getUint32(at + H.end, true);
+    const endHi = u32(records, at + H.end + 4), endLo = u32(records, at + H.end);
     if (endHi > entry.endHi || (endHi === entry.endHi && endLo > entry.endLo)) {
       entry.endHi = endHi;
       entry.endLo = endLo;
@@ -846,9 +867,8 @@ export class TelemetryStore {
       const grown = entry.used === 0 && bulk
         ? needed
         : Math.max(needed, Math.ceil(entry.records.length * 1.5));
-      const records = new Uint8Array(grown);
+      const records = allocate(grown);
       records.set(entry.records.subarray(0, entry.used));
-      entry.view = new DataView(records.buffer);
       const bytes = grown - entry.records.length;
       entry.records = records;
       entry.bytes += bytes;
@@ -1009,9 +1029,9 @@ export class TelemetryStore {
       this.#byTrace.delete(entry.traceId);
       this.#dropLinksTo(entry.traceId);
       for (const traceId of entry.linksTo ?? []) linkedTo.add(traceId);
-      const records = entry.records, view = entry.view;
+      const records = entry.records;
       for (let at = 0; at < entry.used; at = next(records, at)) {
-        if (!(records[at + H.flags] & F.object)) this.#releaseOrigin(view.getUint32(at + H.origin, true));
+        if (!(records[at + H.flags] & F.object)) this.#releaseOrigin(u32(records, at + H.origin));
       }
       for (const span of entry.objects ?? []) {
         this.#resources.release(span.resource);
@@ -1097,6 +1117,48 @@ function awaitsServer(entry: Entry): boolean {
   return false;
 }
 const STATUS_CODES = ["UNSET", "OK", "ERROR"] as const;
+
+/** The unsigned little-endian 32-bit number at `at` of `bytes`. */
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | bytes[at + 3] << 24) >>> 0;
+}
+
+function setU32(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value;
+  bytes[at + 1] = value >>> 8;
+  bytes[at + 2] = value >>> 16;
+  bytes[at + 3] = value >>> 24;
+}
+
+/** The unsigned little-endian 64-bit number at `at` of `bytes`. */
+function u64(bytes: Uint8Array, at: number): bigint {
+  return BigInt(u32(bytes, at + 4)) << 32n | BigInt(u32(bytes, at));
+}
+
+function setU64(bytes: Uint8Array, at: number, value: bigint): void {
+  const wrapped = BigInt.asUintN(64, value);
+  setU32(bytes, at, Number(wrapped & 0xffffffffn));
+  setU32(bytes, at + 4, Number(wrapped >> 32n));
+}
+
+/**
+ * Room for the records of a trace: small ones cut from slabs of {@linkcode SLAB_BYTES} (one backing store
+ * for many traces, not one each; a slab is freed once every trace cut from it is gone, which, as traces are
+ * evicted in the order they last changed, is soon after its last trace), large ones on their own.
+ */
+function allocate(size: number): Uint8Array {
+  if (size > SLAB_BYTES / 8) return new Uint8Array(size);
+  if (slabUsed + size > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const records = new Uint8Array(slab, slabUsed, size);
+  slabUsed += (size + 7) & ~7;
+  return records;
+}
+
+const SLAB_BYTES = 128 * 1024;
+let slab = new ArrayBuffer(SLAB_BYTES), slabUsed = 0;
 
 /** Where the record after the one at `at` starts. */
 function next(records: Uint8Array, at: number): number {
