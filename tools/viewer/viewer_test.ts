@@ -306,3 +306,40 @@ Deno.test("deno task viewer --summary-every=1 prints the server's request rate, 
     await stderr.text;
   }
 });
+
+Deno.test("under a flood the terminal prints one line a second instead of each trace, and draws each again once they slow down", async () => {
+  const viewer = startViewer(["--settle-ms", "10", "--wait-ms", "100"]);
+  let stopped;
+  try {
+    const { receiver } = await viewer.urls();
+    const post = async (traceIds: string[]) => {
+      const spans = traceIds.flatMap((traceId) => [
+        jsonSpan(0, { traceId }),
+        jsonSpan(1, { traceId, parentSpanId: spanId(0), status: { code: 2 } }),
+      ]);
+      const response = await fetch(`${receiver}/v1/traces`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: jsonTraces(spans),
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+    };
+    // 200 traces at once: far past 5 a second.
+    await post(Array.from({ length: 200 }, (_, n) => (n + 1).toString(16).padStart(32, "c")));
+    await viewer.read(/^\(more than 5 traces a second: one line a second instead of each trace/m);
+    const [line] = await viewer.read(
+      /^\[flood\] [\d,]+ traces\/s, [\d,]+ spans\/s, \d+ spans with errors; slowest c{0,31}[0-9a-f]+ [\d.]+ µs$/m,
+    );
+    assert.match(line, /, [1-9]\d* spans with errors/, line);
+    const drawn = (viewer.stdout().match(/^Trace c+[0-9a-f]+ /gm) ?? []).length;
+    assert.ok(drawn <= 5, `at most 5 of the 200 traces drawn, not ${drawn}`);
+    // A quiet second ends the flood; a trace that comes alone is drawn again.
+    await viewer.read(/^\(traces slowed down: each is drawn again\)$/m);
+    await post(["d".repeat(32)]);
+    await viewer.read(/^Trace d{32} {2}2 spans/m);
+  } finally {
+    stopped = await viewer.stop();
+  }
+  assert.equal(stopped.code, 0, stopped.stderr);
+});
