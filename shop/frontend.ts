@@ -1,0 +1,156 @@
+/**
+ * The shop's front door: `GET /checkout?items=1,2,2&customer=Ann` asks the catalog for the prices and the
+ * inventory for the stock (at the same time: neither needs the other), then asks orders to write the order,
+ * and answers it as JSON. Deno's `fetch` opens each call's CLIENT span and carries the trace to the service.
+ *
+ * ```sh
+ * OTEL_DENO=true OTEL_SERVICE_NAME=frontend CATALOG_URL=… INVENTORY_URL=… ORDERS_URL=… deno run \
+ *   --allow-net=127.0.0.1 --allow-env=HOST,PORT,FAULTS,CATALOG_URL,INVENTORY_URL,ORDERS_URL shop/frontend.ts
+ * ```
+ *
+ * `FAULTS=sequential` calls the catalog and the inventory one after the other.
+ *
+ * @module
+ */
+import { SpanStatusCode, trace } from "@opentelemetry/api";
+
+const FAULTS = (Deno.env.get("FAULTS") ?? "").split(",");
+const [CATALOG, INVENTORY, ORDERS] = [
+  "CATALOG_URL",
+  "INVENTORY_URL",
+  "ORDERS_URL",
+].map((name) => Deno.env.get(name) ?? "http://127.0.0.1:0/");
+/** The inventory is slow at times: give up on an attempt after this long, and try once more. */
+const INVENTORY_TIMEOUT_MS = 200;
+
+/** An answer for the user: a status and one line on what went wrong. */
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** `fetch`es JSON from a service; a timed-out attempt is tried again, up to `attempts` in all. */
+async function call(
+  url: string,
+  { init = {}, timeoutMs = 2000, attempts = 1 } = {},
+) {
+  for (let attempt = 1;; attempt++) {
+    try {
+      const response = await fetch(url, {
+        ...init,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const body = await response.json();
+      if (!response.ok) {
+        throw new HttpError(
+          502,
+          `${new URL(url).pathname} answered ${response.status}: ${body.error}`,
+        );
+      }
+      return body;
+    } catch (error) {
+      // Deno's CLIENT span of the timed-out attempt is already marked ERROR; the next attempt gets its own.
+      if ((error as Error).name !== "TimeoutError" || attempt === attempts) {
+        throw error;
+      }
+    }
+  }
+}
+
+const getItems = (ids: number[]) => call(`${CATALOG}items?ids=${ids}`);
+const getStock = (ids: number[]) =>
+  call(`${INVENTORY}stock?ids=${ids}`, {
+    timeoutMs: INVENTORY_TIMEOUT_MS,
+    attempts: 2,
+  });
+
+/** The item ids of `?items=1,2,2` (an id twice is a quantity of two); throws a 400 for anything else. */
+function parseItems(text: string | null): number[] {
+  const ids = (text ?? "").split(",");
+  if (ids.length > 20 || !ids.every((id) => /^[1-9]\d{0,5}$/.test(id))) {
+    throw new HttpError(
+      400,
+      "items: 1 to 20 item numbers, comma-separated, such as ?items=1,2,2",
+    );
+  }
+  return ids.map(Number);
+}
+
+function parseCustomer(text: string | null): string {
+  const customer = text ?? "guest";
+  // Any text is fine: it goes into SQL as a bound parameter. Only its length and control characters are not.
+  if (customer.length > 64 || /\p{Cc}/u.test(customer)) {
+    throw new HttpError(
+      400,
+      "customer: at most 64 characters, no control characters",
+    );
+  }
+  return customer;
+}
+
+async function checkout(url: URL): Promise<Response> {
+  const wanted = parseItems(url.searchParams.get("items"));
+  const customer = parseCustomer(url.searchParams.get("customer"));
+  const ids = [...new Set(wanted)];
+  const [{ items }, { stock }] = FAULTS.includes("sequential")
+    ? [await getItems(ids), await getStock(ids)]
+    : await Promise.all([getItems(ids), getStock(ids)]);
+  const lines = ids.map((id) => ({
+    item_id: id,
+    quantity: wanted.filter((w) => w === id).length,
+    price_cents: items.find((item: { id: number }) => item.id === id)
+      ?.price_cents,
+  }));
+  const unknown = lines.filter((line) => line.price_cents === undefined).map((
+    line,
+  ) => line.item_id);
+  if (unknown.length > 0) {
+    throw new HttpError(404, `no such item: ${unknown.join(", ")}`);
+  }
+  const short = lines.filter((line) => (stock[line.item_id] ?? 0) < line.quantity).map((line) =>
+    line.item_id
+  );
+  if (short.length > 0) {
+    throw new HttpError(409, `not enough in stock: ${short.join(", ")}`);
+  }
+  const init = { method: "POST", body: JSON.stringify({ customer, lines }) };
+  const order = await call(`${ORDERS}orders`, { init });
+  return Response.json({ ...order, customer, lines });
+}
+
+async function handler(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  if (url.pathname !== "/checkout") {
+    return Response.json({ error: "not found" }, { status: 404 });
+  }
+  const span = trace.getActiveSpan(); // Deno's SERVER span
+  span?.setAttribute("http.route", "/checkout").updateName(
+    `${request.method} /checkout`,
+  );
+  try {
+    return await checkout(url);
+  } catch (error) {
+    const status = error instanceof HttpError ? error.status : 502;
+    const message = error instanceof HttpError ? error.message : `a service did not answer: ${error}`;
+    if (status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR, message });
+    return Response.json({ error: message }, { status });
+  }
+}
+
+if (import.meta.main) {
+  const server = Deno.serve({
+    hostname: Deno.env.get("HOST") ?? "127.0.0.1",
+    port: Number(Deno.env.get("PORT") ?? "8002"),
+    onListen: ({ hostname, port }) => console.log(`frontend listening on http://${hostname}:${port}/`),
+  }, handler);
+  const stop = Promise.withResolvers<void>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, stop.resolve);
+  }
+  await stop.promise;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.removeSignalListener(signal, stop.resolve);
+  }
+  await server.shutdown(); // requests in flight finish; then the process ends on its own and exports
+}
