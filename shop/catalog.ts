@@ -23,13 +23,7 @@ const ROUND_TRIP_MS = 2;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs one statement as a CLIENT span named `{operation} {table}`; the values go in as bound parameters. */
-function query(
-  db: DatabaseSync,
-  operation: string,
-  table: string,
-  sql: string,
-  values: SQLInputValue[],
-) {
+function query(db: DatabaseSync, operation: string, table: string, sql: string, values: SQLInputValue[]) {
   const attributes = {
     "db.system.name": "sqlite",
     "db.namespace": "catalog",
@@ -37,24 +31,22 @@ function query(
     "db.collection.name": table,
     "db.query.text": sql, // placeholders only: a value may be personal data, and it is in `values`
   };
-  return tracer.startActiveSpan(`${operation} ${table}`, {
-    kind: SpanKind.CLIENT,
-    attributes,
-  }, async (span) => {
-    try {
-      await sleep(ROUND_TRIP_MS);
-      return db.prepare(sql).all(...values);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({
-        code: SpanStatusCode.ERROR,
-        message: (error as Error).message,
-      });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(
+    `${operation} ${table}`,
+    { kind: SpanKind.CLIENT, attributes },
+    async (span) => {
+      try {
+        await sleep(ROUND_TRIP_MS);
+        return db.prepare(sql).all(...values);
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /** Creates the database in `dir` and fills it with the shop's items. */
@@ -64,19 +56,8 @@ function openCatalog(dir: string): DatabaseSync {
   db.exec(
     "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price_cents INTEGER)",
   );
-  const insert = db.prepare(
-    "INSERT OR REPLACE INTO items (id, name, price_cents) VALUES (?, ?, ?)",
-  );
-  const items = [
-    "kettle",
-    "teapot",
-    "mug",
-    "saucer",
-    "tea towel",
-    "sugar bowl",
-    "milk jug",
-    "spoon",
-  ];
+  const insert = db.prepare("INSERT OR REPLACE INTO items (id, name, price_cents) VALUES (?, ?, ?)");
+  const items = ["kettle", "teapot", "mug", "saucer", "tea towel", "sugar bowl", "milk jug", "spoon"];
   items.forEach((name, i) => insert.run(i + 1, name, 450 + 125 * i));
   return db;
 }
@@ -89,36 +70,20 @@ async function findItems(ids: number[]) {
   const columns = "SELECT id, name, price_cents FROM items";
   if (FAULTS.includes("n-plus-one")) {
     const rows = [];
-    for (const id of ids) {
-      rows.push(
-        ...await query(db, "SELECT", "items", `${columns} WHERE id = ?`, [id]),
-      );
-    }
+    for (const id of ids) rows.push(...await query(db, "SELECT", "items", `${columns} WHERE id = ?`, [id]));
     return rows;
   }
   const placeholders = ids.map(() => "?").join(", ");
-  return await query(
-    db,
-    "SELECT",
-    "items",
-    `${columns} WHERE id IN (${placeholders})`,
-    ids,
-  );
+  return await query(db, "SELECT", "items", `${columns} WHERE id IN (${placeholders})`, ids);
 }
 
 async function handler(request: Request): Promise<Response> {
   const url = new URL(request.url);
-  if (url.pathname !== "/items") {
-    return Response.json({ error: "not found" }, { status: 404 });
-  }
-  trace.getActiveSpan()?.setAttribute("http.route", "/items").updateName(
-    `${request.method} /items`,
-  );
+  if (url.pathname !== "/items") return Response.json({ error: "not found" }, { status: 404 });
+  trace.getActiveSpan()?.setAttribute("http.route", "/items").updateName(`${request.method} /items`);
   const ids = (url.searchParams.get("ids") ?? "").split(",");
   if (ids.length > 100 || !ids.every((id) => /^[1-9]\d{0,8}$/.test(id))) {
-    return Response.json({
-      error: "ids: up to 100 whole numbers, comma-separated",
-    }, { status: 400 });
+    return Response.json({ error: "ids: up to 100 whole numbers, comma-separated" }, { status: 400 });
   }
   return Response.json({ items: await findItems(ids.map(Number)) });
 }
@@ -130,14 +95,11 @@ if (import.meta.main) {
     onListen: ({ hostname, port }) => console.log(`catalog listening on http://${hostname}:${port}/`),
   }, handler);
   const stop = Promise.withResolvers<void>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, stop.resolve);
-  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop.resolve);
   await stop.promise;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.removeSignalListener(signal, stop.resolve);
-  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop.resolve);
   await server.shutdown(); // requests in flight finish; then the process ends on its own and exports
   db.close();
   Deno.removeSync(DATA_DIR, { recursive: true });
+  console.log("catalog stopped");
 }

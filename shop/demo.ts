@@ -57,7 +57,7 @@ export async function runShopDemo(
   log(`shop listening on ${shop.url}${faults.length ? ` with FAULTS=${faults}` : ""}`);
   let traceId: string;
   try {
-    // The client's checkout first, alone: the first request is never the one in four or five that a fault hits.
+    // The client's checkout first, alone: the first request is never the one a fault hits.
     const call = await callThroughClient(`${shop.url}checkout?items=1,2,3`, receiver.url, log);
     if ("failed" in call) return { ok: false, shown: [], broken: [call.failed] };
     traceId = call.traceId;

@@ -15,11 +15,8 @@
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 
 const FAULTS = (Deno.env.get("FAULTS") ?? "").split(",");
-const [CATALOG, INVENTORY, ORDERS] = [
-  "CATALOG_URL",
-  "INVENTORY_URL",
-  "ORDERS_URL",
-].map((name) => Deno.env.get(name) ?? "http://127.0.0.1:0/");
+const [CATALOG, INVENTORY, ORDERS] = ["CATALOG_URL", "INVENTORY_URL", "ORDERS_URL"]
+  .map((name) => Deno.env.get(name) ?? "http://127.0.0.1:0/");
 /** The inventory is slow at times: give up on an attempt after this long, and try once more. */
 const INVENTORY_TIMEOUT_MS = 200;
 
@@ -30,61 +27,39 @@ class HttpError extends Error {
   }
 }
 
-/** `fetch`es JSON from a service; a timed-out attempt is tried again, up to `attempts` in all. */
-async function call(
-  url: string,
-  { init = {}, timeoutMs = 2000, attempts = 1 } = {},
-) {
+/** `fetch`es JSON from a service; an attempt that times out is tried again, up to `attempts` in all. */
+async function call(url: string, { init = {}, timeoutMs = 2000, attempts = 1 } = {}) {
   for (let attempt = 1;; attempt++) {
     try {
-      const response = await fetch(url, {
-        ...init,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
       const body = await response.json();
-      if (!response.ok) {
-        throw new HttpError(
-          502,
-          `${new URL(url).pathname} answered ${response.status}: ${body.error}`,
-        );
-      }
-      return body;
+      if (response.ok) return body;
+      throw new HttpError(502, `${new URL(url).pathname} answered ${response.status}: ${body.error}`);
     } catch (error) {
-      // Deno's CLIENT span of the timed-out attempt is already marked ERROR; the next attempt gets its own.
-      if ((error as Error).name !== "TimeoutError" || attempt === attempts) {
-        throw error;
-      }
+      // Deno's CLIENT span of the attempt that timed out is in ERROR already; the next gets one of its own.
+      if ((error as Error).name !== "TimeoutError" || attempt === attempts) throw error;
     }
   }
 }
 
 const getItems = (ids: number[]) => call(`${CATALOG}items?ids=${ids}`);
 const getStock = (ids: number[]) =>
-  call(`${INVENTORY}stock?ids=${ids}`, {
-    timeoutMs: INVENTORY_TIMEOUT_MS,
-    attempts: 2,
-  });
+  call(`${INVENTORY}stock?ids=${ids}`, { timeoutMs: INVENTORY_TIMEOUT_MS, attempts: 2 });
 
-/** The item ids of `?items=1,2,2` (an id twice is a quantity of two); throws a 400 for anything else. */
+/** The item ids of `?items=1,2,2` (an id twice is a quantity of two); a 400 for anything else. */
 function parseItems(text: string | null): number[] {
   const ids = (text ?? "").split(",");
   if (ids.length > 20 || !ids.every((id) => /^[1-9]\d{0,5}$/.test(id))) {
-    throw new HttpError(
-      400,
-      "items: 1 to 20 item numbers, comma-separated, such as ?items=1,2,2",
-    );
+    throw new HttpError(400, "items: 1 to 20 item numbers, comma-separated, such as ?items=1,2,2");
   }
   return ids.map(Number);
 }
 
+/** Any name is fine: it reaches SQL only as a bound parameter. Its length and control characters are not. */
 function parseCustomer(text: string | null): string {
   const customer = text ?? "guest";
-  // Any text is fine: it goes into SQL as a bound parameter. Only its length and control characters are not.
   if (customer.length > 64 || /\p{Cc}/u.test(customer)) {
-    throw new HttpError(
-      400,
-      "customer: at most 64 characters, no control characters",
-    );
+    throw new HttpError(400, "customer: at most 64 characters, no control characters");
   }
   return customer;
 }
@@ -99,35 +74,25 @@ async function checkout(url: URL): Promise<Response> {
   const lines = ids.map((id) => ({
     item_id: id,
     quantity: wanted.filter((w) => w === id).length,
-    price_cents: items.find((item: { id: number }) => item.id === id)
-      ?.price_cents,
+    price_cents: items.find((item: { id: number }) => item.id === id)?.price_cents,
   }));
-  const unknown = lines.filter((line) => line.price_cents === undefined).map((
-    line,
-  ) => line.item_id);
-  if (unknown.length > 0) {
-    throw new HttpError(404, `no such item: ${unknown.join(", ")}`);
-  }
+  const unknown = lines.filter((line) => line.price_cents === undefined).map((line) => line.item_id);
+  if (unknown.length > 0) throw new HttpError(404, `no such item: ${unknown.join(", ")}`);
   const short = lines.filter((line) => (stock[line.item_id] ?? 0) < line.quantity).map((line) =>
     line.item_id
   );
-  if (short.length > 0) {
-    throw new HttpError(409, `not enough in stock: ${short.join(", ")}`);
-  }
-  const init = { method: "POST", body: JSON.stringify({ customer, lines }) };
-  const order = await call(`${ORDERS}orders`, { init });
+  if (short.length > 0) throw new HttpError(409, `not enough in stock: ${short.join(", ")}`);
+  const order = await call(`${ORDERS}orders`, {
+    init: { method: "POST", body: JSON.stringify({ customer, lines }) },
+  });
   return Response.json({ ...order, customer, lines });
 }
 
 async function handler(request: Request): Promise<Response> {
   const url = new URL(request.url);
-  if (url.pathname !== "/checkout") {
-    return Response.json({ error: "not found" }, { status: 404 });
-  }
+  if (url.pathname !== "/checkout") return Response.json({ error: "not found" }, { status: 404 });
   const span = trace.getActiveSpan(); // Deno's SERVER span
-  span?.setAttribute("http.route", "/checkout").updateName(
-    `${request.method} /checkout`,
-  );
+  span?.setAttribute("http.route", "/checkout").updateName(`${request.method} /checkout`);
   try {
     return await checkout(url);
   } catch (error) {
@@ -145,12 +110,9 @@ if (import.meta.main) {
     onListen: ({ hostname, port }) => console.log(`frontend listening on http://${hostname}:${port}/`),
   }, handler);
   const stop = Promise.withResolvers<void>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, stop.resolve);
-  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop.resolve);
   await stop.promise;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.removeSignalListener(signal, stop.resolve);
-  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop.resolve);
   await server.shutdown(); // requests in flight finish; then the process ends on its own and exports
+  console.log("frontend stopped");
 }

@@ -1,7 +1,7 @@
 /**
  * The shop's inventory: how many of each item are in stock, in a SQLite database of its own.
- * `GET /stock?ids=1,2,3` answers `{ "stock": { "1": 12, … } }`. Each query is a CLIENT span by the database
- * semantic conventions (see `catalog.ts`).
+ * `GET /stock?ids=1,2,3` answers `{ "stock": { "1": 1000, … } }`. Each query is a CLIENT span by the
+ * database semantic conventions (see `catalog.ts`).
  *
  * ```sh
  * OTEL_DENO=true OTEL_SERVICE_NAME=inventory SHOP_DATA_DIR=/tmp/shop-inventory deno run \
@@ -23,13 +23,7 @@ const SLOW_MS = 500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs one statement as a CLIENT span named `{operation} {table}`; the values go in as bound parameters. */
-function query(
-  db: DatabaseSync,
-  operation: string,
-  table: string,
-  sql: string,
-  values: SQLInputValue[],
-) {
+function query(db: DatabaseSync, operation: string, table: string, sql: string, values: SQLInputValue[]) {
   const attributes = {
     "db.system.name": "sqlite",
     "db.namespace": "inventory",
@@ -37,36 +31,30 @@ function query(
     "db.collection.name": table,
     "db.query.text": sql,
   };
-  return tracer.startActiveSpan(`${operation} ${table}`, {
-    kind: SpanKind.CLIENT,
-    attributes,
-  }, async (span) => {
-    try {
-      await sleep(ROUND_TRIP_MS);
-      return db.prepare(sql).all(...values);
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({
-        code: SpanStatusCode.ERROR,
-        message: (error as Error).message,
-      });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  return tracer.startActiveSpan(
+    `${operation} ${table}`,
+    { kind: SpanKind.CLIENT, attributes },
+    async (span) => {
+      try {
+        await sleep(ROUND_TRIP_MS);
+        return db.prepare(sql).all(...values);
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
-/** Creates the database in `dir` with every item in stock. */
+/** Creates the database in `dir` with every item in stock but the last. */
 function openInventory(dir: string): DatabaseSync {
   Deno.mkdirSync(dir, { recursive: true });
   const db = new DatabaseSync(`${dir}/inventory.db`);
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS stock (item_id INTEGER PRIMARY KEY, quantity INTEGER NOT NULL)",
-  );
-  const insert = db.prepare(
-    "INSERT OR REPLACE INTO stock (item_id, quantity) VALUES (?, ?)",
-  );
+  db.exec("CREATE TABLE IF NOT EXISTS stock (item_id INTEGER PRIMARY KEY, quantity INTEGER NOT NULL)");
+  const insert = db.prepare("INSERT OR REPLACE INTO stock (item_id, quantity) VALUES (?, ?)");
   for (let id = 1; id <= 8; id++) insert.run(id, id === 8 ? 0 : 1000); // item 8 is sold out
   return db;
 }
@@ -77,28 +65,18 @@ let requests = 0;
 
 async function handler(request: Request): Promise<Response> {
   const url = new URL(request.url);
-  if (url.pathname !== "/stock") {
-    return Response.json({ error: "not found" }, { status: 404 });
-  }
-  trace.getActiveSpan()?.setAttribute("http.route", "/stock").updateName(
-    `${request.method} /stock`,
-  );
+  if (url.pathname !== "/stock") return Response.json({ error: "not found" }, { status: 404 });
+  trace.getActiveSpan()?.setAttribute("http.route", "/stock").updateName(`${request.method} /stock`);
   const ids = (url.searchParams.get("ids") ?? "").split(",");
   if (ids.length > 100 || !ids.every((id) => /^[1-9]\d{0,8}$/.test(id))) {
-    return Response.json({
-      error: "ids: up to 100 whole numbers, comma-separated",
-    }, { status: 400 });
+    return Response.json({ error: "ids: up to 100 whole numbers, comma-separated" }, { status: 400 });
   }
   // The slow-dependency fault: every fifth request waits before it answers (self time of the SERVER span).
-  if (FAULTS.includes("slow-dependency") && ++requests % 5 === 0) {
-    await sleep(SLOW_MS);
-  }
+  if (FAULTS.includes("slow-dependency") && ++requests % 5 === 0) await sleep(SLOW_MS);
   const placeholders = ids.map(() => "?").join(", ");
   const sql = `SELECT item_id, quantity FROM stock WHERE item_id IN (${placeholders})`;
   const rows = await query(db, "SELECT", "stock", sql, ids.map(Number));
-  return Response.json({
-    stock: Object.fromEntries(rows.map((row) => [row.item_id, row.quantity])),
-  });
+  return Response.json({ stock: Object.fromEntries(rows.map((row) => [row.item_id, row.quantity])) });
 }
 
 if (import.meta.main) {
@@ -108,14 +86,11 @@ if (import.meta.main) {
     onListen: ({ hostname, port }) => console.log(`inventory listening on http://${hostname}:${port}/`),
   }, handler);
   const stop = Promise.withResolvers<void>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, stop.resolve);
-  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop.resolve);
   await stop.promise;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.removeSignalListener(signal, stop.resolve);
-  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop.resolve);
   await server.shutdown(); // requests in flight finish; then the process ends on its own and exports
   db.close();
   Deno.removeSync(DATA_DIR, { recursive: true });
+  console.log("inventory stopped");
 }

@@ -1,8 +1,9 @@
 /**
  * The shop's orders: `POST /orders` charges the payment and writes the order in a SQLite database of its own,
- * together with a confirmation message in an outbox table (a queue in the same transaction); a consumer then
- * sends each confirmation, in the request's trace. `GET /orders` answers how many orders there are and the
- * latest ten. Each query is a CLIENT span by the database semantic conventions (see `catalog.ts`).
+ * with a confirmation message in an outbox table (a queue kept in the same transaction); a consumer then
+ * sends each confirmation, in the order's trace. `GET /orders` answers how many orders there are and the
+ * latest ten.
+ * Each query is a CLIENT span by the database semantic conventions (see `catalog.ts`).
  *
  * ```sh
  * OTEL_DENO=true OTEL_SERVICE_NAME=orders SHOP_DATA_DIR=/tmp/shop-orders deno run --allow-net=127.0.0.1 \
@@ -10,8 +11,8 @@
  *   --allow-write=/tmp/shop-orders shop/orders.ts
  * ```
  *
- * `FAULTS=pool` reaches the database through a pool of one connection; `FAULTS=errors` declines one payment in
- * four.
+ * `FAULTS=pool` reaches the database through a pool of one connection; `FAULTS=errors` declines one payment
+ * in four.
  *
  * @module
  */
@@ -28,13 +29,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Runs one statement as a CLIENT span named `{operation} {table}`; the values go in as bound parameters.
  * Synchronous, unlike the catalog's: a write transaction must not wait on anything while it holds the file.
  */
-function query(
-  db: DatabaseSync,
-  operation: string,
-  table: string,
-  sql: string,
-  values: SQLInputValue[],
-) {
+function query(db: DatabaseSync, operation: string, table: string, sql: string, values: SQLInputValue[]) {
   const attributes = {
     "db.system.name": "sqlite",
     "db.namespace": "orders",
@@ -42,18 +37,12 @@ function query(
     "db.collection.name": table,
     "db.query.text": sql,
   };
-  return tracer.startActiveSpan(`${operation} ${table}`, {
-    kind: SpanKind.CLIENT,
-    attributes,
-  }, (span) => {
+  return tracer.startActiveSpan(`${operation} ${table}`, { kind: SpanKind.CLIENT, attributes }, (span) => {
     try {
       return db.prepare(sql).all(...values);
     } catch (error) {
       span.recordException(error as Error);
-      span.setStatus({
-        code: SpanStatusCode.ERROR,
-        message: (error as Error).message,
-      });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       throw error;
     } finally {
       span.end();
@@ -63,38 +52,31 @@ function query(
 
 const DATA_DIR = Deno.env.get("SHOP_DATA_DIR") ?? "shop-data/orders"; // removed at stop
 Deno.mkdirSync(DATA_DIR, { recursive: true });
-/** A connection; WAL: a commit appends to a log instead of syncing the file each time (the data is temporary). */
+/** A connection. WAL: a commit appends to a log instead of syncing the file (the data is temporary). */
 function connect(): DatabaseSync {
   const db = new DatabaseSync(`${DATA_DIR}/orders.db`);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
   return db;
 }
 const schema = connect();
-schema.exec(
-  `CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, customer TEXT, total_cents INTEGER);
-  CREATE TABLE IF NOT EXISTS order_lines (order_id INTEGER, item_id INTEGER, quantity INTEGER, price_cents INTEGER);
-  CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, order_id INTEGER, carrier TEXT, sent INTEGER)`,
-);
+schema.exec(`CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, customer TEXT, total_cents INTEGER);
+  CREATE TABLE IF NOT EXISTS order_lines (order_id INTEGER, item_id INTEGER, quantity INTEGER, price_cents);
+  CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, order_id INTEGER, carrier TEXT, sent INTEGER)`);
 
-/** A pool of connections: a request that finds none free waits, in a span of its own, for one to be given back. */
+// A pool of connections: a request that finds none free waits, in a span of its own, for one to come back.
 const idle = Array.from({ length: POOL_SIZE }, connect);
 const waiting: ((db: DatabaseSync) => void)[] = [];
-async function withConnection<T>(
-  work: (db: DatabaseSync) => Promise<T>,
-): Promise<T> {
-  const db = idle.pop() ?? await tracer.startActiveSpan(
-    "wait for connection",
-    {
-      attributes: {
-        "db.client.connection.pool.name": "orders",
-        "db.client.connection.pool.max": POOL_SIZE,
-      },
-    },
-    (span) =>
-      new Promise<DatabaseSync>((resolve) => waiting.push(resolve)).finally(
-        () => span.end(),
-      ),
-  );
+async function withConnection<T>(work: (db: DatabaseSync) => Promise<T>): Promise<T> {
+  const attributes = {
+    "db.client.connection.pool.name": "orders",
+    "db.client.connection.pool.max": POOL_SIZE,
+  };
+  const db = idle.pop() ??
+    await tracer.startActiveSpan(
+      "wait for connection",
+      { attributes },
+      (span) => new Promise<DatabaseSync>((resolve) => waiting.push(resolve)).finally(() => span.end()),
+    );
   try {
     return await work(db);
   } finally {
@@ -106,21 +88,15 @@ async function withConnection<T>(
 
 let payments = 0;
 /** The payment provider (simulated): the `errors` fault declines every fourth payment. */
-function chargePayment(totalCents: number) {
-  return tracer.startActiveSpan("charge payment", {
-    attributes: { "shop.total_cents": totalCents },
-  }, async (span) => {
+function chargePayment(totalCents: number): Promise<void> {
+  const attributes = { "shop.total_cents": totalCents };
+  return tracer.startActiveSpan("charge payment", { attributes }, async (span) => {
     try {
       await sleep(PAYMENT_MS);
-      if (FAULTS.includes("errors") && ++payments % 4 === 0) {
-        throw new Error("payment declined (simulated)");
-      }
+      if (FAULTS.includes("errors") && ++payments % 4 === 0) throw new Error("payment declined (simulated)");
     } catch (error) {
       span.recordException(error as Error);
-      span.setStatus({
-        code: SpanStatusCode.ERROR,
-        message: (error as Error).message,
-      });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       throw error;
     } finally {
       span.end();
@@ -128,95 +104,64 @@ function chargePayment(totalCents: number) {
   });
 }
 
+const messaging = (type: "send" | "process") => ({
+  "messaging.system": "sqlite_outbox",
+  "messaging.operation.type": type,
+  "messaging.operation.name": type,
+  "messaging.destination.name": "confirmations",
+});
+
 interface Line {
   item_id: number;
   quantity: number;
   price_cents: number;
 }
 
-/** Writes the order, its lines and its confirmation message in one transaction. */
-function writeOrder(
-  db: DatabaseSync,
-  customer: string,
-  lines: Line[],
-  total: number,
-): number {
+/** Writes the order, its lines and its confirmation message in one transaction; returns the order's id. */
+function writeOrder(db: DatabaseSync, customer: string, lines: Line[], total: number): number {
   db.exec("BEGIN");
   try {
     const sql = "INSERT INTO orders (customer, total_cents) VALUES (?, ?) RETURNING id";
-    const [{ id }] = query(db, "INSERT", "orders", sql, [customer, total]);
+    const id = Number(query(db, "INSERT", "orders", sql, [customer, total])[0].id);
     const values = lines.map(() => "(?, ?, ?, ?)").join(", ");
-    const params = lines.flatMap((
-      line,
-    ) => [id, line.item_id, line.quantity, line.price_cents]);
-    query(
-      db,
-      "INSERT",
-      "order_lines",
-      `INSERT INTO order_lines VALUES ${values}`,
-      params as number[],
+    const params = lines.flatMap((line) => [id, line.item_id, line.quantity, line.price_cents]);
+    query(db, "INSERT", "order_lines", `INSERT INTO order_lines VALUES ${values}`, params);
+    // The message carries the trace, as a queue's message would: the consumer continues it.
+    tracer.startActiveSpan(
+      "send confirmations",
+      { kind: SpanKind.PRODUCER, attributes: messaging("send") },
+      (span) => {
+        const carrier: Record<string, string> = {};
+        propagation.inject(context.active(), carrier);
+        const insert = "INSERT INTO outbox (order_id, carrier, sent) VALUES (?, ?, 0)";
+        query(db, "INSERT", "outbox", insert, [id, JSON.stringify(carrier)]);
+        span.end();
+      },
     );
-    // The message carries the trace, as a queue message would: the consumer continues it.
-    tracer.startActiveSpan("send confirmations", {
-      kind: SpanKind.PRODUCER,
-      attributes: messaging("send"),
-    }, (span) => {
-      const carrier: Record<string, string> = {};
-      propagation.inject(context.active(), carrier);
-      const insert = "INSERT INTO outbox (order_id, carrier, sent) VALUES (?, ?, 0)";
-      query(db, "INSERT", "outbox", insert, [
-        id as number,
-        JSON.stringify(carrier),
-      ]);
-      span.end();
-    });
     db.exec("COMMIT");
-    return id as number;
+    return id;
   } catch (error) {
     db.exec("ROLLBACK");
     throw error;
   }
 }
 
-function messaging(type: "send" | "process") {
-  return {
-    "messaging.system": "sqlite_outbox",
-    "messaging.operation.type": type,
-    "messaging.operation.name": type,
-    "messaging.destination.name": "confirmations",
-  };
-}
-
-/** The consumer: sends each confirmation in a CONSUMER span that continues the order's trace. */
+// The consumer: sends each confirmation in a CONSUMER span that continues the order's trace.
 const consumer = connect();
 let draining = Promise.resolve();
 function drainOutbox() {
   draining = draining.then(async () => {
-    const sql = "SELECT id, order_id, carrier FROM outbox WHERE sent = 0 ORDER BY id";
+    const sql = "SELECT id, carrier FROM outbox WHERE sent = 0 ORDER BY id";
     for (const message of query(consumer, "SELECT", "outbox", sql, [])) {
-      const parent = propagation.extract(
-        ROOT_CONTEXT,
-        JSON.parse(String(message.carrier)),
-      );
+      const parent = propagation.extract(ROOT_CONTEXT, JSON.parse(String(message.carrier)));
+      const attributes = { ...messaging("process"), "messaging.message.id": String(message.id) };
       await tracer.startActiveSpan(
         "process confirmations",
-        {
-          kind: SpanKind.CONSUMER,
-          attributes: {
-            ...messaging("process"),
-            "messaging.message.id": String(message.id),
-          },
-        },
+        { kind: SpanKind.CONSUMER, attributes },
         parent,
         async (span) => {
           await sleep(5); // the e-mail goes out (simulated)
-          query(
-            consumer,
-            "UPDATE",
-            "outbox",
-            "UPDATE outbox SET sent = 1 WHERE id = ?",
-            [message.id],
-          );
+          query(consumer, "UPDATE", "outbox", "UPDATE outbox SET sent = 1 WHERE id = ?", [message.id]);
           span.end();
         },
       );
@@ -224,40 +169,25 @@ function drainOutbox() {
   }).catch((error) => console.error(`orders: the outbox consumer failed: ${error.message}`));
 }
 
-function readOrder(
-  body: unknown,
-): { customer: string; lines: Line[] } | undefined {
-  const { customer, lines } = (body ?? {}) as {
-    customer?: unknown;
-    lines?: unknown;
-  };
+/** The order in a request's body, or `undefined` when it is not one. */
+function readOrder(body: unknown): { customer: string; lines: Line[] } | undefined {
+  const { customer, lines } = (body ?? {}) as { customer?: unknown; lines?: unknown };
   const whole = (n: unknown, max: number) => Number.isInteger(n) && (n as number) > 0 && (n as number) <= max;
-  if (
-    typeof customer !== "string" || customer.length > 64 ||
-    !Array.isArray(lines) || lines.length > 20
-  ) return;
-  if (
-    !lines.every((l) =>
-      whole(l?.item_id, 1e9) && whole(l?.quantity, 20) &&
-      whole(l?.price_cents, 1e7)
-    )
-  ) return;
+  if (typeof customer !== "string" || customer.length > 64) return;
+  if (!Array.isArray(lines) || lines.length === 0 || lines.length > 20) return;
+  if (!lines.every((l) => whole(l?.item_id, 1e9) && whole(l?.quantity, 20) && whole(l?.price_cents, 1e7))) {
+    return;
+  }
   return { customer, lines };
 }
 
 async function placeOrder(request: Request): Promise<Response> {
   const order = readOrder(await request.json().catch(() => undefined));
-  if (!order || order.lines.length === 0) {
-    return Response.json({
-      error: "an order is { customer, lines: [{ item_id, quantity, price_cents }] }",
-    }, {
-      status: 400,
-    });
+  if (!order) {
+    const error = "an order is { customer, lines: [{ item_id, quantity, price_cents }] }";
+    return Response.json({ error }, { status: 400 });
   }
-  const total = order.lines.reduce(
-    (sum, line) => sum + line.quantity * line.price_cents,
-    0,
-  );
+  const total = order.lines.reduce((sum, line) => sum + line.quantity * line.price_cents, 0);
   // The connection is taken for the whole order, payment included: the pool fault makes that a queue.
   const id = await withConnection(async (db) => {
     await chargePayment(total);
@@ -268,32 +198,17 @@ async function placeOrder(request: Request): Promise<Response> {
 }
 
 function listOrders(): Response {
-  const [{ count }] = query(
-    consumer,
-    "SELECT",
-    "orders",
-    "SELECT count(*) AS count FROM orders",
-    [],
-  );
+  const [{ count }] = query(consumer, "SELECT", "orders", "SELECT count(*) AS count FROM orders", []);
   const sql = "SELECT id, customer, total_cents FROM orders ORDER BY id DESC LIMIT 10";
-  return Response.json({
-    count,
-    latest: query(consumer, "SELECT", "orders", sql, []),
-  });
+  return Response.json({ count, latest: query(consumer, "SELECT", "orders", sql, []) });
 }
 
 async function handler(request: Request): Promise<Response> {
   const url = new URL(request.url);
-  if (url.pathname !== "/orders") {
-    return Response.json({ error: "not found" }, { status: 404 });
-  }
-  trace.getActiveSpan()?.setAttribute("http.route", "/orders").updateName(
-    `${request.method} /orders`,
-  );
+  if (url.pathname !== "/orders") return Response.json({ error: "not found" }, { status: 404 });
+  trace.getActiveSpan()?.setAttribute("http.route", "/orders").updateName(`${request.method} /orders`);
   if (request.method === "GET") return listOrders();
-  if (request.method !== "POST") {
-    return Response.json({ error: "GET or POST" }, { status: 405 });
-  }
+  if (request.method !== "POST") return Response.json({ error: "GET or POST" }, { status: 405 });
   try {
     return await placeOrder(request);
   } catch (error) {
@@ -308,15 +223,12 @@ if (import.meta.main) {
     onListen: ({ hostname, port }) => console.log(`orders listening on http://${hostname}:${port}/`),
   }, handler);
   const stop = Promise.withResolvers<void>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, stop.resolve);
-  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop.resolve);
   await stop.promise;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.removeSignalListener(signal, stop.resolve);
-  }
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop.resolve);
   await server.shutdown(); // requests in flight finish, then the confirmations they left in the outbox
   await draining;
   for (const db of [...idle, consumer, schema]) db.close();
   Deno.removeSync(DATA_DIR, { recursive: true });
+  console.log("orders stopped");
 }

@@ -76,7 +76,7 @@ export async function startShop(options: ShopOptions = {}): Promise<ShopProcess>
     return { ...status, stdout: await stdout.text, stderr: await stderr.text, killed: false };
   })();
   const services: Record<string, string> = {};
-  const timeout = AbortSignal.timeout(30_000);
+  let timer;
   const url = await Promise.race([
     stdout.line((line) => {
       const [, name, address] = line.match(/^(\w+) +\| \w+ listening on (http:\S+)$/) ?? [];
@@ -84,8 +84,9 @@ export async function startShop(options: ShopOptions = {}): Promise<ShopProcess>
       return line.match(/^Shop listening on (http:\S+?)checkout/)?.[1];
     }),
     exit.then(() => undefined),
-    new Promise<undefined>((resolve) => timeout.addEventListener("abort", () => resolve(undefined))),
+    new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 30_000)),
   ]);
+  clearTimeout(timer);
   if (url === undefined) {
     try {
       process.kill("SIGKILL");

@@ -83,7 +83,7 @@ export const SIGNATURES: Record<Fault, (trace: Trace) => string | undefined> = {
   "errors": errors,
 };
 
-/** The services with no span in a checkout's trace, and whether the confirmation's CONSUMER span joined it. */
+/** What is missing from a checkout's trace: each service with no span in it, and the confirmation's CONSUMER. */
 export function missingFromTrace(trace: Trace): string[] {
   const missing: string[] = SHOP_SERVICES.filter((name) =>
     !trace.spans.some((span) => span.service === name)
