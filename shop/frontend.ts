@@ -111,8 +111,8 @@ if (import.meta.main) {
   }, handler);
   const stop = Promise.withResolvers<void>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop.resolve);
-  await stop.promise;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop.resolve);
+  await stop.promise; // the listeners stay until the end: a second signal must not cut the stop short
   await server.shutdown(); // requests in flight finish; then the process ends on its own and exports
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop.resolve);
   console.log("frontend stopped");
 }

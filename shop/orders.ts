@@ -21,7 +21,7 @@ import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 
 const tracer = trace.getTracer("orders", "1.0.0");
 const FAULTS = (Deno.env.get("FAULTS") ?? "").split(",");
-const POOL_SIZE = FAULTS.includes("pool") ? 1 : 4;
+const POOL_SIZE = FAULTS.includes("pool") ? 1 : 10;
 const PAYMENT_MS = 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -224,11 +224,11 @@ if (import.meta.main) {
   }, handler);
   const stop = Promise.withResolvers<void>();
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop.resolve);
-  await stop.promise;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop.resolve);
+  await stop.promise; // the listeners stay until the end: a second signal must not cut the stop short
   await server.shutdown(); // requests in flight finish, then the confirmations they left in the outbox
   await draining;
   for (const db of [...idle, consumer, schema]) db.close();
   Deno.removeSync(DATA_DIR, { recursive: true });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop.resolve);
   console.log("orders stopped");
 }

@@ -85,6 +85,7 @@ async function start(name: Service, env: Record<string, string>): Promise<Runnin
     args: ["run", envFile, ...permissions(name, folder), script],
     env: { OTEL_SERVICE_NAME: name, HOST: "127.0.0.1", PORT: "0", SHOP_DATA_DIR: folder, ...env },
     stdin: "null",
+    detached: true, // a session of its own: Ctrl-C reaches the launcher alone, which stops the frontend first
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -134,9 +135,9 @@ if (import.meta.main) {
     signalled.promise,
     ...all.map(({ name, ended }) => ended.then(() => name)),
   ]);
-  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, signalled.resolve);
   if (early) console.error(`shop: ${early} ended on its own: stopping the others`);
   // The frontend first, so that no request reaches a service that is gone; then the rest.
   const codes = [...await stop([frontend]), ...await stop(backends)];
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, signalled.resolve);
   Deno.exitCode = early ? 1 : Math.max(...codes);
 }
