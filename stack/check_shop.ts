@@ -32,13 +32,19 @@ export const SHOP_TRACEQL: Record<Fault, (run: string) => string> = {
     `{ resource.shop.run = "${run}" && resource.service.name = "orders" && kind = internal && status = error }`,
 };
 
-/** A span of Tempo's trace answer with what the `sequential` check reads. */
-interface TimedSpan {
+/** A span of Tempo's trace answer, with what the `sequential` check reads. */
+export interface TimedSpan {
+  /** The span id, base64. */
   spanId: string;
+  /** The span's name. */
   name: string;
+  /** The span kind, such as `SPAN_KIND_CLIENT`. */
   kind: string;
+  /** When it started, nanoseconds since the Unix epoch, as a decimal string. */
   startTimeUnixNano: string;
+  /** When it ended, likewise. */
   endTimeUnixNano: string;
+  /** Its attributes (only string values are read). */
   attributes?: { key: string; value: { stringValue?: string } }[];
 }
 
