@@ -76,6 +76,19 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-read=tools/viewer/web",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
+  "shop": [["--allow-run=deno", "--allow-env=FAULTS,SHOP_PORT,TMPDIR"]],
+  "shop:load": [["--allow-net=127.0.0.1,localhost", "--allow-env=SHOP_URL"]],
+  "demo:shop": [[
+    "--allow-run=deno",
+    "--allow-net=127.0.0.1",
+    "--allow-read=tools/viewer/web",
+    "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
+  ]],
+  "tools/bench/shop": [[
+    "--allow-run=deno",
+    "--allow-net=127.0.0.1",
+    "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
+  ]],
   "tools/bench/jobs": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
