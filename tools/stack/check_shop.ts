@@ -81,7 +81,13 @@ async function runShop(otlpEndpoint: string, run: string): Promise<void> {
 
 /** Runs the shop's checks against the stack; rejects with a {@linkcode CheckError}. */
 export async function checkShop(endpoints: StackEndpoints): Promise<void> {
-  const { tempoUrl, prometheusUrl, otlpEndpoint, timeoutMs } = endpoints;
+  await checkShopTraces(endpoints);
+  await checkShopMetrics(endpoints);
+}
+
+/** Runs the shop with every fault on, then finds each fault's traces in Tempo by TraceQL. */
+export async function checkShopTraces(endpoints: StackEndpoints): Promise<void> {
+  const { tempoUrl, otlpEndpoint, timeoutMs } = endpoints;
   const run = crypto.randomUUID().slice(0, 8);
   await runShop(otlpEndpoint, run);
   for (const [fault, query] of Object.entries(SHOP_TRACEQL)) {
@@ -102,6 +108,11 @@ export async function checkShop(endpoints: StackEndpoints): Promise<void> {
     }
     ok(`Tempo finds the ${fault} traces (${found.length}): ${q}`);
   }
+}
+
+/** Prometheus holds Deno's HTTP metrics of every shop service (run {@linkcode checkShopTraces} first). */
+export async function checkShopMetrics(endpoints: StackEndpoints): Promise<void> {
+  const { prometheusUrl, timeoutMs } = endpoints;
   for (const service of SHOP_SERVICES) {
     const query = denoRequestCountQuery(service);
     await poll(`Prometheus to hold ${query}`, timeoutMs, async () => {
