@@ -60,7 +60,8 @@ function connect(): DatabaseSync {
 }
 const schema = connect();
 schema.exec(`CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, customer TEXT, total_cents INTEGER);
-  CREATE TABLE IF NOT EXISTS order_lines (order_id INTEGER, item_id INTEGER, quantity INTEGER, price_cents);
+  CREATE TABLE IF NOT EXISTS order_lines
+    (order_id INTEGER, item_id INTEGER, quantity INTEGER, price_cents INTEGER);
   CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, order_id INTEGER, carrier TEXT, sent INTEGER)`);
 
 // A pool of connections: a request that finds none free waits, in a span of its own, for one to come back.
