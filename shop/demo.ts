@@ -12,7 +12,7 @@
  * @module
  */
 import { startReceiver, type Trace } from "@example/otlp/receiver";
-import { callThroughClient, demoMain, type DemoOptions } from "@example/viewer/demo";
+import { callThroughClient, demoMain, type DemoOptions } from "@example/demo/demo";
 import type { FlagSpecs } from "@example/harness/flags";
 import { type Fault, FAULTS, startShop } from "./service.ts";
 import { checkoutSpan, missingFromTrace, SIGNATURES } from "./signatures.ts";

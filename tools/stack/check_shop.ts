@@ -13,8 +13,7 @@
  */
 import { type Fault, FAULTS, SHOP_SERVICES, startShop } from "@example/shop/service";
 import { EXTRA_CHECKOUTS } from "@example/shop/demo";
-import { denoRequestCountQuery, type StackEndpoints } from "./check_stack.ts";
-import { CheckError, getJson, ok, poll } from "./stack_http.ts";
+import { CheckError, getJson, ok, poll, type StackEndpoints } from "./stack_http.ts";
 
 /** For each fault, the TraceQL query that finds its traces; `run` narrows it to one run of the shop. */
 export const SHOP_TRACEQL: Record<Fault, (run: string) => string> = {
@@ -114,7 +113,7 @@ export async function checkShopTraces(endpoints: StackEndpoints): Promise<void> 
 export async function checkShopMetrics(endpoints: StackEndpoints): Promise<void> {
   const { prometheusUrl, timeoutMs } = endpoints;
   for (const service of SHOP_SERVICES) {
-    const query = denoRequestCountQuery(service);
+    const query = `http_server_request_duration_seconds_count{job="${service}"}`; // OTLP: service.name is job
     await poll(`Prometheus to hold ${query}`, timeoutMs, async () => {
       const body = await getJson(
         `${prometheusUrl}/api/v1/query?${new URLSearchParams({ query })}`,
