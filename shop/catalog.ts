@@ -17,7 +17,7 @@ import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 
 const tracer = trace.getTracer("catalog", "1.0.0");
-const FAULTS = (Deno.env.get("FAULTS") ?? "").split(",");
+let faults = (Deno.env.get("FAULTS") ?? "").split(","); // PUT /faults switches them at runtime
 /** SQLite answers in microseconds; a database server across the network takes a round trip per query. */
 const ROUND_TRIP_MS = 2;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -68,7 +68,7 @@ const db = openCatalog(DATA_DIR);
 /** The items among `ids`: one query for all of them (or, with the `n-plus-one` fault, one per id). */
 async function findItems(ids: number[]) {
   const columns = "SELECT id, name, price_cents FROM items";
-  if (FAULTS.includes("n-plus-one")) {
+  if (faults.includes("n-plus-one")) {
     const rows = [];
     for (const id of ids) rows.push(...await query(db, "SELECT", "items", `${columns} WHERE id = ?`, [id]));
     return rows;
@@ -77,8 +77,15 @@ async function findItems(ids: number[]) {
   return await query(db, "SELECT", "items", `${columns} WHERE id IN (${placeholders})`, ids);
 }
 
+/** `PUT /faults?on=a,b`: the faults on from now; the frontend sends it to every service. */
+function setFaults(url: URL): Response {
+  faults = (url.searchParams.get("on") ?? "").split(",");
+  return Response.json({ faults });
+}
+
 async function handler(request: Request): Promise<Response> {
   const url = new URL(request.url);
+  if (url.pathname === "/faults" && request.method === "PUT") return setFaults(url);
   if (url.pathname !== "/items") return Response.json({ error: "not found" }, { status: 404 });
   trace.getActiveSpan()?.setAttribute("http.route", "/items").updateName(`${request.method} /items`);
   const ids = (url.searchParams.get("ids") ?? "").split(",");

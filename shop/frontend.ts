@@ -14,7 +14,8 @@
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 
-const FAULTS = (Deno.env.get("FAULTS") ?? "").split(",");
+const FAULTS = ["n-plus-one", "sequential", "pool", "slow-dependency", "errors"];
+let faults = (Deno.env.get("FAULTS") ?? "").split(","); // PUT /faults?on=… switches them at runtime
 const [CATALOG, INVENTORY, ORDERS] = ["CATALOG_URL", "INVENTORY_URL", "ORDERS_URL"]
   .map((name) => Deno.env.get(name) ?? "http://127.0.0.1:0/");
 /** The inventory is slow at times: give up on an attempt after this long, and try once more. */
@@ -68,7 +69,7 @@ async function checkout(url: URL): Promise<Response> {
   const wanted = parseItems(url.searchParams.get("items"));
   const customer = parseCustomer(url.searchParams.get("customer"));
   const ids = [...new Set(wanted)];
-  const [{ items }, { stock }] = FAULTS.includes("sequential")
+  const [{ items }, { stock }] = faults.includes("sequential")
     ? [await getItems(ids), await getStock(ids)]
     : await Promise.all([getItems(ids), getStock(ids)]);
   const lines = ids.map((id) => ({
@@ -88,13 +89,26 @@ async function checkout(url: URL): Promise<Response> {
   return Response.json({ ...order, customer, lines });
 }
 
+/** `PUT /faults?on=pool,errors` (or `?on=` for none): switches the faults of every service, at once. */
+async function switchFaults(url: URL): Promise<Response> {
+  const on = (url.searchParams.get("on") ?? "").split(",").filter((name) => name !== "");
+  const unknown = on.filter((name) => !FAULTS.includes(name));
+  if (unknown.length > 0) throw new HttpError(400, `unknown fault ${unknown}: the faults are ${FAULTS}`);
+  faults = on;
+  await Promise.all(
+    [CATALOG, INVENTORY, ORDERS].map((base) => call(`${base}faults?on=${on}`, { init: { method: "PUT" } })),
+  );
+  return Response.json({ faults: on });
+}
+
 async function handler(request: Request): Promise<Response> {
   const url = new URL(request.url);
-  if (url.pathname !== "/checkout") return Response.json({ error: "not found" }, { status: 404 });
+  const route = url.pathname === "/faults" && request.method === "PUT" ? "/faults" : "/checkout";
+  if (url.pathname !== route) return Response.json({ error: "not found" }, { status: 404 });
   const span = trace.getActiveSpan(); // Deno's SERVER span
-  span?.setAttribute("http.route", "/checkout").updateName(`${request.method} /checkout`);
+  span?.setAttribute("http.route", route).updateName(`${request.method} ${route}`);
   try {
-    return await checkout(url);
+    return await (route === "/faults" ? switchFaults(url) : checkout(url));
   } catch (error) {
     const status = error instanceof HttpError ? error.status : 502;
     const message = error instanceof HttpError ? error.message : `a service did not answer: ${error}`;

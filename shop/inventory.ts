@@ -17,7 +17,7 @@ import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 
 const tracer = trace.getTracer("inventory", "1.0.0");
-const FAULTS = (Deno.env.get("FAULTS") ?? "").split(",");
+let faults = (Deno.env.get("FAULTS") ?? "").split(","); // PUT /faults switches them at runtime
 const ROUND_TRIP_MS = 2; // a database server across the network, as in catalog.ts
 const SLOW_MS = 500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -63,8 +63,15 @@ const DATA_DIR = Deno.env.get("SHOP_DATA_DIR") ?? "shop-data/inventory"; // remo
 const db = openInventory(DATA_DIR);
 let requests = 0;
 
+/** `PUT /faults?on=a,b`: the faults on from now; the frontend sends it to every service. */
+function setFaults(url: URL): Response {
+  faults = (url.searchParams.get("on") ?? "").split(",");
+  return Response.json({ faults });
+}
+
 async function handler(request: Request): Promise<Response> {
   const url = new URL(request.url);
+  if (url.pathname === "/faults" && request.method === "PUT") return setFaults(url);
   if (url.pathname !== "/stock") return Response.json({ error: "not found" }, { status: 404 });
   trace.getActiveSpan()?.setAttribute("http.route", "/stock").updateName(`${request.method} /stock`);
   const ids = (url.searchParams.get("ids") ?? "").split(",");
@@ -72,7 +79,7 @@ async function handler(request: Request): Promise<Response> {
     return Response.json({ error: "ids: up to 100 whole numbers, comma-separated" }, { status: 400 });
   }
   // The slow-dependency fault: every fifth request waits before it answers (self time of the SERVER span).
-  if (FAULTS.includes("slow-dependency") && ++requests % 5 === 0) await sleep(SLOW_MS);
+  if (faults.includes("slow-dependency") && ++requests % 5 === 0) await sleep(SLOW_MS);
   const placeholders = ids.map(() => "?").join(", ");
   const sql = `SELECT item_id, quantity FROM stock WHERE item_id IN (${placeholders})`;
   const rows = await query(db, "SELECT", "stock", sql, ids.map(Number));

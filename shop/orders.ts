@@ -20,8 +20,8 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } f
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 
 const tracer = trace.getTracer("orders", "1.0.0");
-const FAULTS = (Deno.env.get("FAULTS") ?? "").split(",");
-const POOL_SIZE = FAULTS.includes("pool") ? 1 : 10;
+let faults = (Deno.env.get("FAULTS") ?? "").split(","); // PUT /faults switches them at runtime
+const POOL_SIZE = 10;
 const PAYMENT_MS = 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -64,26 +64,30 @@ schema.exec(`CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, customer
     (order_id INTEGER, item_id INTEGER, quantity INTEGER, price_cents INTEGER);
   CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, order_id INTEGER, carrier TEXT, sent INTEGER)`);
 
-// A pool of connections: a request that finds none free waits, in a span of its own, for one to come back.
+// A pool of connections (of one with the `pool` fault): a request that finds none free waits, in a span of
+// its own, until one is handed back.
 const idle = Array.from({ length: POOL_SIZE }, connect);
-const waiting: ((db: DatabaseSync) => void)[] = [];
+const waiting: (() => void)[] = [];
+let inUse = 0;
 async function withConnection<T>(work: (db: DatabaseSync) => Promise<T>): Promise<T> {
-  const attributes = {
-    "db.client.connection.pool.name": "orders",
-    "db.client.connection.pool.max": POOL_SIZE,
-  };
-  const db = idle.pop() ??
+  const limit = faults.includes("pool") ? 1 : POOL_SIZE;
+  const attributes = { "db.client.connection.pool.name": "orders", "db.client.connection.pool.max": limit };
+  if (inUse < limit) inUse++;
+  else {
     await tracer.startActiveSpan(
       "wait for connection",
       { attributes },
-      (span) => new Promise<DatabaseSync>((resolve) => waiting.push(resolve)).finally(() => span.end()),
+      (span) => new Promise<void>((resolve) => waiting.push(resolve)).finally(() => span.end()),
     );
+  }
+  const db = idle.pop()!;
   try {
     return await work(db);
   } finally {
-    const next = waiting.shift();
-    if (next) next(db);
-    else idle.push(db);
+    idle.push(db);
+    const next = inUse <= (faults.includes("pool") ? 1 : POOL_SIZE) ? waiting.shift() : undefined;
+    if (next) next(); // the connection's turn passes straight to the next in line
+    else inUse--;
   }
 }
 
@@ -94,7 +98,7 @@ function chargePayment(totalCents: number): Promise<void> {
   return tracer.startActiveSpan("charge payment", { attributes }, async (span) => {
     try {
       await sleep(PAYMENT_MS);
-      if (FAULTS.includes("errors") && ++payments % 4 === 0) throw new Error("payment declined (simulated)");
+      if (faults.includes("errors") && ++payments % 4 === 0) throw new Error("payment declined (simulated)");
     } catch (error) {
       span.recordException(error as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -204,8 +208,15 @@ function listOrders(): Response {
   return Response.json({ count, latest: query(consumer, "SELECT", "orders", sql, []) });
 }
 
+/** `PUT /faults?on=a,b`: the faults on from now; the frontend sends it to every service. */
+function setFaults(url: URL): Response {
+  faults = (url.searchParams.get("on") ?? "").split(",");
+  return Response.json({ faults });
+}
+
 async function handler(request: Request): Promise<Response> {
   const url = new URL(request.url);
+  if (url.pathname === "/faults" && request.method === "PUT") return setFaults(url);
   if (url.pathname !== "/orders") return Response.json({ error: "not found" }, { status: 404 });
   trace.getActiveSpan()?.setAttribute("http.route", "/orders").updateName(`${request.method} /orders`);
   if (request.method === "GET") return listOrders();

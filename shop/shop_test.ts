@@ -272,3 +272,36 @@ Deno.test("deno task shop:load sends steady checkouts and ends with p50 and p95"
     /^shop:load: --rate takes a whole number from 1 to 200, got "0"$/m,
   );
 });
+
+Deno.test("PUT /faults switches the faults of every service at runtime, without a restart", async () => {
+  await using receiver = startReceiver({ port: 0 });
+  const shop = await startShop({ otlpEndpoint: receiver.url });
+  const put = (on: string) =>
+    fetch(`${shop.url}faults?on=${on}`, { method: "PUT" }).then(async (r) => [r.status, await r.json()]);
+  const answers = [];
+  try {
+    answers.push(await checkout(shop.url, "items=1,2,3"));
+    assert.deepEqual(await put("n-plus-one,sequential"), [200, { faults: ["n-plus-one", "sequential"] }]);
+    answers.push(await checkout(shop.url, "items=1,2,3"));
+    assert.deepEqual(await put(""), [200, { faults: [] }]);
+    answers.push(await checkout(shop.url, "items=1,2,3"));
+    assert.deepEqual(await put("pool"), [200, { faults: ["pool"] }]);
+    answers.push(...await Promise.all([1, 2, 3, 4].map(() => checkout(shop.url, "items=1"))));
+    const [status, body] = await put("n-plus-one,bogus");
+    assert.equal(status, 400);
+    assert.match(body.error, /^unknown fault bogus: the faults are n-plus-one,sequential,pool,/);
+  } finally {
+    assert.equal((await shop.stop()).code, 0);
+  }
+  assert.deepEqual(answers.map((answer) => answer.status), Array(7).fill(200));
+  const waits = receiver.store.spans.filter((span) => span.name === "wait for connection");
+  assert.ok(
+    waits.length > 0 && waits.every((span) => span.attributes["db.client.connection.pool.max"] === 1),
+  );
+  const traces = (await checkoutTraces(receiver.store, 7, 7))
+    .sort((a, b) => checkoutSpan(a)!.startTimeUnixNano < checkoutSpan(b)!.startTimeUnixNano ? -1 : 1);
+  const shows = (fault: Fault) => traces.map((trace) => SIGNATURES[fault](trace) !== undefined);
+  assert.deepEqual(shows("n-plus-one").slice(0, 3), [false, true, false]);
+  assert.deepEqual(shows("sequential").slice(0, 3), [false, true, false]);
+  assert.deepEqual(shows("pool").slice(0, 3), [false, false, false]);
+});

@@ -13,7 +13,9 @@ const ms = (nanos: bigint) => Number(nanos) / 1e6;
 
 /** The frontend's `GET /checkout` SERVER span of a trace. */
 export function checkoutSpan(trace: Trace): Span | undefined {
-  return trace.spans.find((span) => span.service === "frontend" && span.kind === "SERVER");
+  return trace.spans.find((span) =>
+    span.service === "frontend" && span.kind === "SERVER" && span.attributes["http.route"] === "/checkout"
+  );
 }
 
 /** The database spans (`db.system.name` `sqlite`) of `service` in a trace. */
