@@ -31,6 +31,7 @@ import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "@example/otlp/terminal_text";
 import { pageAssets } from "./web_assets.ts";
 import { signalsAnswer } from "./web_signals.ts";
+import { serveAgain } from "@example/otlp/listener";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
 export interface TraceSummary {
@@ -555,7 +556,11 @@ export function startWebView(
 ): WebView {
   const handler = createWebHandler(store, options);
   const onError = webErrorHandler(print ?? _stderrLine());
-  const server = Deno.serve({ hostname, port, onListen: () => {}, onError }, handler.handle);
+  // Listens again when an accept fails (no file descriptor left) rather than ending the program.
+  const server = serveAgain({ hostname, port, onListen: () => {}, onError }, handler.handle, {
+    who: "web view",
+    print: print ?? _stderrLine(),
+  });
   const close = async () => {
     handler.close();
     await server.shutdown();
