@@ -1,6 +1,6 @@
 // Opt-in (about 20 s: a 10 s drain deadline, a burst of subprocesses, a descriptor limit):
 //   JOBS_LIMITS=1 deno test --allow-run=deno,prlimit,bash --allow-net=127.0.0.1 --allow-read=. \
-//     --allow-env=JOBS_LIMITS,PATH,HOME,DENO_DIR,XDG_CACHE_HOME jobs/limits_test.ts
+//     --allow-write=/tmp/deno-example-copy --allow-env=JOBS_LIMITS,PATH,HOME,DENO_DIR,XDG_CACHE_HOME jobs/limits_test.ts
 // CI runs it. The jobs service under load and abuse: its subprocesses are bounded, its stop has a deadline,
 // it survives running out of file descriptors, and its worker and subprocess get only what they need.
 import assert from "node:assert/strict";
@@ -112,14 +112,7 @@ Deno.test({
       { OTEL_DENO: "false", JOBS_HOST: "127.0.0.1", JOBS_PORT: "0" },
     );
     const stderr = new Response(process.stderr).text();
-    const lines = process.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
-    let out = "";
-    while (!/listening on http:\/\/[^:]+:(\d+)\//.test(out)) {
-      const { value, done } = await lines.next();
-      if (done) throw new Error(`jobs/server.ts ended before listening: ${out}${await stderr}`);
-      out += value;
-    }
-    const port = Number(out.match(/listening on http:\/\/[^:]+:(\d+)\//)![1]);
+    const port = await listeningPort(process, stderr);
     const outcome = await exhaustAndRecover(port);
     try {
       process.kill("SIGTERM");
@@ -161,4 +154,73 @@ export async function exhaustAndRecover(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { opened: conns.length, recovered: false, attempts: 50 };
+}
+
+/** Stands in for jobs/worker.ts: answers with a bit for each thing it may do (run deno, read, env, net). */
+const PROBE_WORKER = `
+const tries = [
+  () => new Deno.Command("deno", { args: ["--version"] }).outputSync(),
+  () => Deno.readTextFileSync("jobs/server.ts"),
+  () => Deno.env.get("PATH"),
+  () => Deno.listen({ hostname: "127.0.0.1", port: 0 }).close(),
+];
+self.onmessage = ({ data }) => {
+  let digest = 0;
+  for (const [bit, attempt] of tries.entries()) {
+    try {
+      attempt();
+      digest |= 1 << bit;
+    } catch { /* refused */ }
+  }
+  self.postMessage({ id: data.id, digest });
+};
+`;
+
+Deno.test({
+  name: "jobs (opt-in, JOBS_LIMITS=1): the Web Worker may not run deno, read, see the environment or listen",
+  ignore: !optedIn,
+  async fn() {
+    // The service as it is, in a copy whose jobs/worker.ts is the probe above.
+    const copy = new URL("file:///tmp/deno-example-copy/jobs-worker/");
+    await Deno.mkdir(new URL("jobs/", copy), { recursive: true });
+    for (const name of ["server.ts", "queue.ts", "subprocess.ts", "deno.json"]) {
+      await Deno.copyFile(new URL(`jobs/${name}`, ROOT), new URL(`jobs/${name}`, copy));
+    }
+    await Deno.writeTextFile(new URL("jobs/worker.ts", copy), PROBE_WORKER);
+    const process = spawn(
+      "deno",
+      ["run", ...jobsFlags(), "jobs/server.ts"],
+      copy,
+      { OTEL_DENO: "false", JOBS_HOST: "127.0.0.1", JOBS_PORT: "0" },
+    );
+    const stderr = new Response(process.stderr).text();
+    try {
+      const port = await listeningPort(process, stderr);
+      const response = await fetch(`http://127.0.0.1:${port}/jobs`);
+      const answer = await response.text();
+      assert.equal(response.status, 200, answer);
+      X;
+      assert.equal(JSON.parse(answer).digest, 0, answer);
+    } finally {
+      process.kill("SIGTERM");
+      await process.status;
+    }
+  },
+});
+
+/** The port a `jobs/server.ts` child prints once it listens; its output is read to the end meanwhile. */
+async function listeningPort(process: Deno.ChildProcess, stderr: Promise<string>): Promise<number> {
+  const chunks = process.stdout.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
+  let out = "";
+  for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+    out += next.value;
+    const port = out.match(/listening on http:\/\/[^:]+:(\d+)\//)?.[1];
+    if (port) {
+      (async () => { // keep reading: a closed stdout would fail the service's next line
+        while (!(await chunks.next()).done);
+      })();
+      return Number(port);
+    }
+  }
+  throw new Error(`jobs/server.ts ended before listening: ${out}${await stderr}`);
 }
