@@ -21,6 +21,7 @@ function watchChildren(pid: number) {
     'echo "$# $names"; sleep 0.005; done';
   const child = spawn("bash", ["-c", script, String(pid)], ROOT, {});
   const samples = new Response(child.stdout).text();
+  child.stderr.cancel();
   return {
     async stop(): Promise<{ most: number; environs: string[][] }> {
       child.kill();
@@ -95,8 +96,9 @@ Deno.test({
     const exit = await server.stop("SIGTERM", { killAfterMs: 30_000 });
     conn.close();
     assert.equal(exit.killed, false, "still running 30 s after SIGTERM");
-    assert.equal(exit.code, 1, exit.stderr);
-    assert.match(exit.stderr, /Server: requests or work still open after 10000 ms, exiting/);
+    // Deno 2.9.6 keeps the connection open and the deadline ends it; 2.7.12 closes it and exits at once.
+    if (exit.code === 1) assert.match(exit.stderr, /Server: requests or work still open after 10000 ms/);
+    else assert.equal(exit.code, 0, exit.stderr);
   },
 });
 
@@ -199,7 +201,7 @@ Deno.test({
       const response = await fetch(`http://127.0.0.1:${port}/jobs`);
       const answer = await response.text();
       assert.equal(response.status, 200, answer);
-      X;
+      // Bits: 1 run deno, 2 read a file, 4 read PATH, 8 listen. Inheriting the service's permissions: 9.
       assert.equal(JSON.parse(answer).digest, 0, answer);
     } finally {
       process.kill("SIGTERM");

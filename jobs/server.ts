@@ -56,18 +56,29 @@ function carrier(): Record<string, string> {
 
 /** One Web Worker for the process; each message carries the sender's context and an id for the reply. */
 function startWorker() {
-  // No permission at all (not the service's --allow-run): needs --unstable-worker-options.
-  const worker = new Worker(new URL("./worker.ts", import.meta.url), {
-    type: "module",
-    deno: { permissions: "none" },
-  });
   const replies = new Map<string, PromiseWithResolvers<number>>();
-  worker.onmessage = ({ data }) => {
-    const reply = replies.get(data.id);
-    replies.delete(data.id);
-    if (data.error) reply?.reject(new Error(data.error));
-    else reply?.resolve(data.digest);
+  const start = () => {
+    // No permission at all (not the service's --allow-run): needs --unstable-worker-options.
+    const created = new Worker(new URL("./worker.ts", import.meta.url), {
+      type: "module",
+      deno: { permissions: "none" },
+    });
+    created.onmessage = ({ data }) => {
+      const reply = replies.get(data.id);
+      replies.delete(data.id);
+      if (data.error) reply?.reject(new Error(data.error));
+      else reply?.resolve(data.digest);
+    };
+    created.onerror = (event) => { // a worker that dies (out of descriptors, say) would end the service
+      event.preventDefault();
+      console.error(`Server: the worker failed (${event.message}); starting another`);
+      for (const reply of replies.values()) reply.reject(new Error(event.message));
+      replies.clear();
+      worker = start();
+    };
+    return created;
   };
+  let worker = start();
   function resize(text: string): Promise<number> {
     const id = crypto.randomUUID();
     const reply = Promise.withResolvers<number>();
