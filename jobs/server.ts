@@ -71,22 +71,22 @@ function startWorker() {
     };
     created.onerror = (event) => { // a worker that dies (out of descriptors, say) would end the service
       event.preventDefault();
-      console.error(`Server: the worker failed (${event.message}); starting another`);
+      console.error(`Server: the worker failed (${event.message}); the next job starts another`);
       for (const reply of replies.values()) reply.reject(new Error(event.message));
       replies.clear();
-      worker = start();
+      worker = undefined;
     };
     return created;
   };
-  let worker = start();
+  let worker: Worker | undefined = start();
   function resize(text: string): Promise<number> {
     const id = crypto.randomUUID();
     const reply = Promise.withResolvers<number>();
     replies.set(id, reply);
-    worker.postMessage({ id, carrier: carrier(), text });
+    (worker ??= start()).postMessage({ id, carrier: carrier(), text });
     return reply.promise;
   }
-  return { resize, terminate: () => worker.terminate() };
+  return { resize, terminate: () => worker?.terminate() };
 }
 
 /** The service's variables the subprocess gets, to export where the service does; it gets no others. */
