@@ -1,6 +1,6 @@
 /**
  * OTLP/HTTP collectors that misbehave on demand, for the fault tests: one that works (the receiver of
- * `otlp/receiver.ts`), hangs (reads the request, never answers), fails (503 or 500), or answers with a
+ * `tools/otlp/receiver.ts`), hangs (reads the request, never answers), fails (503 or 500), or answers with a
  * partial success; the mode can change while the programs under test keep running. Also a TCP listener that
  * accepts connections and never answers, and a way to find a port where nothing listens.
  *

@@ -1,6 +1,6 @@
 // Bad OpenTelemetry configuration, on real processes: what Deno 2.9.6 does with it. Some values stop the
 // program before it starts, with a clear message; others are ignored without a word, and the telemetry is
-// lost, and `deno task doctor` (harness/doctor.ts) says so. docs/reliability.md lists both.
+// lost, and `deno task doctor` (tools/harness/doctor.ts) says so. docs/reliability.md lists both.
 import assert from "node:assert/strict";
 import { startReceiver } from "@example/otlp/receiver";
 import { runClient, runDoctor, startServer } from "@example/harness/processes";

@@ -41,29 +41,29 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-env=LOG_TOKENS,LOG_STREAM,PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "check": [[], [], [], []],
-  "bench/bench": [[
+  "tools/bench/bench": [[
     "--allow-net=127.0.0.1",
     "--allow-run=deno,node/node_modules/.bin/node,wrk,.bin/vegeta",
     "--allow-read=node/package-lock.json",
     "--allow-write=results",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "bench/instructions": [[
+  "tools/bench/instructions": [[
     "--allow-net=127.0.0.1",
     "--allow-run=deno,valgrind,callgrind_control",
     "--allow-read=.callgrind",
     "--allow-write=.callgrind",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "bench/smoke": [[]],
-  "bench/install": [],
+  "tools/bench/smoke": [[]],
+  "tools/bench/install": [],
   "demo": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
-    "--allow-read=viewer/web",
+    "--allow-read=tools/viewer/web",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "viewer": [["--allow-net=127.0.0.1", "--allow-read=viewer/web"]],
+  "viewer": [["--allow-net=127.0.0.1", "--allow-read=tools/viewer/web"]],
   "jobs": [[
     "--allow-net=127.0.0.1",
     "--allow-env=JOBS_HOST,JOBS_PORT,OTEL_*",
@@ -73,15 +73,15 @@ const EXPECTED: Record<string, string[][]> = {
   "demo:jobs": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
-    "--allow-read=viewer/web",
+    "--allow-read=tools/viewer/web",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "bench/jobs": [[
+  "tools/bench/jobs": [[
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
-  "otlp/generate": [],
+  "tools/otlp/generate": [],
 };
 
 const LOOPBACK = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;

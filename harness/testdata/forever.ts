@@ -1,2 +1,0 @@
-// Runs until it is killed: for the timeout of harness/processes.ts's runDeno.
-setInterval(() => {}, 1000);

@@ -1,0 +1,2 @@
+// Runs until it is killed: for the timeout of tools/harness/processes.ts's runDeno.
+setInterval(() => {}, 1000);
