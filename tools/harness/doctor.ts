@@ -92,9 +92,28 @@ export function otelWarnings(env: (name: string) => string | undefined = readEnv
   return warnings;
 }
 
+/**
+ * Returns one line when Deno's baggage propagator is on (`OTEL_PROPAGATORS` unset or naming `baggage`): Deno
+ * 2.9.6 never answers a request whose `baggage` header has a bad percent-escape, and holds its socket.
+ */
+export function otelRisks(env: (name: string) => string | undefined = readEnv): string[] {
+  const propagators = env("OTEL_PROPAGATORS");
+  if (propagators !== undefined && !propagators.split(",").map((name) => name.trim()).includes("baggage")) {
+    return [];
+  }
+  return [
+    `OTEL_PROPAGATORS=${
+      propagators ?? "(unset: tracecontext,baggage)"
+    } reads baggage: Deno never answers a ` +
+    "request whose baggage has a bad percent-escape and keeps its socket; a server that needs no baggage: " +
+    "OTEL_PROPAGATORS=tracecontext",
+  ];
+}
+
 if (import.meta.main) {
   const warnings = otelWarnings();
   for (const warning of warnings) console.log(`warning: ${warning}`);
+  for (const risk of otelRisks()) console.log(`risk: ${risk}`); // a server's exposure, not a loss of traces
   if (warnings.length > 0) Deno.exit(1);
   console.log(
     `OpenTelemetry settings: nothing found that loses traces (checked ${OTEL_VARIABLES.join(", ")})`,
