@@ -39,7 +39,7 @@ export function createHandler(workMs = 50): (request: Request) => Response | Pro
       }),
   };
   return (request) => {
-    // The path as sent, found without `new URL`, whose cost shows in tools/bench/README.md's untraced figures.
+    // The path as sent, found without `new URL`, whose cost is in docs/decisions.md.
     const path = request.url.slice(request.url.indexOf("/", 8)).split("?", 1)[0];
     if (!Object.hasOwn(routes, path)) return Response.json({ error: "not found" }, { status: 404 });
     // Deno's SERVER span does not know the route: name it "{method} {route}", as the conventions say.

@@ -10,8 +10,8 @@
  */
 import { startReceiver, TelemetryStore, type Trace } from "@example/otlp/receiver";
 import type { Span } from "@example/otlp/decode";
-import { startJobsServer } from "./service.ts";
-import { callThroughClient, demoMain, type DemoOptions } from "@example/viewer/demo";
+import { startJobsServer } from "@example/harness/jobs_server";
+import { callThroughClient, demoMain, type DemoOptions } from "@example/demo/demo";
 
 /** A boundary the trace must cross, and how to tell it did. */
 export interface Boundary {

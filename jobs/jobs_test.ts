@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { startReceiver, TelemetryStore } from "@example/otlp/receiver";
 import { otelEnv, ROOT, runDeno, spawn } from "@example/harness/processes";
 import { BOUNDARIES, runJobsDemo } from "./demo.ts";
-import { jobsFlags } from "./service.ts";
+import { jobsFlags } from "@example/harness/jobs_server";
 
 /** A valid context, the control of the tests of bad ones. */
 const VALID = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { startReceiver } from "@example/otlp/receiver";
 import { ROOT, spawn } from "@example/harness/processes";
-import { jobsFlags, startJobsServer } from "./service.ts";
+import { jobsFlags, startJobsServer } from "@example/harness/jobs_server";
 
 const optedIn = Deno.permissions.querySync({ name: "env", variable: "JOBS_LIMITS" }).state === "granted" &&
   Deno.env.get("JOBS_LIMITS") === "1";

@@ -1,6 +1,6 @@
 // Unit tests of the client's call function against real HTTP servers in this process. Its settings
 // (SERVER_URL, REQUEST_TIMEOUT_MS, MAX_RESPONSE_BYTES, GRAFANA_URL) are tested on real processes in
-// tests/failures_test.ts, tests/client_hostile_test.ts and tests/permissions_test.ts.
+// tests/error_reporting_test.ts, tests/client_hostile_server_test.ts and tests/permissions_test.ts.
 import assert from "node:assert/strict";
 import { callApi, CallError } from "../client.ts";
 

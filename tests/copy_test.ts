@@ -1,7 +1,7 @@
 // The example as a user copies it: server.ts and client.ts alone in an empty folder outside this repository,
 // whose deno.json maps only @opentelemetry/api, run with the tutorial's two commands (`--allow-net` only,
 // Deno's OpenTelemetry on). The joined four-span trace must arrive at a receiver.
-import { checkJoinedTrace } from "@example/otlp/joined";
+import { checkJoinedTrace } from "@example/demo/joined";
 import assert from "node:assert/strict";
 import { startReceiver } from "@example/otlp/receiver";
 import { ROOT, spawn } from "@example/harness/processes";

@@ -1,6 +1,6 @@
 // The example as a user runs it: a real OTLP/HTTP receiver in the test, and the server and the client as
 // real child processes with Deno's OpenTelemetry on, exporting to it. Assertions are on what arrived.
-import { checkJoinedTrace } from "@example/otlp/joined";
+import { checkJoinedTrace } from "@example/demo/joined";
 import assert from "node:assert/strict";
 import { startReceiver } from "@example/otlp/receiver";
 import { runClient, startServer } from "@example/harness/processes";

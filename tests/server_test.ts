@@ -1,5 +1,5 @@
 // Unit tests of the server's handler, in this process, over real Request objects. Its settings (PORT, HOST,
-// SIMULATED_WORK_MS) are tested on real processes in tests/failures_test.ts and tests/permissions_test.ts.
+// SIMULATED_WORK_MS) are tested on real processes in tests/error_reporting_test.ts and tests/permissions_test.ts.
 import assert from "node:assert/strict";
 import { createHandler } from "../server.ts";
 

@@ -1,5 +1,5 @@
 // client.ts's callApi against SERVER_URL, printing the process's peak RSS during the call (sampled every
-// 10 ms) after the outcome: for the opt-in memory test of tests/client_hostile_test.ts.
+// 10 ms) after the outcome: for the opt-in memory test of tests/client_hostile_server_test.ts.
 import { callApi } from "../../client.ts";
 
 let peak = Deno.memoryUsage().rss;

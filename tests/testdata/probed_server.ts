@@ -1,7 +1,7 @@
 // server.ts's handler with two probes for tests: every traced response carries a `traceresponse` header (W3C
 // Trace Context Level 2) naming the trace and the SERVER span of its request, so that a test can find the
 // spans of a request it sent by hand; and GET /__memory answers Deno.memoryUsage() after a garbage collection
-// (when run with --v8-flags=--expose-gc), for the opt-in memory test of tests/faults_test.ts.
+// (when run with --v8-flags=--expose-gc), for the opt-in memory test of tests/collector_faults_test.ts.
 import { trace } from "@opentelemetry/api";
 import { createHandler } from "../../server.ts";
 

@@ -37,7 +37,7 @@ import {
   processUsage,
   runClientLoad,
   runRateLoad,
-} from "./children.ts";
+} from "./load_and_usage.ts";
 import {
   type ChildEnv as Env,
   childEnv,

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { collectOutput } from "@example/harness/output";
 import { percentile } from "./client_load.ts";
-import { spawnClientLoad } from "./children.ts";
+import { spawnClientLoad } from "./load_and_usage.ts";
 
 Deno.test("percentile is the nearest rank of the sorted values", () => {
   assert.equal(percentile([1, 2, 3, 4], 50), 2);

@@ -5,7 +5,7 @@
  * @module
  */
 import { NODE } from "@example/harness/processes";
-import { commandOutput, procInfo } from "./children.ts";
+import { commandOutput, procInfo } from "./load_and_usage.ts";
 import { wrkVersion } from "./wrk.ts";
 
 /** The machine, its load, and the software versions of a benchmark run. */

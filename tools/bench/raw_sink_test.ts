@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_MAX_BODY_BYTES } from "@example/otlp/receiver";
-import { jsonSpan, jsonTraces } from "@example/otlp/testdata/hostile";
+import { jsonSpan, jsonTraces } from "@example/otlp/hostile_requests";
 import { CountingStore } from "./counting_store.ts";
 import { startRawSink } from "./raw_sink.ts";
 

@@ -660,7 +660,9 @@ function clientSection(results: BenchResults): string[] {
     `${warmupSeconds} s warm-up then ${durationSeconds} s per configuration and round, ${rounds} in ` +
     "rotated order, each run in a new client process. Each cell " +
     "is the median over the rounds, with the lowest and highest round in parentheses; the ratio is taken " +
-    "within a round. Client CPU µs/call: the client process's CPU time from its start to the end of its " +
+    "within a round.",
+    "",
+    "Client CPU µs/call: the client process's CPU time from its start to the end of its " +
     "measurement, over the calls it made (warm-up included). Client peak RSS: that process's own peak " +
     "resident memory (VmHWM) up to the end of its measurement; it grows with the run's length until V8's " +
     "heap sizing levels off. Spans expected = calls × 2 (`call-api` and the fetch CLIENT span), summed " +

@@ -21,7 +21,7 @@ import {
   nestedKvlistProtobuf,
   TRACE_ID,
   withDeepValue,
-} from "./testdata/hostile.ts";
+} from "./hostile_requests.ts";
 
 /** A protobuf request of one span of trace TRACE_ID with these fields, encoded by protobuf-es. */
 function protobufSpan(fields: MessageInitShape<typeof pb.SpanSchema>): Uint8Array {

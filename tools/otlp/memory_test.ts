@@ -14,7 +14,7 @@ import {
   jsonTraces,
   manySpansProtobuf,
   spanId,
-} from "./testdata/hostile.ts";
+} from "./hostile_requests.ts";
 
 const optedIn = Deno.permissions.querySync({ name: "env", variable: "VIEWER_MEMORY" }).state === "granted" &&
   Deno.env.get("VIEWER_MEMORY") === "1";

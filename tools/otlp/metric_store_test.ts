@@ -3,7 +3,7 @@ import { otelEnv, runDeno } from "@example/harness/processes";
 import type { Metric, MetricPoint } from "./decode.ts";
 import { MetricStore } from "./metric_store.ts";
 import { createReceiverHandler, startReceiver, TelemetryStore } from "./receiver.ts";
-import { testMetric } from "./testdata/metrics.ts";
+import { testMetric } from "./sample_metrics.ts";
 
 const NS = 1_000_000n;
 

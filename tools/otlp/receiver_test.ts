@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createReceiverHandler, isComplete, reportError, startReceiver, TelemetryStore } from "./receiver.ts";
-import { replay } from "./testdata/replay.ts";
+import { replay } from "./recorded/replay.ts";
 import {
   chain,
   emptySpansProtobuf,
@@ -11,7 +11,7 @@ import {
   nestedKvlist,
   nestedKvlistProtobuf,
   withDeepValue,
-} from "./testdata/hostile.ts";
+} from "./hostile_requests.ts";
 
 for (const scenario of ["json", "protobuf"]) {
   Deno.test(`decodes what Deno sends as OTLP ${scenario}: four spans, one trace, the log records`, async () => {

@@ -11,9 +11,9 @@
  * @module
  */
 import { runClient } from "@example/harness/processes";
-import { startJobsServer } from "@example/jobs/service";
-import { base64ToHex, type FlatSpan, flattenTrace, type StackEndpoints } from "./check_stack.ts";
-import { CheckError, get, getJson, ok, poll } from "./stack_http.ts";
+import { startJobsServer } from "@example/harness/jobs_server";
+import { CheckError, get, getJson, ok, poll, type StackEndpoints } from "./stack_http.ts";
+import { base64ToHex, type FlatSpan, flattenTrace } from "./tempo_trace.ts";
 
 /** Each span of the jobs trace (by name) and the span it must be a child of. */
 export const JOBS_PARENTS: Readonly<Record<string, string>> = {

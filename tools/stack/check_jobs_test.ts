@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { CheckError, type FlatSpan } from "./check_stack.ts";
+import { CheckError } from "./stack_http.ts";
+import type { FlatSpan } from "./tempo_trace.ts";
 import { checkJobsTrace, JOBS_PARENTS, jobsMetricQueries, linksTo } from "./check_jobs.ts";
 
 function jobsTrace(): FlatSpan[] {

@@ -25,84 +25,14 @@
  */
 import { grafanaTraceUrl } from "./grafana_link.ts";
 import { runClient, startServer } from "@example/harness/processes";
-import { checkJoinedTrace as checkJoined, type JoinedSpan, JoinError } from "@example/otlp/joined";
-import type { SpanKind } from "@example/otlp/decode";
+import { checkJoinedTrace as checkJoined, JoinError } from "@example/demo/joined";
 import { checkDashboardQueries, checkErrorRateSeesFailures, dashboardUrl } from "./dashboard.ts";
 import { checkJobs } from "./check_jobs.ts";
-import { CheckError, get, getJson, ok, poll } from "./stack_http.ts";
-
-export { CheckError };
-
-/** A span as Tempo's `GET /api/v2/traces/<id>` returns it (OTLP JSON with base64 ids). */
-export interface TempoSpan {
-  /** The trace id, base64. */
-  traceId: string;
-  /** The span id, base64. */
-  spanId: string;
-  /** The parent's span id, base64; absent for a root span. */
-  parentSpanId?: string;
-  /** The span's name. */
-  name: string;
-  /** The span kind, such as `SPAN_KIND_SERVER`. */
-  kind: string;
-}
-
-/** A span of Tempo's answer in the receiver's shape: hex ids, the kind without its `SPAN_KIND_` prefix. */
-export type FlatSpan = JoinedSpan;
-
-/** An attribute as Tempo's JSON gives it (only string values are read). */
-export interface KeyValue {
-  /** The attribute's name. */
-  key: string;
-  /** Its value. */
-  value: { stringValue?: string };
-}
-
-/** The body of Tempo's `GET /api/v2/traces/<id>`. */
-export interface TempoTraceResponse {
-  /** Tempo's status, when it has one to report. */
-  status?: string;
-  /** The trace, grouped by resource and scope. */
-  trace?: {
-    resourceSpans?: {
-      resource?: { attributes?: KeyValue[] };
-      scopeSpans?: { scope?: { name?: string }; spans?: TempoSpan[] }[];
-    }[];
-  };
-}
-
-/** Converts a base64 id of Tempo's JSON to lowercase hex; empty for an absent id. */
-export function base64ToHex(id: string | undefined): string {
-  if (!id) return "";
-  const bytes = Uint8Array.from(atob(id), (c) => c.charCodeAt(0));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Flattens Tempo's trace response into one list of spans with hex ids. */
-export function flattenTrace(body: TempoTraceResponse): FlatSpan[] {
-  const spans: FlatSpan[] = [];
-  for (const resourceSpans of body.trace?.resourceSpans ?? []) {
-    const service = resourceSpans.resource?.attributes?.find((a) => a.key === "service.name")?.value
-      .stringValue ?? "";
-    for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
-      for (const span of scopeSpans.spans ?? []) {
-        spans.push({
-          service,
-          scope: { name: scopeSpans.scope?.name ?? "" },
-          name: span.name,
-          kind: (span.kind.replace(/^SPAN_KIND_/, "") || "UNSPECIFIED") as SpanKind,
-          traceId: base64ToHex(span.traceId),
-          spanId: base64ToHex(span.spanId),
-          parentSpanId: base64ToHex(span.parentSpanId) || undefined,
-        });
-      }
-    }
-  }
-  return spans;
-}
+import { CheckError, endpointsFromEnv, get, getJson, ok, poll, type StackEndpoints } from "./stack_http.ts";
+import { type FlatSpan, flattenTrace } from "./tempo_trace.ts";
 
 /**
- * The joined trace of one client call, by `@example/otlp/joined`'s one check; returns its four spans root
+ * The joined trace of one client call, by `@example/demo/joined`'s one check; returns its four spans root
  * first.
  *
  * @throws {CheckError} naming what is missing or wrong.
@@ -195,38 +125,6 @@ export function exemplarsName(body: { data?: ExemplarSeries[] }, traceId: string
 }
 
 // ---------------------------------------------------------------------------------------------------------
-
-/** Where the stack listens, and how long the check waits for data to arrive. */
-export interface StackEndpoints {
-  /** Tempo's HTTP API. */
-  tempoUrl: string;
-  /** Loki's HTTP API. */
-  lokiUrl: string;
-  /** Prometheus's HTTP API. */
-  prometheusUrl: string;
-  /** The Collector's health_check extension. */
-  healthUrl: string;
-  /** Where the example exports OTLP/HTTP (the Collector). */
-  otlpEndpoint: string;
-  /** Grafana, only for the link printed at the end. */
-  grafanaUrl: string;
-  /** How long to wait for each piece of data, in milliseconds. */
-  timeoutMs: number;
-}
-
-/** The endpoints from the environment, with the defaults of the compose file and the native run. */
-export function endpointsFromEnv(): StackEndpoints {
-  const env = (name: string, fallback: string) => (Deno.env.get(name) || fallback).replace(/\/+$/, "");
-  return {
-    tempoUrl: env("TEMPO_URL", "http://127.0.0.1:3200"),
-    lokiUrl: env("LOKI_URL", "http://127.0.0.1:3100"),
-    prometheusUrl: env("PROMETHEUS_URL", "http://127.0.0.1:9090"),
-    healthUrl: env("OTELCOL_HEALTH_URL", "http://127.0.0.1:13133"),
-    otlpEndpoint: env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
-    grafanaUrl: env("GRAFANA_URL", "http://localhost:3000"),
-    timeoutMs: Number(env("STACK_CHECK_TIMEOUT_S", "120")) * 1000,
-  };
-}
 
 /** Step 1: fails with one line naming the first backend that is not there or not ready. */
 export async function checkBackendsReady(endpoints: StackEndpoints): Promise<void> {

@@ -1,18 +1,15 @@
 import assert from "node:assert/strict";
 import {
-  base64ToHex,
   checkBackendsReady,
-  CheckError,
   checkJoinedTrace,
   exemplarsName,
   findLogLines,
-  flattenTrace,
   logsForSpanQuery,
   searchFinds,
   SERVER_LOG_LINE,
-  type StackEndpoints,
-  type TempoTraceResponse,
 } from "./check_stack.ts";
+import { CheckError, type StackEndpoints } from "./stack_http.ts";
+import { base64ToHex, flattenTrace, type TempoTraceResponse } from "./tempo_trace.ts";
 import { closedPort } from "@example/harness/processes";
 
 const TRACE = "0af7651916cd43dd8448eb211c80319c";

@@ -9,8 +9,7 @@
  * @module
  */
 import dashboardJson from "./grafana/dashboards/deno_services.json" with { type: "json" };
-import type { StackEndpoints } from "./check_stack.ts";
-import { CheckError, getJson, ok, poll } from "./stack_http.ts";
+import { CheckError, getJson, ok, poll, type StackEndpoints } from "./stack_http.ts";
 
 /** A reference to a provisioned data source. */
 export interface DatasourceRef {

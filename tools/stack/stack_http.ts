@@ -1,6 +1,7 @@
 /**
- * The HTTP side of `deno task test:stack`: asking a backend of the Grafana stack, waiting for data to arrive,
- * and the one kind of failure the check reports ({@linkcode CheckError}, printed as one line).
+ * The HTTP side of `deno task test:stack`: where the backends of the Grafana stack listen
+ * ({@linkcode endpointsFromEnv}), asking them, waiting for data to arrive, and the one kind of failure the
+ * check reports ({@linkcode CheckError}, printed as one line).
  *
  * @module
  */
@@ -73,4 +74,36 @@ export async function poll<T>(
 /** Prints one passed step of the check. */
 export function ok(message: string): void {
   console.log(`ok   ${message}`);
+}
+
+/** Where the stack listens, and how long the check waits for data to arrive. */
+export interface StackEndpoints {
+  /** Tempo's HTTP API. */
+  tempoUrl: string;
+  /** Loki's HTTP API. */
+  lokiUrl: string;
+  /** Prometheus's HTTP API. */
+  prometheusUrl: string;
+  /** The Collector's health_check extension. */
+  healthUrl: string;
+  /** Where the example exports OTLP/HTTP (the Collector). */
+  otlpEndpoint: string;
+  /** Grafana, only for the link printed at the end. */
+  grafanaUrl: string;
+  /** How long to wait for each piece of data, in milliseconds. */
+  timeoutMs: number;
+}
+
+/** The endpoints from the environment, with the defaults of the compose file and the native run. */
+export function endpointsFromEnv(): StackEndpoints {
+  const env = (name: string, fallback: string) => (Deno.env.get(name) || fallback).replace(/\/+$/, "");
+  return {
+    tempoUrl: env("TEMPO_URL", "http://127.0.0.1:3200"),
+    lokiUrl: env("LOKI_URL", "http://127.0.0.1:3100"),
+    prometheusUrl: env("PROMETHEUS_URL", "http://127.0.0.1:9090"),
+    healthUrl: env("OTELCOL_HEALTH_URL", "http://127.0.0.1:13133"),
+    otlpEndpoint: env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+    grafanaUrl: env("GRAFANA_URL", "http://localhost:3000"),
+    timeoutMs: Number(env("STACK_CHECK_TIMEOUT_S", "120")) * 1000,
+  };
 }

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import type { Metric } from "@example/otlp/decode";
-import { httpDuration as duration, testMetric } from "@example/otlp/testdata/metrics";
+import { httpDuration as duration, testMetric } from "@example/otlp/sample_metrics";
 import { MetricStore } from "@example/otlp/metric_store";
 import { httpSummaries, metricSummaries, serviceSummaries } from "./metrics_summary.ts";
-import { summaryLine, summaryLines } from "./summary.ts";
+import { summaryLine, summaryLines } from "./terminal_summary.ts";
 
 const S = 1_000_000_000n;
 

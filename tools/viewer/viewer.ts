@@ -19,7 +19,7 @@ import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "@example/otlp/terminal_text";
 import { renderWaterfall } from "./waterfall.ts";
 import { DEFAULT_WEB_PORT, startWebView } from "./web.ts";
-import { printSummaries } from "./summary.ts";
+import { printSummaries } from "./terminal_summary.ts";
 
 /** Options of {@linkcode watchTraces}. */
 export interface WatchOptions {

@@ -3,7 +3,7 @@ import { TelemetryStore } from "@example/otlp/receiver";
 import { watchTraces } from "./viewer.ts";
 import { ROOT, runClient, runDeno, spawn, startServer } from "@example/harness/processes";
 import { collectOutput } from "@example/harness/output";
-import { replay } from "@example/otlp/testdata/replay";
+import { replay } from "@example/otlp/recorded";
 import { decodeTraces } from "@example/otlp/decode";
 import {
   chain,
@@ -13,7 +13,7 @@ import {
   jsonTraces,
   spanId,
   TRACE_ID,
-} from "@example/otlp/testdata/hostile";
+} from "@example/otlp/hostile_requests";
 import { denoRunOf, permissionFlags } from "@example/harness/tasks";
 
 /** The permissions of `deno task viewer`, from deno.json. */

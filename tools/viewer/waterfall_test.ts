@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { renderWaterfall } from "./waterfall.ts";
 import { width as stringWidth } from "@example/otlp/terminal_text";
 import { TelemetryStore } from "@example/otlp/receiver";
-import { replay } from "@example/otlp/testdata/replay";
+import { replay } from "@example/otlp/recorded";
 import { decodeLogs, decodeTraces } from "@example/otlp/decode";
 import {
   chain,
@@ -12,9 +12,9 @@ import {
   jsonTraces,
   spanId,
   TRACE_ID,
-} from "@example/otlp/testdata/hostile";
+} from "@example/otlp/hostile_requests";
 
-// Ids come from DENO_UNSTABLE_OTEL_DETERMINISTIC (see testdata/record.ts); times are real, so rows are
+// Ids come from DENO_UNSTABLE_OTEL_DETERMINISTIC (see recorded/record.ts); times are real, so rows are
 // matched by what they say, not by their timings.
 
 Deno.test("draws the joined trace as a tree, in start order, with events and log records", async () => {

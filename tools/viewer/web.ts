@@ -30,7 +30,7 @@ import type { Span } from "@example/otlp/decode";
 import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "@example/otlp/terminal_text";
 import { pageAssets } from "./web_assets.ts";
-import { signalsAnswer } from "./web_signals.ts";
+import { signalsAnswer } from "./metrics_logs_api.ts";
 import { serveAgain } from "@example/otlp/listener";
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */

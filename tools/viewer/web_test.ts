@@ -12,8 +12,8 @@ import {
 } from "./web.ts";
 import { pageAssets } from "./web_assets.ts";
 import webConfig from "./web/deno.json" with { type: "json" };
-import { replay } from "@example/otlp/testdata/replay";
-import { httpDuration } from "@example/otlp/testdata/metrics";
+import { replay } from "@example/otlp/recorded";
+import { httpDuration } from "@example/otlp/sample_metrics";
 import type { Span } from "@example/otlp/decode";
 import { denoRunOf, permissionFlags } from "@example/harness/tasks";
 

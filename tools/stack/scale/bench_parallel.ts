@@ -15,7 +15,7 @@
  */
 import { flagsOrExit, type FlagValues } from "@example/harness/flags";
 import { spread } from "@example/bench/report";
-import { processUsage } from "@example/bench/children";
+import { processUsage } from "@example/bench/load_and_usage";
 import { startRawSink } from "@example/bench/raw_sink";
 import { runWrk } from "@example/bench/wrk";
 import { startParallelServer } from "./parallel.ts";

@@ -24,7 +24,8 @@ import { flagsOrExit } from "@example/harness/flags";
 import { startServer, taskEnvFiles } from "@example/harness/processes";
 import { runDeno } from "@example/harness/processes";
 import { startReceiver, TelemetryStore } from "@example/otlp/receiver";
-import { CheckError, flattenTrace, type TempoTraceResponse } from "../check_stack.ts";
+import { CheckError } from "../stack_http.ts";
+import { flattenTrace, type TempoTraceResponse } from "../tempo_trace.ts";
 import { startParallelServer } from "./parallel.ts";
 import { type Collector, metricSum, readMetrics, startCollector } from "./collectors.ts";
 import { type LoadResult, TRAFFIC_FLAGS } from "./load.ts";
@@ -35,7 +36,7 @@ import {
   classifyTraces,
   type GatewayStats,
   summarize,
-} from "./verdict.ts";
+} from "./sampling_report.ts";
 
 /** The check's settings (command-line flags). */
 export interface ScaleOptions {

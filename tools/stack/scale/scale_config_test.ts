@@ -2,6 +2,7 @@
 // and gateways' configs agree with each other and with tools/stack/versions.json.
 import assert from "node:assert/strict";
 import { parse } from "yaml";
+import { denoRunOf, permissionFlags } from "@example/harness/tasks";
 
 const root = new URL("../../../", import.meta.url);
 // deno-lint-ignore no-explicit-any
@@ -31,10 +32,19 @@ Deno.test("scale overlay: ports on 127.0.0.1, configs read-only, no new privileg
   for (const [name, service] of Object.entries<Yaml>(overlay.services)) {
     for (const port of service.ports ?? []) assert.match(port, /^127\.0\.0\.1:/, `${name}: ${port}`);
     for (const volume of service.volumes ?? []) {
-      if (volume.startsWith("./")) assert.match(volume, /:ro$/, `${name}: ${volume} must be read-only`);
+      if (!volume.startsWith(".")) continue;
+      assert.match(volume, /:ro$/, `${name}: ${volume} must be read-only`);
+      // Compose resolves a mount's source from the folder of the first compose file, tools/stack/.
+      const source = new URL(volume.split(":")[0], new URL("tools/stack/", root));
+      assert.doesNotThrow(() => Deno.statSync(source), `${name}: ${volume} mounts nothing`);
     }
     if (name !== "otel-collector") assert.deepEqual(service.security_opt, ["no-new-privileges:true"], name);
   }
+});
+
+Deno.test("scale overlay: the replicas may read the variables the server task allows, and no others", () => {
+  const allowEnv = (flags: string[]) => flags.find((flag) => flag.startsWith("--allow-env="));
+  assert.equal(allowEnv(overlay.services.server.command), allowEnv(permissionFlags(denoRunOf("server"))));
 });
 
 Deno.test("scale overlay: each gateway names itself and the agent lists both", () => {
