@@ -185,7 +185,7 @@ Deno.test({
     // The service as it is, in a copy whose jobs/worker.ts is the probe above.
     const copy = new URL("file:///tmp/deno-example-copy/jobs-worker/");
     await Deno.mkdir(new URL("jobs/", copy), { recursive: true });
-    for (const name of ["server.ts", "queue.ts", "subprocess.ts", "deno.json"]) {
+    for (const name of ["server.ts", "queue.ts", "limits.ts", "subprocess.ts", "deno.json"]) {
       await Deno.copyFile(new URL(`jobs/${name}`, ROOT), new URL(`jobs/${name}`, copy));
     }
     await Deno.writeTextFile(new URL("jobs/worker.ts", copy), PROBE_WORKER);

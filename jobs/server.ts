@@ -17,6 +17,7 @@
  */
 import { context, metrics, propagation, SpanStatusCode, trace } from "@opentelemetry/api";
 import { createQueue, type Message } from "./queue.ts";
+import { createSlots, serveAgain } from "./limits.ts";
 
 const tracer = trace.getTracer("jobs", "1.0.0");
 const meter = metrics.getMeter("jobs", "1.0.0");
@@ -148,33 +149,11 @@ function inBackground(name: string, work: () => Promise<unknown>) {
   done.finally(() => background.delete(done));
 }
 
-/** How many requests use the worker and a subprocess at once, and how many more may wait for a slot. */
-const SLOTS = 4, WAITING = 8;
-let free = SLOTS;
-const waiting: (() => void)[] = [];
-function release() {
-  const next = waiting.shift();
-  if (next) next(); // the slot passes straight to the first in line
-  else free++;
-}
-
-/** Takes a slot, waiting in a span of its own when none is free; `false` when too many wait already. */
-async function takeSlot(): Promise<boolean> {
-  if (free > 0) {
-    free--;
-    return true;
-  }
-  if (waiting.length >= WAITING) return false;
-  await tracer.startActiveSpan("wait for a slot", async (span) => {
-    span.setAttribute("job.slots.waiting", waiting.length + 1);
-    await new Promise<void>((resolve) => waiting.push(resolve));
-    span.end();
-  });
-  return true;
-}
+/** At most 4 requests use the worker and a subprocess at once; 8 more may wait for a slot. */
+const slots = createSlots(4, 8);
 
 async function handleJobs(url: URL): Promise<Response> {
-  if (!await takeSlot()) {
+  if (!await slots.take()) {
     return Response.json({ error: "busy: try again" }, { status: 503, headers: { "retry-after": "1" } });
   }
   try {
@@ -187,7 +166,7 @@ async function handleJobs(url: URL): Promise<Response> {
     inBackground("write audit record", () => measure("background", () => sleep(50)));
     return Response.json({ job, digest, converted });
   } finally {
-    release();
+    slots.release();
   }
 }
 
@@ -201,38 +180,6 @@ function handler(request: Request): Promise<Response> | Response {
   span?.setAttribute("http.route", "/jobs");
   span?.updateName(`${request.method} /jobs`);
   return handleJobs(url);
-}
-
-/**
- * `Deno.serve`, listening again on the same port when an accept fails: without a free file descriptor Deno
- * closes the listener, and the service would end.
- */
-function serveAgain(options: Deno.ServeTcpOptions, handler: Deno.ServeHandler) {
-  let server = Deno.serve(options, handler);
-  const port = server.addr.port;
-  let stopping = false;
-  const watch = (): Promise<void> =>
-    server.finished.catch(async (error) => {
-      if (stopping) return;
-      console.error(
-        `Server: cannot accept connections (${error.message}); retrying until descriptors free up`,
-      );
-      for (let delayMs = 50; !stopping; delayMs = Math.min(delayMs * 2, 1000)) {
-        await sleep(delayMs);
-        try {
-          server = Deno.serve({ ...options, port, onListen: () => {} }, handler);
-          console.error("Server: accepting connections again");
-          return watch();
-        } catch { /* still no descriptor free */ }
-      }
-    });
-  watch();
-  return {
-    shutdown: () => {
-      stopping = true;
-      return server.shutdown();
-    },
-  };
 }
 
 /**
