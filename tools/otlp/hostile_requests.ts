@@ -156,3 +156,33 @@ export function manySpansProtobuf(count: number, attributes = 13): Uint8Array<Ar
   }
   return wrap(1, wrap(2, writer.finish()));
 }
+
+/**
+ * A protobuf `ExportLogsServiceRequest` of `records` log records (service `escapes`) whose bodies are
+ * arrays of `strings` strings of `length` U+0001 characters: small on the wire, six times larger once JSON
+ * escapes them (`\u0001`). 7 records of 128 × 4,096 fit a 4 MiB request; 16 such requests are issue 26's
+ * unbounded `GET /api/logs`.
+ */
+export function escapedLogBodiesProtobuf(
+  records: number,
+  strings = 128,
+  length = 4096,
+): Uint8Array<ArrayBuffer> {
+  const text = new BinaryWriter().tag(1, LEN).string("\u0001".repeat(length)).finish();
+  const array = new BinaryWriter();
+  for (let i = 0; i < strings; i++) array.tag(1, LEN).bytes(text);
+  const body = wrap(5, array.finish()); // AnyValue.array_value
+  const scopeLogs = new BinaryWriter();
+  for (let n = 0; n < records; n++) {
+    const record = new BinaryWriter()
+      .tag(1, WireType.Bit64).fixed64(1_700_000_000_000_000_000n + BigInt(n))
+      .tag(3, LEN).string("INFO")
+      .tag(5, LEN).bytes(body);
+    scopeLogs.tag(2, LEN).bytes(record.finish());
+  }
+  const service = new BinaryWriter().tag(1, LEN).string("escapes").finish();
+  const attribute = new BinaryWriter().tag(1, LEN).string("service.name").tag(2, LEN).bytes(service).finish();
+  const resource = new BinaryWriter().tag(1, LEN).bytes(attribute).finish();
+  const resourceLogs = new BinaryWriter().tag(1, LEN).bytes(resource).tag(2, LEN).bytes(scopeLogs.finish());
+  return wrap(1, resourceLogs.finish());
+}

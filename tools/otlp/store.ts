@@ -299,6 +299,19 @@ export class TelemetryStore {
     return result;
   }
 
+  /**
+   * The traces held, the one that changed last first, one at a time, for a caller that pauses between steps
+   * (a search in slices, see `search.ts`): each step costs one trace, where {@linkcode recentTraces} of them
+   * all costs them all at once. A trace that changes during a pause moves ahead of the walk: it is given
+   * again, or not at all if the walk had not reached it (`walkStore` in `search.ts` adds those); when the
+   * trace last given is evicted meanwhile, every older one was too, and the walk ends.
+   */
+  *eachRecentTrace(): Generator<Trace, void, void> {
+    for (let entry = this.#tail; entry !== undefined; entry = entry.prev) {
+      if (entry.trace !== undefined) yield entry.trace;
+    }
+  }
+
   /** Calls `listener` with a trace id each time something of that trace arrives; returns an unsubscribe. */
   onChange(listener: (traceId: string) => void): () => void {
     this.#listeners.add(listener);

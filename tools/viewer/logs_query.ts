@@ -56,15 +56,31 @@ function bodyText(body: unknown): string {
   return typeof body === "string" ? body : JSON.stringify(body) ?? "";
 }
 
-/** The store's log records that match `filter`, newest first. */
-export function listLogs(store: TelemetryStore, filter: LogFilter = {}): LogList {
+/**
+ * The store's log records that match `filter`, newest first. Reads every record held (a body's text may be
+ * long), in slices of `sliceMs` (default 10) that let the event loop run between them, so that a search that
+ * matches nothing does not keep the receiver from its work.
+ */
+export async function listLogs(
+  store: TelemetryStore,
+  filter: LogFilter = {},
+  { sliceMs = 10 }: { sliceMs?: number } = {},
+): Promise<LogList> {
   const least = filter.severity ? SEVERITIES[filter.severity] ?? 0 : 0;
   const text = filter.text?.toLowerCase() ?? "";
   const limit = filter.limit ?? 200;
   const services = new Set<string>();
   const matches: LogRecord[] = [];
-  let matched = 0;
-  for (const log of store.logs) {
+  let matched = 0, started = performance.now();
+  // The records held when the search began: the store adds to its array, and replaces it as it evicts.
+  const logs = store.logs;
+  const total = logs.length;
+  for (let i = 0; i < total; i++) {
+    const log = logs[i];
+    if (performance.now() - started >= sliceMs) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      started = performance.now();
+    }
     services.add(log.service);
     if (filter.service && log.service !== filter.service) continue;
     if (least > 0 && severityOf(log.severityText) < least) continue;
@@ -74,10 +90,10 @@ export function listLogs(store: TelemetryStore, filter: LogFilter = {}): LogList
     // Arrival order is nearly time order: keep the latest arrivals, then sort those by time.
     if (matches.length > 2 * limit) matches.splice(0, matches.length - limit);
   }
-  const logs = matches
+  const sorted = matches
     .sort((a, b) => a.timeUnixNano > b.timeUnixNano ? -1 : a.timeUnixNano < b.timeUnixNano ? 1 : 0)
     .slice(0, limit);
-  return { total: store.logs.length, matched, logs, services: [...services].sort() };
+  return { total, matched, logs: sorted, services: [...services].sort() };
 }
 
 /**

@@ -9,7 +9,9 @@ const VIEWER_PERMISSIONS = permissionFlags(denoRunOf("viewer"));
 
 Deno.test("tools/viewer/README.md's flag table is the flags' definitions", async () => {
   const readme = await Deno.readTextFile(new URL("README.md", import.meta.url));
-  const rows = readme.split("\n").filter((line) => line.startsWith("| ")).map((line) =>
+  // The flag table: the lines from its heading to the first blank line (the API's table comes later).
+  const flagTable = readme.slice(readme.indexOf("| Flag (viewer)")).split("\n\n")[0];
+  const rows = flagTable.split("\n").filter((line) => line.startsWith("| ")).map((line) =>
     line.slice(2, -2).split(" | ").map((cell) => cell.trim())
   );
   const start = rows.findIndex(([first]) => first === "Flag (viewer)");

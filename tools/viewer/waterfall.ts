@@ -1,13 +1,15 @@
 /**
  * Draws one trace as a text waterfall: the span tree by parent, each row with service, span kind, name,
  * start offset, duration and a bar proportional to the span's place in the trace, errors marked, events,
- * links to other spans and the log records written inside each span beneath it. A trace whose parent spans did not all arrive is
- * drawn all the same and said to be incomplete.
+ * links to other spans and the log records written inside each span beneath it. The critical path (see
+ * `@example/otlp/critical_path`) is drawn solid (`█`), the rest of each bar light (`░`). A trace whose parent
+ * spans did not all arrive is drawn all the same and said to be incomplete.
  *
  * @module
  */
 import type { AttributeValue, LogRecord, Span } from "@example/otlp/decode";
 import { servicesByStart, type Trace } from "@example/otlp/receiver";
+import { criticalPath } from "@example/otlp/critical_path";
 import { cut, padEnd, padStart, width } from "@example/otlp/terminal_text";
 
 /** Options of {@linkcode renderWaterfall}. */
@@ -62,6 +64,8 @@ interface Layout {
   logsBySpan: Map<string, LogRecord[]>;
   traceId: string;
   spanById: Map<string, Span>;
+  /** By span id, the stretches of the critical path spent in it, in nanoseconds from the trace's start. */
+  critical: Map<string, [number, number][]>;
 }
 
 const byStart = (a: Node, b: Node) =>
@@ -195,6 +199,16 @@ function layOut(
     serviceWidth = Math.max(serviceWidth, width(cut(row.node.span.service, MAX_SERVICE_WIDTH)));
     nameWidth = Math.max(nameWidth, width(label(row, options.maxNameLength)));
   }
+  const critical = new Map<string, [number, number][]>();
+  for (const segment of criticalPath(trace.spans)) {
+    const stretch: [number, number] = [
+      Number(segment.startTimeUnixNano - start),
+      Number(segment.endTimeUnixNano - start),
+    ];
+    const list = critical.get(segment.spanId);
+    if (list === undefined) critical.set(segment.spanId, [stretch]);
+    else list.push(stretch);
+  }
   const logsBySpan = Map.groupBy(
     trace.logs.filter((log) => log.spanId !== undefined),
     (log: LogRecord) => log.spanId!,
@@ -210,6 +224,7 @@ function layOut(
     logsBySpan,
     traceId: trace.traceId,
     spanById: new Map(trace.spans.toReversed().map((span) => [span.spanId, span])),
+    critical,
   };
 }
 
@@ -232,7 +247,7 @@ function heading(trace: Trace, traceId: string, tree: Tree, layout: Layout): str
       "2",
       `${padEnd("service", serviceWidth)}  ${padEnd("kind", 8)}  ${padEnd("span", nameWidth)}  ${
         padStart("start", 9)
-      }  ${padStart("duration", 9)}  timeline`,
+      }  ${padStart("duration", 9)}  timeline (█ critical path)`,
     ),
   ];
 }
@@ -248,7 +263,10 @@ function spanLines(row: Row, layout: Layout): string[] {
     `${padEnd(cut(span.service, MAX_SERVICE_WIDTH), serviceWidth)}  ${padEnd(span.kind, 8)}  ${
       padEnd(label(row, options.maxNameLength), nameWidth)
     }  ${padStart(ms(offset), 9)}  ${padStart(ms(duration), 9)}  ${
-      paint(failed ? "31" : "36", bar(offset, duration, total, options.barWidth, failed))
+      paint(
+        failed ? "31" : "36",
+        bar(offset, duration, total, options.barWidth, failed, layout.critical.get(span.spanId)),
+      )
     }` +
     (failed
       ? "  " + paint("31;1", `✗ ERROR${span.status.message ? `: ${cut(span.status.message, 60)}` : ""}`)
@@ -310,11 +328,33 @@ function eventLines(span: Span, { paint, start, logsBySpan }: Layout): string[] 
   return lines;
 }
 
-/** The span's bar: blank up to its start, then a block per column it lasts (at least one). */
-function bar(offset: bigint, duration: bigint, total: bigint, barWidth: number, failed: boolean): string {
+/**
+ * The span's bar: blank up to its start, then a block per column it lasts (at least one), solid where the
+ * critical path passes through the span in that column (`▓` for an error), light (`░`) elsewhere.
+ */
+function bar(
+  offset: bigint,
+  duration: bigint,
+  total: bigint,
+  barWidth: number,
+  failed: boolean,
+  critical: [number, number][] = [],
+): string {
   const from = Math.max(0, Math.min(barWidth - 1, Math.floor(Number(offset) / Number(total) * barWidth)));
-  const length = Math.max(1, Math.round(Number(duration) / Number(total) * barWidth));
-  return " ".repeat(from) + (failed ? "▓" : "█").repeat(Math.max(1, Math.min(length, barWidth - from)));
+  const length = Math.max(
+    1,
+    Math.min(Math.round(Number(duration) / Number(total) * barWidth), barWidth - from),
+  );
+  const column = Number(total) / barWidth;
+  let text = " ".repeat(from);
+  for (let c = from; c < from + length; c++) {
+    // A bar of one column stands for the whole span, however short.
+    const onPath = length === 1
+      ? critical.length > 0
+      : critical.some(([start, end]) => start < (c + 1) * column && end > c * column);
+    text += onPath ? (failed ? "▓" : "█") : "░";
+  }
+  return text;
 }
 
 function label(row: Row, maxNameLength: number): string {

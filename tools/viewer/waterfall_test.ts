@@ -24,7 +24,7 @@ Deno.test("draws the joined trace as a tree, in start order, with events and log
     lines[0],
     /^Trace 00000000000000000b00000000000001 {2}4 spans, 2 services \(client, server\), [\d.]+ ms$/,
   );
-  assert.match(lines[1], /^service +kind +span +start +duration +timeline$/);
+  assert.match(lines[1], /^service +kind +span +start +duration +timeline \(█ critical path\)$/);
   const rows = lines.filter((line) => /^(client|server) /.test(line));
   assert.deepEqual(rows.map((row) => row.split(/ {2,}/).slice(0, 3)), [
     ["client", "INTERNAL", "call-api"],
@@ -32,14 +32,15 @@ Deno.test("draws the joined trace as a tree, in start order, with events and log
     ["server", "SERVER", "└─ GET /"],
     ["server", "INTERNAL", "└─ process-request"],
   ]);
-  assert.match(rows[0], / 0\.0 ms +[\d.]+ ms {2}█{40}$/, "the root spans the whole bar");
-  const bars = rows.map((row) => row.match(/ {2}( *█+)$/)![1]);
+  assert.match(rows[0], / 0\.0 ms +[\d.]+ ms {2}█[█░]{38}█$/, "the root spans the whole bar");
+  const bars = rows.map((row) => row.match(/ {2}( *[█░]+)$/)![1]);
   for (let i = 1; i < bars.length; i++) {
     assert.ok(
-      bars[i].indexOf("█") >= bars[i - 1].indexOf("█"),
+      bars[i].search(/\S/) >= bars[i - 1].search(/\S/),
       "each child starts no earlier than its parent",
     );
   }
+  assert.match(bars[3], /^ +█+$/, "the handler, which calls nothing, is on the critical path throughout");
   const text = lines.join("\n");
   assert.match(text, /• received_response at [\d.]+ ms http\.response\.status_code=200/);
   assert.match(text, /• processing_request at [\d.]+ ms request_id=[0-9a-f-]{36} timestamp=/);
@@ -258,4 +259,39 @@ Deno.test("draws PRODUCER and CONSUMER kinds, and links naming the trace and spa
     `↗ link to trace ${other}, span ${spanId(7)} (hostile elsewhere)`,
     `↗ link to trace ${other}, span ${spanId(8)}`,
   ]);
+});
+
+Deno.test("marks the critical path: solid where it passes through a span, light where the span waits off it", () => {
+  // A staircase: the root calls a, then b, then waits 10 ms; c overlaps b but ends before it, off the path.
+  const ms = (n: number) => 1_700_000_000_000_000_000n + BigInt(n) * 1_000_000n;
+  const span = (id: number, name: string, start: number, end: number, parent?: number) =>
+    jsonSpan(id, {
+      name,
+      startTimeUnixNano: String(ms(start)),
+      endTimeUnixNano: String(ms(end)),
+      ...(parent === undefined ? {} : { parentSpanId: spanId(parent) }),
+    });
+  const spans = [
+    span(0, "root", 0, 40),
+    span(1, "a", 0, 10, 0),
+    span(2, "b", 10, 30, 0),
+    span(3, "c", 12, 20, 0),
+  ];
+  const [trace] = (() => {
+    const store = new TelemetryStore();
+    store.addSpans(decodeTraces(jsonTraces(spans), "json").accepted);
+    return store.traces();
+  })();
+  const bars = Object.fromEntries(
+    renderWaterfall(trace, { barWidth: 8 }).split("\n").slice(2).map((line) => {
+      const [, name, bar] = line.match(/([a-z]+) +\S+ ms +\S+ ms {2}(.*)$/)!;
+      return [name, bar];
+    }),
+  );
+  assert.deepEqual(bars, {
+    root: "░░░░░░██",
+    a: "██",
+    b: "  ████",
+    c: "  ░░", // from column 2 (12 ms of 40), off the path: b ended later
+  });
 });

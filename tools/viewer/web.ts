@@ -1,12 +1,15 @@
 /**
  * The viewer's web page and the JSON API it reads, served on 127.0.0.1 next to the OTLP receiver: a list of
- * the traces received (newest first), the waterfall of one trace across services, and each span's details
- * with the log records written inside it. New traces are pushed to the page as server-sent events.
+ * the traces received (newest first, or searched: `@example/otlp/search`), the waterfall of one trace across
+ * services with its critical path, each span's details with its self time and the log records written inside
+ * it, and two traces compared (`@example/otlp/compare`). New traces are pushed to the page as server-sent
+ * events.
  *
  * Everything the page shows is data from senders: the page builds its DOM with `textContent` only, and every
  * answer carries a strict Content-Security-Policy (scripts and styles from the viewer itself, nothing else).
- * Every answer is bounded: a listing costs what it returns (the store's index, summaries kept until their
- * trace changes), a trace's answer sends each resource once, and neither grows past a number of characters.
+ * Every answer is bounded: an unfiltered listing costs what it returns (the store's index, summaries kept
+ * until their trace changes), a search works in slices, a trace's answer sends each resource once, none grows
+ * past a number of characters, and the answers being sent share one budget (`web_answers.ts`).
  *
  * ```ts
  * import { startReceiver } from "@example/otlp/receiver";
@@ -27,11 +30,24 @@ import {
 } from "@example/otlp/receiver";
 import { resourcesOf } from "@example/otlp/store";
 import type { Span } from "@example/otlp/decode";
+import { criticalPath, selfTimes } from "@example/otlp/critical_path";
+import { compareTraces } from "@example/otlp/compare";
+import { isEverything, parseTraceQuery, searchTraces, walkStore } from "@example/otlp/search";
 import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "@example/otlp/terminal_text";
 import { pageAssets } from "./web_assets.ts";
 import { signalsAnswer } from "./metrics_logs_api.ts";
 import { serveAgain } from "@example/otlp/listener";
+import {
+  AnswerBudget,
+  AnswerSender,
+  type AnswerSenderOptions,
+  boundedJson,
+  DEFAULT_MAX_ANSWER_CHARS,
+  stringify,
+} from "./web_answers.ts";
+
+export { DEFAULT_MAX_ANSWER_CHARS };
 
 /** One line of the trace list: what `GET /api/traces` returns for each trace. */
 export interface TraceSummary {
@@ -60,20 +76,25 @@ export interface TraceSummary {
 }
 
 /** Options of {@linkcode createWebHandler}. */
-export interface WebHandlerOptions {
+export interface WebHandlerOptions extends AnswerSenderOptions {
   /** How long changes are collected before they are pushed to the open pages, in milliseconds (default 100). */
   pushDelayMs?: number;
-  /** The most characters of JSON in one trace's answer (default {@linkcode DEFAULT_MAX_ANSWER_CHARS}). */
+  /** The most characters of JSON in one answer (default {@linkcode DEFAULT_MAX_ANSWER_CHARS}). */
   maxAnswerChars?: number;
+  /** How many searches run at once (default {@linkcode MAX_SEARCHES}); past it, a search is answered 503. */
+  maxSearches?: number;
 }
 
-/** The default bound of one trace's answer: 16 Mi characters of JSON. */
-export const DEFAULT_MAX_ANSWER_CHARS = 16 * 1024 * 1024;
+/**
+ * The default number of searches that run at once: each reads every trace held in slices, so more would
+ * only take turns with the receiver longer.
+ */
+export const MAX_SEARCHES = 2;
 
 /** The web page's request handler, and a way to end the event streams it holds open. */
 export interface WebHandler {
   /** Answers one request. */
-  handle: (request: Request) => Response;
+  handle: (request: Request) => Promise<Response>;
   /** Ends every open event stream and stops listening to the store. */
   close(): void;
 }
@@ -140,13 +161,16 @@ export class TraceSummaries {
     this.#unsubscribe = store.onChange((traceId) => this.#summaries.delete(traceId));
   }
 
+  /** The summary of `trace`, made again only after it changed. */
+  of(trace: Trace): TraceSummary {
+    let summary = this.#summaries.get(trace.traceId);
+    if (summary === undefined) this.#summaries.set(trace.traceId, summary = summarizeTrace(trace));
+    return summary;
+  }
+
   /** At most `limit` summaries, of the traces that changed last, the latest first. */
   list(limit: number = DEFAULT_LIST_LIMIT): TraceSummary[] {
-    const result = this.#store.recentTraces(limit).map((trace) => {
-      let summary = this.#summaries.get(trace.traceId);
-      if (summary === undefined) this.#summaries.set(trace.traceId, summary = summarizeTrace(trace));
-      return summary;
-    });
+    const result = this.#store.recentTraces(limit).map((trace) => this.of(trace));
     // Traces the store evicted send no change: forget their summaries once they could add up.
     if (this.#summaries.size > 2 * this.#store.traceCount + MAX_LIST_LIMIT) {
       for (const traceId of this.#summaries.keys()) {
@@ -177,11 +201,15 @@ const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
  */
 export function createWebHandler(
   store: TelemetryStore,
-  { pushDelayMs = 100, maxAnswerChars = DEFAULT_MAX_ANSWER_CHARS }: WebHandlerOptions = {},
+  { pushDelayMs = 100, maxAnswerChars = DEFAULT_MAX_ANSWER_CHARS, maxSearches = MAX_SEARCHES, ...options }:
+    WebHandlerOptions = {},
 ): WebHandler {
   const assets = pageAssets();
   const pages = new Set<_Page>();
   const summaries = new TraceSummaries(store);
+  const sender = new AnswerSender(options);
+  const api = { store, summaries, maxAnswerChars, searches: { running: 0, max: maxSearches } };
+  const jsonHeaders = { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" };
   const unsubscribe = store.onChange((traceId) => {
     for (const page of pages) page.changed(traceId);
   });
@@ -192,25 +220,38 @@ export function createWebHandler(
     pages.add(page);
     return new Response(page.stream, { headers });
   };
-  const handle = (request: Request): Response => {
+  const answer = async (path: string, params: URLSearchParams): Promise<Answer | undefined> => {
+    if (path === "/api/traces") return await _search(api, params);
+    const match = path.match(/^\/api\/traces\/([^/]*)$/);
+    if (match) return _trace(store, match[1].toLowerCase(), maxAnswerChars);
+    if (path === "/api/compare") return _compare(api, params);
+    const signals = await signalsAnswer(path, params, store, maxAnswerChars);
+    return signals && { status: signals.status, json: signals.json };
+  };
+  const handle = async (request: Request): Promise<Response> => {
     const refused = _refuse(request);
     if (refused !== undefined) return refused;
     const url = new URL(request.url);
     const path = url.pathname;
     const asset = assets.get(path);
     if (asset !== undefined) return _asset(asset.body, asset.type);
-    if (path === "/api/traces") return _list(store, summaries, url.searchParams.get("limit"), maxAnswerChars);
-    const match = path.match(/^\/api\/traces\/([^/]*)$/);
-    if (match) return _trace(store, match[1].toLowerCase(), maxAnswerChars);
     if (path === "/api/events") return events(request);
-    const signals = signalsAnswer(path, url.searchParams, store);
-    if (signals !== undefined) return _json(signals.status, signals.body);
+    // Room for the largest answer is held while one is made: making it costs about as much as sending it.
+    const room = sender.reserve(maxAnswerChars);
+    if (room === undefined) return sender.busy(jsonHeaders);
+    let found: Answer | undefined;
+    try {
+      found = await answer(path, url.searchParams);
+    } finally {
+      if (found === undefined) sender.release(room);
+    }
+    if (found !== undefined) {
+      return sender.send(found.status, found.json, { ...jsonHeaders, ...found.headers }, room);
+    }
     return _text(
       404,
-      `not found: ${
-        cut(path, 200)
-      }; the web view serves /, /api/traces, /api/traces/{traceId}, /api/metrics, ` +
-        "/api/logs",
+      `not found: ${cut(path, 200)}; the web view serves /, /api/traces, /api/traces/{traceId}, ` +
+        "/api/compare, /api/metrics, /api/logs",
     );
   };
   return {
@@ -218,6 +259,7 @@ export function createWebHandler(
     close() {
       unsubscribe();
       summaries.close();
+      sender.close();
       for (const page of pages) page.close();
     },
   };
@@ -243,47 +285,118 @@ function _refuse(request: Request): Response | undefined {
   return undefined;
 }
 
-/** `GET /api/traces?limit=N`. */
-function _list(
-  store: TelemetryStore,
-  summaries: TraceSummaries,
-  limitParam: string | null,
-  maxAnswerChars: number,
-): Response {
-  const raw = limitParam ?? String(DEFAULT_LIST_LIMIT);
-  const limit = Number(raw);
-  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIST_LIMIT) {
-    return _json(400, {
-      error: `limit takes a whole number from 1 to ${MAX_LIST_LIMIT}, got "${cut(raw, 20)}"`,
-    });
+/** A JSON answer: its status, its text and any headers of its own. */
+interface Answer {
+  status: number;
+  json: string;
+  headers?: Record<string, string>;
+}
+
+/** What the API's answers read: the store, the summaries kept, the bound of an answer, the searches running. */
+interface Api {
+  store: TelemetryStore;
+  summaries: TraceSummaries;
+  maxAnswerChars: number;
+  searches: { running: number; max: number };
+}
+
+/**
+ * `GET /api/traces?service=…&operation=…&attribute=k=v&error=true&minDurationMs=…&maxDurationMs=…&sort=…&limit=N`
+ * (see `@example/otlp/search`): with no filter and the default order, the store's index, costing what it
+ * returns; otherwise every trace held is searched, in slices, at most `maxSearches` searches at once.
+ */
+async function _search(api: Api, params: URLSearchParams): Promise<Answer> {
+  const parsed = parseTraceQuery(params);
+  if ("error" in parsed) return { status: 400, json: stringify(parsed) };
+  const { query } = parsed;
+  const { store, summaries, maxAnswerChars, searches } = api;
+  if (isEverything(query)) {
+    return _listAnswer(store.traceCount, store.traceCount, summaries.list(query.limit), maxAnswerChars);
   }
-  const listed = summaries.list(limit);
-  const traces = new _Budget(maxAnswerChars - 300).take(listed, _stringify);
+  if (searches.running >= searches.max) {
+    return {
+      status: 503,
+      json: stringify({ error: `busy: ${searches.running} searches are running; try again shortly` }),
+      headers: { "retry-after": "1" },
+    };
+  }
+  searches.running++;
+  try {
+    // A trace at a time, so that the walk of the store is sliced with the search.
+    using walk = walkStore(store);
+    const found = await searchTraces(walk.traces, query);
+    // A trace evicted while the search ran is not listed (it is still counted).
+    const held = found.traces.filter((trace) => store.trace(trace.traceId) === trace);
+    return _listAnswer(
+      found.total,
+      store.traceCount,
+      held.map((trace) => summaries.of(trace)),
+      maxAnswerChars,
+    );
+  } finally {
+    searches.running--;
+  }
+}
+
+/** A listing: `total` matches of the `held` traces, the summaries that fit in the bound. */
+function _listAnswer(total: number, held: number, listed: TraceSummary[], maxAnswerChars: number): Answer {
+  const traces = new AnswerBudget(maxAnswerChars - 300).take(listed, stringify);
   const left = listed.length - traces.length;
   const truncated = left === 0
     ? ""
     : `,"truncated":${
       JSON.stringify({ traces: left, reason: `an answer holds at most ${maxAnswerChars} characters` })
     }`;
-  return new Response(`{"total":${store.traceCount},"traces":[${traces.join(",")}]${truncated}}`, {
-    headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" },
-  });
+  return {
+    status: 200,
+    json: `{"total":${total},"held":${held},"traces":[${traces.join(",")}]${truncated}}`,
+  };
 }
 
 /** `GET /api/traces/{traceId}`. */
-function _trace(store: TelemetryStore, traceId: string, maxAnswerChars: number): Response {
-  if (!/^[0-9a-f]{32}$/.test(traceId)) return _json(400, { error: "a trace id is 32 hex digits" });
+function _trace(store: TelemetryStore, traceId: string, maxAnswerChars: number): Answer {
+  if (!/^[0-9a-f]{32}$/.test(traceId)) {
+    return { status: 400, json: stringify({ error: "a trace id is 32 hex digits" }) };
+  }
   const trace = store.trace(traceId);
-  if (trace === undefined) return _json(404, { error: `no span or log record of trace ${traceId} arrived` });
-  const answer = traceAnswer(trace, maxAnswerChars, linkTargets(store, trace), linkedFrom(store, trace));
-  return new Response(answer, {
-    headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" },
-  });
+  if (trace === undefined) {
+    return { status: 404, json: stringify({ error: `no span or log record of trace ${traceId} arrived` }) };
+  }
+  return {
+    status: 200,
+    json: traceAnswer(trace, maxAnswerChars, linkTargets(store, trace), linkedFrom(store, trace)),
+  };
 }
 
 /**
- * The JSON of one trace: each distinct resource once (`resources`), each span naming its resource by index,
- * and at most about `maxChars` characters: resources, spans and log records past that are left out (a
+ * `GET /api/compare?a=ID&b=ID`: per service and span name, the count and total self time in each trace and
+ * the difference (see `@example/otlp/compare`), what changed most first, with both traces' summaries.
+ */
+function _compare({ store, summaries, maxAnswerChars }: Api, params: URLSearchParams): Answer {
+  const ids = [params.get("a") ?? "", params.get("b") ?? ""].map((id) => id.toLowerCase());
+  const bad = ["a", "b"].filter((_, i) => !/^[0-9a-f]{32}$/.test(ids[i]));
+  if (bad.length > 0) {
+    return { status: 400, json: stringify({ error: `${bad.join(" and ")}: a trace id is 32 hex digits` }) };
+  }
+  const [a, b] = ids.map((id) => store.trace(id));
+  if (a === undefined || b === undefined) {
+    const missing = ids.filter((id) => store.trace(id) === undefined);
+    return {
+      status: 404,
+      json: stringify({ error: `no span or log record of trace ${missing.join(" or ")} arrived` }),
+    };
+  }
+  const rows = compareTraces(a.spans, b.spans);
+  return {
+    status: 200,
+    json: boundedJson({ a: summaries.of(a), b: summaries.of(b) }, { rows }, maxAnswerChars),
+  };
+}
+
+/**
+ * The JSON of one trace: its critical path (`criticalPath`, see `@example/otlp/critical_path`), each distinct
+ * resource once (`resources`), each span naming its resource by index and carrying its self time
+ * (`selfTimeNanos`), and at most about `maxChars` characters: resources, spans and log records past that are left out (a
  * resource as `null`, so that the indices hold), and `truncated` says how many and why; `targets` are the
  * spans its links point to that the viewer holds ({@linkcode linkTargets}); `linked`, the spans whose links
  * point to its spans ({@linkcode linkedFrom}), sent as `linkedFrom` with what the rest of the bound leaves
@@ -298,17 +411,23 @@ export function traceAnswer(
 ): string {
   const { resources, indexOf } = resourcesOf(trace);
   const targetsJson = JSON.stringify(targets);
-  const budget = new _Budget(maxChars - 260 - targetsJson.length);
-  const kept = budget.take(resources, _stringify);
+  const budget = new AnswerBudget(maxChars - 300 - targetsJson.length);
+  // The critical path first: it is what the waterfall marks, and at most two segments a span.
+  const path = criticalPath(trace.spans);
+  const segments = budget.take(path, stringify);
+  const kept = budget.take(resources, stringify);
+  const self = selfTimes(trace.spans);
   const spans = budget.take(
     trace.spans,
-    (span) => _stringify({ ...span, resource: indexOf.get(span.resource) }),
+    (span) =>
+      stringify({ ...span, resource: indexOf.get(span.resource), selfTimeNanos: self.get(span.spanId) }),
   );
-  const logs = budget.take(trace.logs, _stringify);
+  const logs = budget.take(trace.logs, stringify);
   const left = {
     resources: resources.length - kept.length,
     spans: trace.spans.length - spans.length,
     logs: trace.logs.length - logs.length,
+    criticalPath: path.length - segments.length,
   };
   const truncated = budget.full
     ? `,"truncated":${
@@ -316,7 +435,7 @@ export function traceAnswer(
         ...left,
         reason:
           `an answer holds at most ${maxChars} characters: ${left.resources} resources, ${left.spans} ` +
-          `spans and ${left.logs} log records are left out`,
+          `spans, ${left.logs} log records and ${left.criticalPath} segments of the critical path are left out`,
       })
     }`
     : "";
@@ -324,38 +443,16 @@ export function traceAnswer(
   const linkedGroups = Object.entries(linked.bySpan);
   const linkedKept = budget.take(
     linkedGroups,
-    ([spanId, sources]) => `${JSON.stringify(spanId)}:${_stringify(sources)}`,
+    ([spanId, sources]) => `${JSON.stringify(spanId)}:${stringify(sources)}`,
   );
   const linkedLeft = linked.leftOut +
     linkedGroups.slice(linkedKept.length).reduce((sum, [, sources]) => sum + sources.length, 0);
   const allResources = [...kept, ...Array(left.resources).fill("null")];
   return `{"traceId":${JSON.stringify(trace.traceId)},"complete":${isComplete(trace)},` +
-    `"duplicateSpans":${trace.duplicateSpans ?? 0},"resources":[${allResources.join(",")}],` +
+    `"duplicateSpans":${trace.duplicateSpans ?? 0},"criticalPath":[${segments.join(",")}],` +
+    `"resources":[${allResources.join(",")}],` +
     `"spans":[${spans.join(",")}],"logs":[${logs.join(",")}],"linkTargets":${targetsJson},` +
     `"linkedFrom":{${linkedKept.join(",")}},"linkedFromLeftOut":${linkedLeft}${truncated}}`;
-}
-
-/** A number of characters of JSON to fill: records are taken while they fit, the rest left out. */
-class _Budget {
-  /** Whether a record was left out. */
-  full = false;
-
-  constructor(private chars: number) {}
-
-  /** The JSON of the first `records` that fit; once one does not, none after it. */
-  take<T>(records: readonly T[], encode: (record: T) => string): string[] {
-    const parts: string[] = [];
-    for (const record of records) {
-      if (this.full) break;
-      const text = encode(record);
-      if (text.length + 1 > this.chars) this.full = true;
-      else {
-        this.chars -= text.length + 1;
-        parts.push(text);
-      }
-    }
-    return parts;
-  }
 }
 
 /** An open page's event stream: trace ids that changed, collected and pushed every `delayMs`. */
@@ -497,18 +594,6 @@ export function linkedFrom(store: TelemetryStore, trace: Trace): LinkedFrom {
 
 function _asset(body: string, type: string): Response {
   return new Response(body, { headers: { ...SECURITY_HEADERS, "content-type": type } });
-}
-
-/** JSON with bigint nanoseconds as decimal strings, as OTLP/JSON sends them. */
-function _stringify(value: unknown): string {
-  return JSON.stringify(value, (_key, value) => typeof value === "bigint" ? String(value) : value);
-}
-
-function _json(status: number, body: unknown): Response {
-  return new Response(_stringify(body), {
-    status,
-    headers: { ...SECURITY_HEADERS, "content-type": "application/json; charset=utf-8" },
-  });
 }
 
 function _text(status: number, message: string, headers: Record<string, string> = {}): Response {

@@ -13,9 +13,12 @@ import puppeteer, { type Browser, type ConnectionTransport, type Page } from "pu
 import { type Receiver, startReceiver } from "@example/otlp/receiver";
 import { runClient, startServer } from "@example/harness/processes";
 import { startWebView, type WebView } from "./web.ts";
+import { checkout } from "./testdata/checkout.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = new URL("web_view.png", import.meta.url);
+const SEARCH_SCREENSHOT = new URL("web_search.png", import.meta.url);
+const COMPARE_SCREENSHOT = new URL("web_compare.png", import.meta.url);
 const HOSTILE = `<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">`;
 
 /** Chromium's version, or `undefined` where it is not installed. */
@@ -234,8 +237,8 @@ browserTest(
     const traceRow = `#trace-rows tr[data-trace-id="${traceId}"]`;
     await page.waitForSelector(traceRow);
     const cells = await page.$$eval(`${traceRow} td`, (cells) => cells.map((cell) => cell.textContent));
-    assert.deepEqual(cells.slice(1, 4), ["call-api client", "clientserver", "4"]);
-    assert.deepEqual(cells.slice(5), ["ok", traceId]);
+    assert.deepEqual(cells.slice(2, 5), ["call-api client", "clientserver", "4"]);
+    assert.deepEqual(cells.slice(6), ["ok", traceId]);
     assert.deepEqual(
       await page.$$eval(`${traceRow} .chip`, (chips) => chips.map((chip) => chip.textContent)),
       ["client", "server"],
@@ -251,8 +254,10 @@ browserTest(
     assert.equal(await page.$eval(".span-row.hop-in .hop", (hop) => hop.textContent), "⇢ client → server");
     assert.deepEqual(
       await page.$$eval("#legend .chip", (chips) => chips.map((chip) => chip.textContent)),
-      ["client", "server"],
+      ["client", "server", "critical path"],
     );
+    // The handler calls nothing, so the trace's end waited on it throughout: it is on the critical path.
+    assert.equal(await page.$$eval(".span-row:nth-child(4) .critical", (marks) => marks.length), 1);
 
     await page.click(".span-row:nth-child(4)");
     await page.waitForFunction('document.querySelector("#details h3")?.textContent === "process-request"');
@@ -625,5 +630,126 @@ browserTest(
     );
     assert.ok(page.url().endsWith(`#trace=${batch}&span=0000000000000003`), page.url());
     assert.deepEqual(problems, []);
+  },
+);
+
+/** Empties an input of the page (it is searched again on the next change). */
+async function clear(page: Page, id: string) {
+  await page.evaluate(`document.getElementById("${id}").value = ""`);
+}
+
+/** The trace ids of the list's rows, top to bottom. */
+function listed(page: Page): Promise<string[]> {
+  return page.$$eval("#trace-rows tr", (rows) => rows.map((row) => row.dataset.traceId ?? ""));
+}
+
+browserTest(
+  "the web view searches the traces, marks the critical path, shows self time and compares two picked traces",
+  async (receiver, web) => {
+    const [slow, fast, failed] = [hex(16), hex(16), hex(16)];
+    await post(`${receiver.url}/v1/traces`, checkout(slow, 300, { environment: "prod" }));
+    await post(`${receiver.url}/v1/traces`, checkout(fast, 40));
+    await post(`${receiver.url}/v1/traces`, checkout(failed, 100, { failed: true }));
+    await using chrome = await launchChromium();
+    const { page, problems } = await watchedPage(chrome.browser, 900);
+    await page.goto(web.url);
+    await page.waitForFunction('document.querySelectorAll("#trace-rows tr").length === 3');
+    assert.deepEqual(await listed(page), [failed, fast, slow], "newest first");
+
+    // Search: each field narrows the list, and the bar says how many match.
+    const waitListed = (ids: string[]) =>
+      page.waitForFunction(
+        `[...document.querySelectorAll("#trace-rows tr")].map((row) => row.dataset.traceId).join() === "${ids}"`,
+      );
+    await page.select("#search-sort", "duration");
+    await waitListed([slow, failed, fast]);
+    await page.type("#search-attributes", "deployment.environment=prod");
+    await waitListed([slow]);
+    assert.equal(await page.$eval("#search-facts", (facts) => facts.textContent), "1 of 3 traces match");
+    await clear(page, "search-attributes");
+    await page.click("#search-errors");
+    await waitListed([failed]);
+    await page.type("#search-service", "shop");
+    await waitListed([]);
+    assert.equal(await page.$eval("#search-facts", (facts) => facts.textContent), "0 of 3 traces match");
+    await page.click("#search-errors");
+    await page.type("#search-min", "100");
+    await waitListed([slow, failed]);
+    await page.type("#search-max", "50");
+    await page.waitForFunction(
+      'document.getElementById("search-facts").textContent === "minDurationMs is more than maxDurationMs"',
+    );
+    assert.deepEqual(await listed(page), [slow, failed], "a refused search keeps the list");
+    await clear(page, "search-max");
+    await page.type("#search-max", "1000");
+    await page.type("#search-operation", "POST /checkout");
+    await waitListed([slow, failed]);
+
+    // The critical path of the slow checkout: the query, then the cache, then the shop's own 10 ms.
+    await page.click(`#trace-rows tr[data-trace-id="${slow}"]`);
+    await page.waitForFunction('document.querySelectorAll(".span-row").length === 3');
+    const marks = await page.$$eval(".span-row", (rows) =>
+      rows.map((row) => [
+        row.querySelector(".name")?.textContent,
+        row.classList.contains("on-critical"),
+        row.querySelectorAll(".critical").length,
+      ]));
+    assert.deepEqual(marks, [["POST /checkout", true, 1], ["SELECT orders", true, 1], ["GET cart", true, 1]]);
+    assert.deepEqual(
+      await page.$$eval("#legend .chip.critical", (chips) => chips.map((chip) => chip.textContent)),
+      ["critical path"],
+    );
+    await page.click(".span-row:nth-child(1)");
+    await page.waitForFunction('document.querySelector("#details h3")?.textContent === "POST /checkout"');
+    assert.match(
+      String(await page.evaluate('document.getElementById("details").innerText')),
+      /duration\s+330\.0 ms\s+self time\s+10\.0 ms/,
+    );
+    for (const [url, permission] of [[SEARCH_SCREENSHOT, "search"]] as const) {
+      if ((await Deno.permissions.query({ name: "write", path: url })).state === "granted") {
+        await Deno.writeFile(url, await page.screenshot({ type: "png" }));
+      }
+      void permission;
+    }
+
+    // Compare: pick the slow one and the fast one; what changed most (the query) comes first.
+    await clear(page, "search-min");
+    await clear(page, "search-max");
+    await clear(page, "search-operation");
+    await clear(page, "search-service");
+    await page.select("#search-sort", "recent");
+    await waitListed([failed, fast, slow]);
+    assert.equal(await page.evaluate('document.getElementById("compare-button").disabled'), true);
+    await page.click(`#trace-rows tr[data-trace-id="${slow}"] input.pick`);
+    await page.click(`#trace-rows tr[data-trace-id="${fast}"] input.pick`);
+    assert.ok(page.url().includes(`#trace=${slow}`), "picking does not select the trace");
+    await page.click("#compare-button");
+    await page.waitForSelector("#compare-rows tr");
+    assert.ok(page.url().endsWith(`#compare=${slow}&with=${fast}`), page.url());
+    assert.equal(await page.evaluate('document.getElementById("waterfall-panel").hidden'), true);
+    const rows = await page.$$eval(
+      "#compare-rows tr",
+      (rows) =>
+        rows.map((row) => [row.className, ...[...row.querySelectorAll("td")].map((td) => td.textContent)]),
+    );
+    assert.deepEqual(rows, [
+      ["faster", "db", "SELECT orders", "1", "1", "300.0 ms", "40.0 ms", "−260.0 ms"],
+      ["", "cache", "GET cart", "1", "1", "20.0 ms", "20.0 ms", "±0.00 ms"],
+      ["", "shop", "POST /checkout", "1", "1", "10.0 ms", "10.0 ms", "±0.00 ms"],
+    ]);
+    assert.match(
+      String(await page.$eval("#compare-facts", (facts) => facts.textContent)),
+      /1 of 3 operations changed/,
+    );
+    if ((await Deno.permissions.query({ name: "write", path: COMPARE_SCREENSHOT })).state === "granted") {
+      await Deno.writeFile(COMPARE_SCREENSHOT, await page.screenshot({ type: "png" }));
+    }
+    // Back to a trace: the waterfall returns.
+    await page.click(`#trace-rows tr[data-trace-id="${fast}"]`);
+    await page.waitForFunction(
+      '!document.getElementById("waterfall-panel").hidden && document.querySelectorAll(".span-row").length === 3',
+    );
+    // The browser logs the 400s of the search refused above (most ms less than least), and nothing else.
+    assert.deepEqual(problems.filter((problem) => !problem.includes("status of 400 (Bad Request)")), []);
   },
 );

@@ -25,7 +25,7 @@ const TRACE_ID = "00000000000000000b00000000000001";
 async function get(store: TelemetryStore, path: string, init: RequestInit = {}) {
   const web = createWebHandler(store);
   try {
-    const response = web.handle(new Request(`http://127.0.0.1:4320${path}`, init));
+    const response = await web.handle(new Request(`http://127.0.0.1:4320${path}`, init));
     return { response, text: await response.text() };
   } finally {
     web.close();
@@ -133,8 +133,9 @@ Deno.test("one resource written many times is sent once; every answer is bounded
     resources: 0,
     spans: left,
     logs: 0,
-    reason: `an answer holds at most ${2 * 1024 * 1024 + 100_000} characters: 0 resources, ${left} spans ` +
-      "and 0 log records are left out",
+    criticalPath: 0,
+    reason: `an answer holds at most ${2 * 1024 * 1024 + 100_000} characters: 0 resources, ${left} spans, ` +
+      "0 log records and 0 segments of the critical path are left out",
   });
   // A bound below the resource itself: it is left out as null (the indices hold), and the spans with it.
   const tiny = JSON.parse(traceAnswer(store.trace(traceId)!, 100_000));
@@ -144,7 +145,7 @@ Deno.test("one resource written many times is sent once; every answer is bounded
   try {
     const names = Array.from({ length: 50 }, (_, i) => (i + 1).toString(16).padStart(32, "f"));
     store.addSpans(names.map((id) => span(id, "1".repeat(16), 1n, { name: "n".repeat(100) })));
-    const list = await web.handle(new Request("http://127.0.0.1:4320/api/traces?limit=50")).json();
+    const list = await (await web.handle(new Request("http://127.0.0.1:4320/api/traces?limit=50"))).json();
     assert.ok(list.traces.length > 0 && list.traces.length < 50);
     assert.deepEqual(list.truncated, {
       traces: 50 - list.traces.length,
@@ -226,7 +227,7 @@ Deno.test("listing costs what it returns: no walk over every trace, summaries ma
   const web = createWebHandler(store);
   try {
     const list = async (limit: number) => {
-      const response = web.handle(new Request(`http://127.0.0.1:4320/api/traces?limit=${limit}`));
+      const response = await web.handle(new Request(`http://127.0.0.1:4320/api/traces?limit=${limit}`));
       assert.equal(response.status, 200);
       return await response.json();
     };
@@ -399,7 +400,7 @@ Deno.test("deno task viewer prints the page's address and serves it next to the 
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>Traces · Deno tracing example<\/title>/);
     const list = await fetch(`${url}api/traces`);
-    assert.deepEqual(await list.json(), { total: 0, traces: [] });
+    assert.deepEqual(await list.json(), { total: 0, held: 0, traces: [] });
   } finally {
     viewer.kill("SIGINT");
     await reader.cancel();

@@ -64,8 +64,18 @@ import { getJson, nanos } from "./dom.js";
  * @property {string} service
  * @property {number} resource the index of its resource in the trace's `resources`
  * @property {{ name: string, version?: string }} scope
+ * @property {string} [selfTimeNanos] its duration less what its children cover
  * @property {bigint} _start
  * @property {bigint} _end
+ */
+
+/**
+ * A stretch of the critical path, spent in span `spanId` itself.
+ *
+ * @typedef {object} CriticalSegment
+ * @property {string} spanId
+ * @property {string} startTimeUnixNano
+ * @property {string} endTimeUnixNano
  */
 
 /**
@@ -85,9 +95,11 @@ import { getJson, nanos } from "./dom.js";
  * @property {Span[]} spans
  * @property {LogRecord[]} logs
  * @property {boolean} complete
+ * @property {CriticalSegment[]} [criticalPath] segments in time order that together cover the root span
  * @property {number} duplicateSpans spans that arrived with an id the trace already held (not kept)
  * @property {Record<string, unknown>[]} resources each distinct resource once; spans name theirs by index
- * @property {{ resources: number, spans: number, logs: number, reason: string }} [truncated] what was left out
+ * @property {{ resources: number, spans: number, logs: number, criticalPath: number, reason: string }} [truncated]
+ *   what was left out
  * @property {Record<string, { service: string, name: string }>} [linkTargets] the spans links point to that
  *   the viewer holds, by `traceId/spanId`
  * @property {Record<string, LinkSource[]>} [linkedFrom] by the id of a span of this trace, the spans the viewer

@@ -126,6 +126,10 @@ function facts(span, at) {
     ["parent", span.parentSpanId ?? "(root)"],
     ["start", at(span.startTimeUnixNano)],
     ["duration", ms(span._end - span._start)],
+    [
+      "self time",
+      span.selfTimeNanos === undefined ? "" : ms(span.selfTimeNanos) + " (less what its children cover)",
+    ],
     ["status", ""],
   ]);
   const statusCell = result.querySelector("tr:last-child .value");

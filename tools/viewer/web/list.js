@@ -1,11 +1,26 @@
 /**
- * The trace list: one row per trace, newest first.
+ * The trace list: one row per trace, newest (or, searched so, longest) first, each with a box to pick it
+ * for a comparison.
  *
  * @module
  */
 import { $, el, ms, nanos, PALETTE } from "./dom.js";
 
 /** @typedef {import("./api.js").TraceSummary} TraceSummary */
+
+/** The traces picked for a comparison, the earliest picked first: at most two. */
+const picks = /** @type {string[]} */ ([]);
+/** @type {(picks: string[]) => void} */
+let picked = () => {};
+
+/**
+ * Calls `listener` with the traces picked whenever the picks change.
+ *
+ * @param {(picks: string[]) => void} listener
+ */
+export function onPick(listener) {
+  picked = listener;
+}
 
 /**
  * Draws the list of `traces` (of `total` held), marking `selected`.
@@ -32,7 +47,25 @@ export function renderList(traces, total, selected) {
   $("no-traces").hidden = rows.length > 0;
   $("trace-count").textContent = total === rows.length
     ? total + (total === 1 ? " trace" : " traces")
-    : "the newest " + rows.length + " of " + total + " traces";
+    : "the first " + rows.length + " of " + total + " traces";
+}
+
+/**
+ * Picks or unpicks `traceId`; a third pick drops the earliest.
+ *
+ * @param {string} traceId
+ * @param {boolean} on
+ */
+function pick(traceId, on) {
+  const at = picks.indexOf(traceId);
+  if (at >= 0) picks.splice(at, 1);
+  if (on) picks.push(traceId);
+  if (picks.length > 2) picks.shift();
+  for (const box of $("trace-rows").querySelectorAll("input.pick")) {
+    const input = /** @type {HTMLInputElement} */ (box);
+    input.checked = picks.includes(input.dataset.traceId ?? "");
+  }
+  picked([...picks]);
 }
 
 /**
@@ -50,6 +83,19 @@ export function markSelectedTrace(traceId) {
 function listRow(trace) {
   const row = el("tr");
   row.dataset.traceId = trace.traceId;
+  const box = el("input", "pick");
+  box.type = "checkbox";
+  box.dataset.traceId = trace.traceId;
+  box.checked = picks.includes(trace.traceId);
+  box.setAttribute("aria-label", "pick to compare");
+  // Picking does not select the trace: the row's own click and keys stop here.
+  box.addEventListener("click", (event) => {
+    event.stopPropagation();
+    pick(trace.traceId, box.checked);
+  });
+  box.addEventListener("keydown", (event) => event.stopPropagation());
+  const pickCell = el("td", "pick-cell");
+  pickCell.append(box);
   row.tabIndex = 0;
   row.classList.toggle("error", trace.errors > 0);
   const started = new Date(Number(nanos(trace.startTimeUnixNano) / 1000000n));
@@ -67,6 +113,7 @@ function listRow(trace) {
     ? "ok"
     : "incomplete";
   row.append(
+    pickCell,
     el("td", "", started.toLocaleTimeString()),
     root,
     services,

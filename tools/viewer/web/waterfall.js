@@ -1,6 +1,7 @@
 /**
  * The waterfall of one trace: its heading, the services' legend, a time ruler and one row per span,
- * indented under its parent, with a bar to scale.
+ * indented under its parent, with a bar to scale, and under the bars the critical path: the stretches of
+ * each span the trace's end waited on.
  *
  * @module
  */
@@ -37,13 +38,22 @@ export function renderWaterfall(trace, spanId) {
     if (!colors.has(span.service)) colors.set(span.service, PALETTE[colors.size % PALETTE.length]);
   }
   const errors = trace.spans.filter((span) => span.status.code === "ERROR").length;
+  /** @type {Map<string, import("./api.js").CriticalSegment[]>} */
+  const critical = new Map();
+  for (const segment of trace.criticalPath ?? []) {
+    const list = critical.get(segment.spanId);
+    if (list === undefined) critical.set(segment.spanId, [segment]);
+    else list.push(segment);
+  }
   renderHeading(trace, rows[0]?.span, colors.size, total, errors);
   renderLegend(colors, errors);
   renderRuler(total);
   const fragment = document.createDocumentFragment();
   for (const { span, depth } of rows.slice(0, MAX_ROWS)) {
     const linkedFrom = trace.linkedFrom?.[span.spanId]?.length ?? 0;
-    fragment.append(spanRow(span, depth, byId, colors, start, total, linkedFrom));
+    const row = spanRow(span, depth, byId, colors, start, total, linkedFrom);
+    markCritical(row, critical.get(span.spanId) ?? [], start, total);
+    fragment.append(row);
   }
   if (rows.length > MAX_ROWS) {
     fragment.append(el("p", "note", "The first " + MAX_ROWS + " of " + rows.length + " spans are drawn."));
@@ -143,6 +153,7 @@ function renderLegend(colors, errors) {
     legend.push(chip);
   }
   if (errors > 0) legend.push(el("span", "chip error", "error"));
+  legend.push(el("span", "chip critical", "critical path"));
   legend.push(el("span", "note", "⇢ marks where a CLIENT span's request entered another service"));
   $("legend").replaceChildren(...legend);
 }
@@ -215,6 +226,30 @@ function spanLabel(span, depth, parent, linkedFrom) {
   }
   if (span.status.code === "ERROR") label.append(el("span", "err", "✗ " + (span.status.message || "ERROR")));
   return label;
+}
+
+/**
+ * Marks the stretches of the critical path spent in the row's span under its bar.
+ *
+ * @param {HTMLElement} row
+ * @param {import("./api.js").CriticalSegment[]} segments
+ * @param {bigint} start
+ * @param {number} total
+ */
+function markCritical(row, segments, start, total) {
+  if (segments.length === 0) return;
+  row.classList.add("on-critical");
+  const track = row.querySelector(".track");
+  let onPath = 0;
+  for (const segment of segments) {
+    const from = nanos(segment.startTimeUnixNano), to = nanos(segment.endTimeUnixNano);
+    onPath += Number(to - from);
+    const mark = el("div", "critical");
+    mark.style.left = Number(from - start) / total * 100 + "%";
+    mark.style.width = Number(to - from) / total * 100 + "%";
+    track?.append(mark);
+  }
+  row.title = ms(onPath) + " on the critical path";
 }
 
 /**

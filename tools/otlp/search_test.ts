@@ -1,0 +1,181 @@
+import assert from "node:assert/strict";
+import { decodeTraces } from "./decode.ts";
+import { TelemetryStore } from "./store.ts";
+import { matchesTrace, parseTraceQuery, searchTraces, type TraceQuery, walkStore } from "./search.ts";
+
+const MS = 1_000_000n;
+const T0 = 1_700_000_000_000_000_000n;
+
+/** OTLP/JSON of one span; `attributes` as plain strings or numbers. */
+function otlpSpan(trace: number, id: number, name: string, startMs: number, endMs: number, fields: {
+  parent?: number;
+  error?: boolean;
+  attributes?: Record<string, string | number>;
+} = {}) {
+  return {
+    traceId: trace.toString(16).padStart(32, "0"),
+    spanId: id.toString(16).padStart(16, "0"),
+    ...(fields.parent ? { parentSpanId: fields.parent.toString(16).padStart(16, "0") } : {}),
+    name,
+    kind: 2,
+    startTimeUnixNano: String(T0 + BigInt(startMs) * MS),
+    endTimeUnixNano: String(T0 + BigInt(endMs) * MS),
+    attributes: Object.entries(fields.attributes ?? {}).map(([key, value]) => ({
+      key,
+      value: typeof value === "number" ? { intValue: String(value) } : { stringValue: value },
+    })),
+    ...(fields.error ? { status: { code: 2, message: "failed" } } : {}),
+  };
+}
+
+function resourceSpans(service: string, spans: unknown[], resource: Record<string, string> = {}) {
+  const attributes = Object.entries({ "service.name": service, ...resource })
+    .map(([key, value]) => ({ key, value: { stringValue: value } }));
+  return { resource: { attributes }, scopeSpans: [{ scope: { name: "test" }, spans }] };
+}
+
+/** Three traces: 1 (shop and db, 100 ms, an error in db), 2 (shop, 10 ms, prod), 3 (jobs, 50 ms). */
+function threeTraces(): TelemetryStore {
+  const store = new TelemetryStore();
+  const body = JSON.stringify({
+    resourceSpans: [
+      resourceSpans("shop", [otlpSpan(1, 1, "GET /checkout", 0, 100)]),
+      resourceSpans("db", [
+        otlpSpan(1, 2, "query", 10, 90, { parent: 1, error: true, attributes: { "db.system": "postgres" } }),
+      ]),
+      resourceSpans("shop", [otlpSpan(2, 3, "GET /", 0, 10, { attributes: { "http.status_code": 200 } })], {
+        "deployment.environment": "prod",
+      }),
+      resourceSpans("jobs", [otlpSpan(3, 4, "process", 0, 50)]),
+    ],
+  });
+  store.addSpans(decodeTraces(body, "json").accepted);
+  return store;
+}
+
+function query(params: string): TraceQuery {
+  const parsed = parseTraceQuery(new URLSearchParams(params));
+  if ("error" in parsed) throw new Error(parsed.error);
+  return parsed.query;
+}
+
+async function ids(store: TelemetryStore, params: string) {
+  const { total, traces } = await searchTraces(store.recentTraces(store.traceCount), query(params));
+  return { total, ids: traces.map((trace) => Number.parseInt(trace.traceId, 16)) };
+}
+
+Deno.test("search: service, operation, error and attributes hold on one span; durations on the trace", async () => {
+  const store = threeTraces();
+  const cases: [string, number[]][] = [
+    ["", [3, 2, 1]],
+    ["service=shop", [2, 1]],
+    ["service=db&operation=query", [1]],
+    ["service=shop&operation=query", []], // the span named query is db's
+    ["operation=GET+%2Fcheckout", [1]],
+    ["error=true", [1]],
+    ["service=shop&error=true", []], // the error is db's
+    ["error=false", [3, 2]],
+    ["attribute=http.status_code=200", [2]], // an int, compared as text
+    ["attribute=deployment.environment=prod", [2]], // a resource attribute
+    ["attribute=deployment.environment=prod&attribute=http.status_code=500", []],
+    ["attribute=db.system=postgres&service=db", [1]],
+    ["attribute=db.system=postgres&service=shop", []],
+    ["minDurationMs=20", [3, 1]],
+    ["maxDurationMs=20", [2]],
+    ["minDurationMs=10&maxDurationMs=50", [3, 2]],
+    ["minDurationMs=50.5", [1]],
+    ["sort=duration", [1, 3, 2]],
+    ["sort=duration&limit=2", [1, 3]],
+  ];
+  for (const [params, expected] of cases) {
+    const found = await ids(store, params);
+    assert.deepEqual(found.ids, expected, params);
+  }
+  assert.deepEqual(await ids(store, "limit=1"), { total: 3, ids: [3] }, "total counts every match");
+  assert.equal(matchesTrace(store.trace((1).toString(16).padStart(32, "0"))!, query("service=db")), true);
+});
+
+Deno.test("search: bad parameters are refused in one line each", () => {
+  const cases: [string, RegExp][] = [
+    ["servise=shop", /^unknown parameter "servise": a search takes service, operation, attribute/],
+    ["service=a&service=b", /^service is given more than once$/],
+    ["limit=0", /^limit takes a whole number from 1 to 1000, got "0"$/],
+    ["limit=abc", /^limit takes a whole number/],
+    ["minDurationMs=-1", /^minDurationMs takes milliseconds from 0/],
+    ["maxDurationMs=1e3", /^maxDurationMs takes milliseconds/],
+    ["minDurationMs=10&maxDurationMs=5", /^minDurationMs is more than maxDurationMs$/],
+    ["sort=oldest", /^sort takes recent or duration, got "oldest"$/],
+    ["error=yes", /^error takes true or false, got "yes"$/],
+    ["attribute=novalue", /^attribute takes key=value, got "novalue"$/],
+    ["attribute==x", /^attribute takes key=value/],
+    [`service=${"x".repeat(1001)}`, /^service is longer than 1000 characters$/],
+    [Array(17).fill("attribute=a=b").join("&"), /^at most 16 attribute parameters, got 17$/],
+  ];
+  for (const [params, expected] of cases) {
+    const parsed = parseTraceQuery(new URLSearchParams(params));
+    assert.ok("error" in parsed, params);
+    assert.match(parsed.error, expected);
+  }
+  assert.deepEqual(parseTraceQuery(new URLSearchParams("attribute=url=a=b")), {
+    query: {
+      attributes: [["url", "a=b"]],
+      sort: "recent",
+      limit: 100,
+    },
+  });
+});
+
+Deno.test("search: a search of many traces lets the event loop run between slices, and finds the same", async () => {
+  const store = new TelemetryStore({ maxRecords: 1_000_000 });
+  const spans = Array.from(
+    { length: 20_000 },
+    (_, i) => otlpSpan(i + 1, i + 1, i % 2 ? "odd" : "even", 0, i % 1000, { attributes: { n: i } }),
+  );
+  for (let i = 0; i < spans.length; i += 5000) {
+    const body = JSON.stringify({ resourceSpans: [resourceSpans("many", spans.slice(i, i + 5000))] });
+    store.addSpans(decodeTraces(body, "json").accepted);
+  }
+  const ran: string[] = [];
+  const timer = setTimeout(() => ran.push("timer"), 0);
+  const found = await searchTraces(store.eachRecentTrace(), query("operation=odd&sort=duration&limit=5"), {
+    sliceMs: 1,
+  });
+  ran.push("searched");
+  clearTimeout(timer);
+  assert.deepEqual(ran, ["timer", "searched"], "the timer ran before the search ended");
+  assert.equal(found.total, 10_000);
+  assert.deepEqual(found.traces.map((trace) => trace.spans[0].name), Array(5).fill("odd"));
+  assert.ok(
+    found.traces.every((trace) =>
+      trace.spans[0].endTimeUnixNano - trace.spans[0].startTimeUnixNano === 999n * MS
+    ),
+  );
+  const aborted = new AbortController();
+  aborted.abort(new Error("gone"));
+  await assert.rejects(
+    searchTraces(store.eachRecentTrace(), query("operation=none"), { sliceMs: 0, signal: aborted.signal }),
+    /gone/,
+  );
+});
+
+Deno.test("search: a trace that changes while the walk pauses is found once, whether walked yet or not", async () => {
+  for (const changing of [1, 2, 3]) {
+    const store = threeTraces();
+    const traceId = changing.toString(16).padStart(32, "0");
+    // A turn after every trace, and before each the trace changes: it moves ahead of the walk.
+    let changes = 0;
+    const changer = setInterval(() => {
+      const again = store.trace(traceId)!.spans[0];
+      store.addSpans([{ ...again, spanId: (100 + changes++).toString(16).padStart(16, "0") }]);
+    }, 0);
+    try {
+      using walk = walkStore(store);
+      const found = await searchTraces(walk.traces, query(""), { sliceMs: 0 });
+      assert.equal(found.total, 3, `trace ${changing} changing`);
+      assert.equal(new Set(found.traces.map((trace) => trace.traceId)).size, 3);
+    } finally {
+      clearInterval(changer);
+    }
+    assert.ok(changes > 0, "the trace changed during the walk");
+  }
+});
