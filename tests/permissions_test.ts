@@ -66,7 +66,7 @@ const EXPECTED: Record<string, string[][]> = {
   "viewer": [["--allow-net=127.0.0.1", "--allow-read=tools/viewer/web"]],
   "jobs": [[
     "--allow-net=127.0.0.1",
-    "--allow-env=JOBS_HOST,JOBS_PORT",
+    "--allow-env=JOBS_HOST,JOBS_PORT,OTEL_*",
     "--allow-read=jobs/worker.ts",
     "--allow-run=deno",
   ]],
