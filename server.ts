@@ -53,7 +53,8 @@ export function createHandler(workMs = 50): (request: Request) => Response | Pro
 
 /**
  * Serves until SIGINT or SIGTERM, then lets the requests in flight finish and the process end on its own,
- * so that Deno exports the telemetry it still holds. Requests still open after `drainMs` end it (exit 1).
+ * so that Deno exports the telemetry it still holds. Requests still open after `drainMs` end it (exit 1), and
+ * so does a failed accept (exit 2), which Deno gives up listening on: out of file descriptors, most often.
  */
 export async function serve({ hostname, port, workMs, drainMs = 10_000 }: {
   hostname: string;
@@ -84,7 +85,10 @@ export async function serve({ hostname, port, workMs, drainMs = 10_000 }: {
       return Response.json({ error: "internal server error" }, { status: 500 });
     },
   }, createHandler(workMs));
-  await server.finished;
+  await server.finished.catch((error) => { // an accept failed: with no descriptor left (ulimit -n), most often
+    console.error(`Server: stopped accepting connections: ${error.message}`);
+    Deno.exit(2);
+  });
 }
 
 const unread: string[] = [];

@@ -4,17 +4,20 @@
  * the response), so that one request still makes one trace, and that counts and times its jobs.
  *
  * ```sh
- * OTEL_DENO=true OTEL_SERVICE_NAME=jobs deno run --unstable-kv --allow-net=127.0.0.1 \
- *   --allow-env=JOBS_HOST,JOBS_PORT --allow-read=jobs/worker.ts --allow-run=deno jobs/server.ts
+ * OTEL_DENO=true OTEL_SERVICE_NAME=jobs deno run --unstable-kv --unstable-worker-options \
+ *   --allow-net=127.0.0.1 --allow-env=JOBS_HOST,JOBS_PORT,OTEL_* --allow-read=jobs/worker.ts \
+ *   --allow-run=deno jobs/server.ts
  * ```
  *
  * `GET /jobs` (or `POST`) runs one job at each boundary; `?fail=1` makes the queued job fail its first
- * attempt, which KV then retries.
+ * attempt, which KV then retries. At most 4 requests use the worker and a subprocess at once and 8 more wait
+ * for a slot (in a span of their own); the rest get 503 with `Retry-After`.
  *
  * @module
  */
 import { context, metrics, propagation, SpanStatusCode, trace } from "@opentelemetry/api";
 import { createQueue, type Message } from "./queue.ts";
+import { createSlots, serveAgain } from "./limits.ts";
 
 const tracer = trace.getTracer("jobs", "1.0.0");
 const meter = metrics.getMeter("jobs", "1.0.0");
@@ -54,34 +57,66 @@ function carrier(): Record<string, string> {
 
 /** One Web Worker for the process; each message carries the sender's context and an id for the reply. */
 function startWorker() {
-  const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
   const replies = new Map<string, PromiseWithResolvers<number>>();
-  worker.onmessage = ({ data }) => {
-    const reply = replies.get(data.id);
-    replies.delete(data.id);
-    if (data.error) reply?.reject(new Error(data.error));
-    else reply?.resolve(data.digest);
+  const start = () => {
+    // No permission at all (not the service's --allow-run): needs --unstable-worker-options.
+    const created = new Worker(new URL("./worker.ts", import.meta.url), {
+      type: "module",
+      deno: { permissions: "none" },
+    });
+    created.onmessage = ({ data }) => {
+      const reply = replies.get(data.id);
+      replies.delete(data.id);
+      if (data.error) reply?.reject(new Error(data.error));
+      else reply?.resolve(data.digest);
+    };
+    created.onerror = (event) => { // a worker that dies (out of descriptors, say) would end the service
+      event.preventDefault();
+      console.error(`Server: the worker failed (${event.message}); the next job starts another`);
+      for (const reply of replies.values()) reply.reject(new Error(event.message));
+      replies.clear();
+      worker = undefined;
+    };
+    return created;
   };
+  let worker: Worker | undefined = start();
   function resize(text: string): Promise<number> {
     const id = crypto.randomUUID();
     const reply = Promise.withResolvers<number>();
     replies.set(id, reply);
-    worker.postMessage({ id, carrier: carrier(), text });
+    (worker ??= start()).postMessage({ id, carrier: carrier(), text });
     return reply.promise;
   }
-  return { resize, terminate: () => worker.terminate() };
+  return { resize, terminate: () => worker?.terminate() };
 }
+
+/** The service's variables the subprocess gets, to export where the service does; it gets no others. */
+const PASSED_ON = [
+  "OTEL_DENO",
+  "OTEL_SERVICE_NAME",
+  "OTEL_RESOURCE_ATTRIBUTES",
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_PROTOCOL",
+  "OTEL_EXPORTER_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_TIMEOUT",
+];
 
 /** Runs `jobs/subprocess.ts` with the active context in `TRACEPARENT` and `TRACESTATE`. */
 async function convert(text: string): Promise<string> {
   const { traceparent, tracestate } = carrier();
   const env: Record<string, string> = {};
+  for (const name of PASSED_ON) {
+    const allowed = Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+    const value = allowed ? Deno.env.get(name) : undefined;
+    if (value !== undefined) env[name] = value;
+  }
   if (traceparent) env.TRACEPARENT = traceparent;
   if (tracestate) env.TRACESTATE = tracestate;
   const script = new URL("./subprocess.ts", import.meta.url).href;
   const { code, stdout, stderr } = await new Deno.Command("deno", {
     args: ["run", "--allow-env=TRACEPARENT,TRACESTATE", script, text],
     env,
+    clearEnv: true, // not the service's whole environment
     stdin: "null",
   }).output();
   if (code !== 0) throw new Error(`subprocess exited with code ${code}: ${new TextDecoder().decode(stderr)}`);
@@ -114,15 +149,25 @@ function inBackground(name: string, work: () => Promise<unknown>) {
   done.finally(() => background.delete(done));
 }
 
+/** At most 4 requests use the worker and a subprocess at once; 8 more may wait for a slot. */
+const slots = createSlots(4, 8);
+
 async function handleJobs(url: URL): Promise<Response> {
-  const failAttempts = url.searchParams.get("fail") === "1" ? 1 : 0;
-  const [job] = await Promise.all([queue.send("jobs", { failAttempts }), queue.send("notifications")]);
-  const [digest, converted] = await Promise.all([
-    measure("worker", () => worker.resize(job)),
-    measure("subprocess", () => convert(job)),
-  ]);
-  inBackground("write audit record", () => measure("background", () => sleep(50)));
-  return Response.json({ job, digest, converted });
+  if (!await slots.take()) {
+    return Response.json({ error: "busy: try again" }, { status: 503, headers: { "retry-after": "1" } });
+  }
+  try {
+    const failAttempts = url.searchParams.get("fail") === "1" ? 1 : 0;
+    const [job] = await Promise.all([queue.send("jobs", { failAttempts }), queue.send("notifications")]);
+    const [digest, converted] = await Promise.all([
+      measure("worker", () => worker.resize(job)),
+      measure("subprocess", () => convert(job)),
+    ]);
+    inBackground("write audit record", () => measure("background", () => sleep(50)));
+    return Response.json({ job, digest, converted });
+  } finally {
+    slots.release();
+  }
 }
 
 function handler(request: Request): Promise<Response> | Response {
@@ -139,13 +184,14 @@ function handler(request: Request): Promise<Response> | Response {
 
 /**
  * Serves until SIGINT or SIGTERM, then stops gracefully: in-flight requests finish, then the work they left
- * behind (queued jobs with their retries, background spans) for at most `drainMs`; then the worker and the
- * queue close and the process ends on its own, which exports every span and metric it still holds.
+ * behind (queued jobs with their retries, background spans); then the worker and the queue close and the
+ * process ends on its own, which exports every span and metric it still holds. What is still open after
+ * `drainMs` ends it (exit 1).
  */
 async function serve(
   { hostname, port, drainMs = 10_000 }: { hostname: string; port: number; drainMs?: number },
 ) {
-  const server = Deno.serve({
+  const server = serveAgain({
     hostname,
     port,
     onListen: ({ hostname, port }) => console.log(`Server listening on http://${hostname}:${port}/`),
@@ -155,14 +201,13 @@ async function serve(
   await stopped;
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop);
   console.log("Server: shutting down");
+  const deadline = setTimeout(() => {
+    console.error(`Server: requests or work still open after ${drainMs} ms, exiting`);
+    Deno.exit(1); // Deno still exports what it holds
+  }, drainMs);
   await server.shutdown();
-  let timer;
-  const deadline = new Promise((resolve) => timer = setTimeout(resolve, drainMs, "late"));
-  if (await Promise.race([Promise.all([...background, queue.drained()]), deadline]) === "late") {
-    console.error(`Server: work still open after ${drainMs} ms is dropped`);
-    Deno.exitCode = 1;
-  }
-  clearTimeout(timer);
+  await Promise.all([...background, queue.drained()]);
+  clearTimeout(deadline);
   worker.terminate();
   kv.close(); // the process now ends on its own, which exports every span and metric it still holds
 }

@@ -73,7 +73,7 @@ const EXPECTED: Record<string, string[][]> = {
   "viewer": [["--allow-net=127.0.0.1", "--allow-read=tools/viewer/web"]],
   "jobs": [[
     "--allow-net=127.0.0.1",
-    "--allow-env=JOBS_HOST,JOBS_PORT",
+    "--allow-env=JOBS_HOST,JOBS_PORT,OTEL_*",
     "--allow-read=jobs/worker.ts",
     "--allow-run=deno",
   ]],
@@ -81,6 +81,19 @@ const EXPECTED: Record<string, string[][]> = {
     "--allow-run=deno",
     "--allow-net=127.0.0.1",
     "--allow-read=tools/viewer/web",
+    "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
+  ]],
+  "shop": [["--allow-run=deno", "--allow-env=FAULTS,SHOP_PORT,TMPDIR"]],
+  "shop:load": [["--allow-net=127.0.0.1,localhost", "--allow-env=SHOP_URL"]],
+  "demo:shop": [[
+    "--allow-run=deno",
+    "--allow-net=127.0.0.1",
+    "--allow-read=tools/viewer/web",
+    "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
+  ]],
+  "tools/bench/shop": [[
+    "--allow-run=deno",
+    "--allow-net=127.0.0.1",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "tools/bench/jobs": [[

@@ -15,7 +15,7 @@ import { runClient, startServer } from "@example/harness/processes";
 import { checkJoinedTrace, JoinError } from "./joined.ts";
 import { renderWaterfall } from "@example/viewer/waterfall";
 import { startWebView } from "@example/viewer/web";
-import { flagsOrExit, type FlagSpecs, PORT } from "@example/harness/flags";
+import { flagsOrExit, type FlagSpecs, type FlagValues, PORT } from "@example/harness/flags";
 
 /** What the demo found: the joined trace, or why there is none. */
 export type DemoResult = { ok: true; trace: Trace } | { ok: false; reason: string; trace?: Trace };
@@ -99,19 +99,25 @@ export const DEMO_FLAGS = {
 } as const satisfies FlagSpecs;
 
 /** What {@linkcode demoMain} gives a demo's run: the store the web view shows, and a way to draw a trace. */
-export interface DemoRun {
+export interface DemoRun<S extends FlagSpecs = Record<never, never>> {
   /** Where the receiver files what arrives; the web view shows it. */
   store: TelemetryStore;
   /** Prints `trace` as a waterfall, after a blank line. */
   draw: (trace: Trace) => void;
+  /** The values of the demo's own flags (`own` of {@linkcode demoMain}). */
+  flags: FlagValues<S>;
 }
 
 /**
- * The command line of a demo (`deno task <name> [--keep-open] [--web-port 0]`): starts the web view, calls
- * `run`, and sets the exit code from what it returns (`false` or a thrown error: 1).
+ * The command line of a demo (`deno task <name> [--keep-open] [--web-port 0]`, and the demo's `own` flags):
+ * starts the web view, calls `run`, and sets the exit code from what it returns (`false` or a thrown error: 1).
  */
-export async function demoMain(name: string, run: (demo: DemoRun) => Promise<boolean>): Promise<void> {
-  const flags = flagsOrExit(`deno task ${name}`, DEMO_FLAGS);
+export async function demoMain<S extends FlagSpecs = Record<never, never>>(
+  name: string,
+  run: (demo: DemoRun<S>) => Promise<boolean>,
+  own?: S,
+): Promise<void> {
+  const flags = flagsOrExit(`deno task ${name}`, { ...DEMO_FLAGS, ...own } as typeof DEMO_FLAGS & S);
   const color = Deno.stdout.isTerminal() && !Deno.noColor;
   const store = new TelemetryStore();
   let web;
@@ -129,7 +135,7 @@ export async function demoMain(name: string, run: (demo: DemoRun) => Promise<boo
   const draw = (trace: Trace) =>
     console.log(`\n${renderWaterfall(trace, { color, findSpan: store.span.bind(store) })}`);
   try {
-    if (!await run({ store, draw })) Deno.exitCode = 1;
+    if (!await run({ store, draw, flags: flags as FlagValues<S> })) Deno.exitCode = 1;
   } catch (error) {
     const message = error instanceof Deno.errors.NotFound
       ? "could not start `deno` from PATH (the demo runs its programs as `deno run`)"

@@ -4,7 +4,8 @@
  * on the other protocol's port, a sampling ratio outside 0..1, and propagators without `tracecontext`. Deno
  * itself refuses only an unknown protocol or sampler (and stops on `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` or a
  * zero `OTEL_BSP_MAX_QUEUE_SIZE`, before a program can say anything). It prints one line per finding and exits
- * with code 1 when there is any.
+ * with code 1 when there is any. It also names, in one `risk:` line that leaves the exit code alone, Deno's
+ * baggage propagator when it is on (a malformed `baggage` header leaves a request unanswered on Deno 2.9.6).
  *
  * ```sh
  * OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 deno task doctor
@@ -92,9 +93,28 @@ export function otelWarnings(env: (name: string) => string | undefined = readEnv
   return warnings;
 }
 
+/**
+ * Returns one line when Deno's baggage propagator is on (`OTEL_PROPAGATORS` unset or naming `baggage`): Deno
+ * 2.9.6 never answers a request whose `baggage` header has a bad percent-escape, and holds its socket.
+ */
+export function otelRisks(env: (name: string) => string | undefined = readEnv): string[] {
+  const propagators = env("OTEL_PROPAGATORS");
+  if (propagators !== undefined && !propagators.split(",").map((name) => name.trim()).includes("baggage")) {
+    return [];
+  }
+  return [
+    `OTEL_PROPAGATORS=${
+      propagators ?? "(unset: tracecontext,baggage)"
+    } reads baggage: Deno never answers a ` +
+    "request whose baggage has a bad percent-escape and keeps its socket; a server that needs no baggage: " +
+    "OTEL_PROPAGATORS=tracecontext",
+  ];
+}
+
 if (import.meta.main) {
   const warnings = otelWarnings();
   for (const warning of warnings) console.log(`warning: ${warning}`);
+  for (const risk of otelRisks()) console.log(`risk: ${risk}`); // a server's exposure, not a loss of traces
   if (warnings.length > 0) Deno.exit(1);
   console.log(
     `OpenTelemetry settings: nothing found that loses traces (checked ${OTEL_VARIABLES.join(", ")})`,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OTEL_VARIABLES, otelWarnings } from "./doctor.ts";
+import { OTEL_VARIABLES, otelRisks, otelWarnings } from "./doctor.ts";
 import { runDoctor } from "@example/harness/processes";
 import { denoRunOf, permissionFlags } from "@example/harness/tasks";
 
@@ -83,7 +83,23 @@ Deno.test("deno task doctor may read exactly OTEL_VARIABLES, prints one line per
     "warning: OTEL_PROPAGATORS=b3 has no tracecontext (Deno knows only tracecontext and baggage): " +
     "traces will not join across services",
   ]);
-  const good = await runDoctor({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" });
+  const good = await runDoctor({
+    OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318",
+    OTEL_PROPAGATORS: "tracecontext",
+  });
   assert.equal(good.code, 0, good.stderr);
   assert.match(good.stdout, /^OpenTelemetry settings: nothing found that loses traces/);
+});
+
+Deno.test("the doctor names the baggage risk in one line while Deno's baggage propagator is on", async () => {
+  for (const propagators of [undefined, "tracecontext,baggage", " baggage , tracecontext"]) {
+    const lines = otelRisks(env(propagators === undefined ? {} : { OTEL_PROPAGATORS: propagators }));
+    assert.equal(lines.length, 1, String(propagators));
+    assert.match(lines[0], /bad percent-escape .*OTEL_PROPAGATORS=tracecontext$/);
+  }
+  assert.deepEqual(otelRisks(env({ OTEL_PROPAGATORS: "tracecontext" })), []);
+  // A risk is not a loss of traces: one line, and the exit code stays 0.
+  const run = await runDoctor({});
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.split("\n").filter((line) => line.startsWith("risk: ")).length, 1, run.stdout);
 });

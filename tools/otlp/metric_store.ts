@@ -35,6 +35,11 @@ export interface MetricStoreOptions {
    * a new one; otherwise the new one is dropped.
    */
   staleAfterMs?: number;
+  /**
+   * A point more than this ahead of its arrival (default 1 minute) is dropped and counted: a sender's clock far
+   * ahead would otherwise make its series' next correct points look out of order.
+   */
+  maxAheadMs?: number;
 }
 
 /** What a metric store turned away. */
@@ -47,6 +52,8 @@ export interface MetricsDropped {
   invalidPoints: number;
   /** Points no newer than their series' latest point. */
   outOfOrderPoints: number;
+  /** Points more than `maxAheadMs` ahead of their arrival (the sender's clock runs ahead). */
+  futurePoints: number;
   /** Attribute keys or values, or metric names, cut to the longest length kept. */
   truncatedLabels: number;
   /** Attributes dropped past the most kept per series. */
@@ -106,6 +113,7 @@ export class MetricStore {
     staleSeries: 0,
     invalidPoints: 0,
     outOfOrderPoints: 0,
+    futurePoints: 0,
     truncatedLabels: 0,
     droppedAttributes: 0,
   };
@@ -121,6 +129,7 @@ export class MetricStore {
       maxBuckets: 100,
       maxBytes: 16 * 1024 * 1024,
       staleAfterMs: 5 * 60_000,
+      maxAheadMs: 60_000,
       ...options,
     };
     for (const [name, value] of Object.entries(this.#options)) {
@@ -163,6 +172,10 @@ export class MetricStore {
         const values = this.#valuesOf(metric, point);
         if (values === undefined) {
           this.#dropped.invalidPoints++;
+          continue;
+        }
+        if (Number(point.timeUnixNano / 1_000_000n) > nowMs + this.#options.maxAheadMs) {
+          this.#dropped.futurePoints++;
           continue;
         }
         const series = this.#seriesFor(metric, name, point, nowMs);

@@ -180,3 +180,17 @@ Deno.test("hostile metrics over HTTP: NaN, infinities, negative counts as JSON, 
   assert.equal(wrong.status, 400);
   assert.match((await wrong.json()).message, /dataPoint\.asDouble must be a number/);
 });
+
+Deno.test("a point far ahead of its arrival is dropped and counted, and does not make the next ones late", () => {
+  const store = new MetricStore();
+  const at = (ms: number) => BigInt(ms) * 1_000_000n;
+  const point = (ms: number, value: number) => gauge("g", [{ value, timeUnixNano: at(ms) }]);
+  store.add([point(10_000, 1)], 10_000);
+  store.add([point(10_000 + 86_400_000, 2)], 11_000); // a day ahead of the receiver's clock
+  store.add([point(12_000, 3)], 12_000);
+  store.add([point(13_000, 4)], 13_000);
+  store.add([point(13_000 + 30_000, 5)], 14_000); // 29 s ahead: within a minute, kept
+  assert.equal(store.dropped.futurePoints, 1);
+  assert.equal(store.dropped.outOfOrderPoints, 0);
+  assert.deepEqual(store.series()[0].points().map((p) => p.values[0]), [1, 3, 4, 5]);
+});

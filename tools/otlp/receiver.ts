@@ -31,6 +31,7 @@ import {
 } from "./decode.ts";
 import { TelemetryStore } from "./store.ts";
 import { cut } from "./terminal_text.ts";
+import { serveAgain } from "./listener.ts";
 
 export {
   type Dropped,
@@ -494,9 +495,11 @@ export function startReceiver(
   { hostname = "127.0.0.1", port = 4318, store = new TelemetryStore(), ...options }: StartReceiverOptions =
     {},
 ): Receiver {
-  const server = Deno.serve(
+  // Listens again when an accept fails (no file descriptor left) rather than ending the program.
+  const server = serveAgain(
     { hostname, port, onListen: () => {}, onError: reportError() },
     createReceiverHandler(store, options),
+    { who: "receiver" },
   );
   const close = async () => {
     await server.shutdown();

@@ -14,6 +14,7 @@
  *    variables filled in, returns the example's data from Prometheus, Tempo and Loki (`dashboard.ts`), and
  *    its "Error rate" panel shows the failures of the server's `/error`.
  * 7. The jobs example (`jobs/`): its trace, the batch trace linked to it, its own metrics (`check_jobs.ts`).
+ * 8. The shop chapter (`shop/`): a TraceQL query per fault, and its services' metrics (`check_shop.ts`).
  *
  * Endpoints (defaults in parentheses): `TEMPO_URL` (http://127.0.0.1:3200), `LOKI_URL`
  * (http://127.0.0.1:3100), `PROMETHEUS_URL` (http://127.0.0.1:9090), `OTELCOL_HEALTH_URL`
@@ -28,6 +29,7 @@ import { runClient, startServer } from "@example/harness/processes";
 import { checkJoinedTrace as checkJoined, JoinError } from "@example/demo/joined";
 import { checkDashboardQueries, checkErrorRateSeesFailures, dashboardUrl } from "./dashboard.ts";
 import { checkJobs } from "./check_jobs.ts";
+import { checkShop } from "./check_shop.ts";
 import { CheckError, endpointsFromEnv, get, getJson, ok, poll, type StackEndpoints } from "./stack_http.ts";
 import { type FlatSpan, flattenTrace } from "./tempo_trace.ts";
 
@@ -352,6 +354,7 @@ export async function checkStack(endpoints: StackEndpoints = endpointsFromEnv())
   await checkExemplar(endpoints, traceId);
   await checkDashboard(endpoints);
   await checkJobs(endpoints); // the jobs example: its trace, the linked batch, the app's metrics
+  await checkShop(endpoints); // the shop chapter: each fault found by TraceQL, its services' metrics
   console.log(
     `\nAll stack checks passed. The trace in Grafana: ${
       grafanaTraceUrl(traceId, { grafanaUrl: endpoints.grafanaUrl })

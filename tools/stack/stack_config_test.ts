@@ -219,6 +219,18 @@ Deno.test("compose: each service runs the repository's own config file, with the
   assert.equal(env.GF_AUTH_DISABLE_LOGIN_FORM, "true");
 });
 
+Deno.test("grafana: anonymous users are Editors (Explore needs it), on 127.0.0.1 only, with nothing to publish or provision", () => {
+  const grafana = compose().services.grafana;
+  // Viewer would be safer, but Grafana 12+ opens Explore to Editors only; never Admin.
+  assert.equal(grafana.environment.GF_AUTH_ANONYMOUS_ORG_ROLE, "Editor");
+  assert.equal(grafana.environment.GF_SNAPSHOTS_EXTERNAL_ENABLED, "false");
+  assert.equal(grafana.environment.GF_USERS_ALLOW_SIGN_UP, "false");
+  assert.deepEqual(grafana.ports, ["127.0.0.1:3000:3000"]);
+  for (const source of datasources()) assert.equal(source.editable, false, source.name);
+  const dashboards = readYaml("tools/stack/grafana/provisioning/dashboards/dashboards.yaml");
+  for (const provider of dashboards.providers) assert.equal(provider.allowUiUpdates, false, provider.name);
+});
+
 Deno.test("collector: each signal to its backend, memory_limiter first and batch last, no debug exporter", () => {
   const { service } = collector();
   for (const extension of service.extensions) assert.ok(extension in collector().extensions, extension);

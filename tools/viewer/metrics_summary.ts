@@ -4,7 +4,8 @@
  * history in equal bins for a chart. The rates and percentiles come from `@example/otlp/metric_math`.
  *
  * Times are the senders' own (each point's time), so a viewer started late or a slow export does not bend
- * a rate: a window ends at the newest point of what it summarises.
+ * a rate: a window ends at the newest point of what it summarises, leaving out series whose newest point is
+ * after the receiver's clock, so that one sender whose clock runs ahead cannot push the others out of it.
  *
  * @module
  */
@@ -27,6 +28,8 @@ export interface SummaryOptions {
   chartMs?: number;
   /** How many bins a chart has (default 30). */
   bins?: number;
+  /** The receiver's clock, in ms since the epoch (default now): no window or chart ends after it. */
+  nowMs?: number;
 }
 
 /** A chart: one value (or `null`, no data) per bin, oldest first. */
@@ -129,13 +132,16 @@ interface Layout {
  * The bins of a chart of `series`: as far back as their data goes (at least 10 s, so that a short demo fills
  * its chart), at most `chartMs`, ending at their newest point.
  */
-function layoutOf(series: readonly Series[], { chartMs = 300_000, bins = 30 }: SummaryOptions): Layout {
+function layoutOf(
+  series: readonly Series[],
+  { chartMs = 300_000, bins = 30, nowMs }: SummaryOptions,
+): Layout {
   let firstMs = Infinity;
   for (const one of series) {
     const [point] = one.points();
     if (point !== undefined) firstMs = Math.min(firstMs, point.startMs > 0 ? point.startMs : point.timeMs);
   }
-  const endMs = newest(series);
+  const endMs = newest(series, nowMs);
   const spanMs = Math.min(
     chartMs,
     Math.max(MIN_CHART_MS, endMs - (Number.isFinite(firstMs) ? firstMs : endMs)),
@@ -143,11 +149,18 @@ function layoutOf(series: readonly Series[], { chartMs = 300_000, bins = 30 }: S
   return { startMs: endMs - spanMs, binMs: spanMs / bins, bins };
 }
 
-/** The newest point time of the series, or 0. */
-function newest(series: readonly Series[]): number {
-  let end = 0;
-  for (const one of series) end = Math.max(end, one.latest()?.timeMs ?? 0);
-  return end;
+/**
+ * The newest point time of the series, leaving out those whose newest point is after `nowMs` (their sender's
+ * clock runs ahead); `nowMs` when all are; 0 when they have no point.
+ */
+function newest(series: readonly Series[], nowMs = Date.now()): number {
+  let end = 0, ahead = false;
+  for (const one of series) {
+    const timeMs = one.latest()?.timeMs ?? 0;
+    if (timeMs > nowMs) ahead = true;
+    else end = Math.max(end, timeMs);
+  }
+  return end === 0 && ahead ? nowMs : end;
 }
 
 /** What each series counted in `[fromMs, toMs]`. */
@@ -254,7 +267,7 @@ export function httpSummaries(store: MetricStore, options: SummaryOptions = {}):
   const summaries = [...groups].map(([key, members]): HttpSummary => {
     const [service, side, route] = JSON.parse(key) as [string, "server" | "client", string];
     const all = members.map(prepare);
-    const end = newest(members);
+    const end = newest(members, options.nowMs);
     const window = inWindow(all, end - windowMs, end);
     const layout = layoutOf(members, options);
     const bins = inBins(all, layout);
@@ -339,7 +352,7 @@ export function metricSummaries(store: MetricStore, options: SummaryOptions = {}
       };
     }
     const all = members.map(prepare);
-    const end = newest(members);
+    const end = newest(members, options.nowMs);
     const window = inWindow(all, end - windowMs, end);
     return {
       ...base,
@@ -369,7 +382,7 @@ export interface ServiceSummary {
 /** Each service's server traffic over all its routes (client traffic for a service that serves none). */
 export function serviceSummaries(
   store: MetricStore,
-  { windowMs = 60_000 }: SummaryOptions = {},
+  { windowMs = 60_000, nowMs }: SummaryOptions = {},
 ): ServiceSummary[] {
   const http = store.series().filter((series) =>
     series.kind === "histogram" && Object.hasOwn(HTTP_DURATIONS, series.name)
@@ -379,7 +392,7 @@ export function serviceSummaries(
     const servers = members.filter((series) => series.name === "http.server.request.duration");
     const chosen = servers.length > 0 ? servers : members;
     const side = servers.length > 0 ? "server" : "client";
-    const end = newest(chosen);
+    const end = newest(chosen, nowMs);
     const window = inWindow(chosen.map(prepare), end - windowMs, end);
     return {
       service,

@@ -92,3 +92,20 @@ Deno.test("the terminal summary: one line per service, its name printed safely",
     `[metrics] evil<U+001B>[2J⏎name${" ".repeat(4)} 2.00 req/s  errors 1.00/s (50.0%)  p95 ${p95}`,
   );
 });
+
+Deno.test("a second instance whose clock runs an hour ahead does not move the route's window", () => {
+  const store = new MetricStore();
+  store.add([duration(200, [[11, [10, 0, 0, 0, 0, 0]], [71, [20, 0, 20, 0, 0, 0]]])], 72_000);
+  const alone = httpSummaries(store, { windowMs: 60_000, nowMs: 72_000 })[0];
+  // The same route from another instance of the service, one point stamped an hour ahead of it, which the
+  // store takes (the store's own guard is tested in metric_store_test.ts): 60 s after the last good point.
+  const ahead = { ...duration(200, [[71 + 3600, [1, 0, 0, 0, 0, 0]]], { start: 61 + 3600 }) };
+  ahead.resource = { ...ahead.resource, "service.instance.id": "b" };
+  store.add([ahead], 3600_000 + 72_000);
+  const [summary] = httpSummaries(store, { windowMs: 60_000, nowMs: 72_000 });
+  assert.equal(store.series().length, 2);
+  assert.equal(summary.requestRate, alone.requestRate);
+  assert.equal(summary.requestRate, 30 / 60);
+  assert.deepEqual(summary.rateChart, alone.rateChart);
+  assert.equal(serviceSummaries(store, { nowMs: 72_000 })[0].requestRate, 30 / 60);
+});

@@ -37,6 +37,7 @@ import { TerminalOutput } from "./terminal_output.ts";
 import { cut } from "@example/otlp/terminal_text";
 import { pageAssets } from "./web_assets.ts";
 import { signalsAnswer } from "./metrics_logs_api.ts";
+import { serveAgain } from "@example/otlp/listener";
 import {
   AnswerBudget,
   AnswerSender,
@@ -640,7 +641,11 @@ export function startWebView(
 ): WebView {
   const handler = createWebHandler(store, options);
   const onError = webErrorHandler(print ?? _stderrLine());
-  const server = Deno.serve({ hostname, port, onListen: () => {}, onError }, handler.handle);
+  // Listens again when an accept fails (no file descriptor left) rather than ending the program.
+  const server = serveAgain({ hostname, port, onListen: () => {}, onError }, handler.handle, {
+    who: "web view",
+    print: print ?? _stderrLine(),
+  });
   const close = async () => {
     handler.close();
     await server.shutdown();
