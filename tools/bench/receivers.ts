@@ -192,14 +192,24 @@ async function startJaeger(jaeger: string): Promise<Running> {
     clearEnv: true,
     stdin: "null",
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  // Its log is read and dropped, and shown when it does not start.
+  let log = "";
+  void child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (text) => void (log = (log + text).slice(-4000)) }),
+  ).catch(() => {});
   const api = `http://127.0.0.1:${JAEGER.api}`;
-  await waitUntil("jaeger", async () => (await fetch(`${api}/api/services`)).ok);
-  await waitUntil(
-    "jaeger's metrics",
-    async () => (await fetch(`http://127.0.0.1:${JAEGER.metrics}/metrics`)).ok,
-  );
+  try {
+    await waitUntil("jaeger", async () => (await fetch(`${api}/api/services`)).ok);
+    await waitUntil(
+      "jaeger's metrics",
+      async () => (await fetch(`http://127.0.0.1:${JAEGER.metrics}/metrics`)).ok,
+    );
+  } catch (error) {
+    child.kill();
+    throw new Error(`${(error as Error).message}; its log ends:\n${log}`);
+  }
   const search = async (limit: number) =>
     await json(`${api}/api/traces?service=${SERVICE}&limit=${limit}&lookback=2d`) as {
       data: { traceID: string; spans: unknown[] }[];
