@@ -410,3 +410,13 @@ export function closedPort(): number {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   return listener.addr.port;
 }
+
+/** The resident set size of process `pid` in MiB, as `ps` reports it (the tests' memory figures). */
+export async function rssMiB(pid: number): Promise<number> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+  })
+    .output();
+  return Math.round(Number(new TextDecoder().decode(stdout).trim()) / 1024);
+}

@@ -4,7 +4,7 @@
 // It reports the RSS of the viewer's own process (as `ps` reads it from /proc: Deno reads another process's
 // /proc only with --allow-all) after every request, and asserts the largest stays under 400 MiB.
 import assert from "node:assert/strict";
-import { ROOT, spawn } from "@example/harness/processes";
+import { ROOT, rssMiB, spawn } from "@example/harness/processes";
 import { collectOutput } from "@example/harness/output";
 import { denoRunOf } from "@example/harness/tasks";
 import {
@@ -19,16 +19,6 @@ import {
 const optedIn = Deno.permissions.querySync({ name: "env", variable: "VIEWER_MEMORY" }).state === "granted" &&
   Deno.env.get("VIEWER_MEMORY") === "1";
 const MiB = 2 ** 20;
-
-/** The resident set size of process `pid`, in MiB. */
-async function rssOf(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ps", {
-    args: ["-o", "rss=", "-p", String(pid)],
-    stdout: "piped",
-  })
-    .output();
-  return Math.round(Number(new TextDecoder().decode(stdout).trim()) / 1024);
-}
 
 /** Starts the viewer as its task does (the same flags), on free ports; resolves with its URL and pid. */
 async function startViewer(extra: string[] = []) {
@@ -70,7 +60,7 @@ async function send(
     body,
   });
   await response.body?.cancel();
-  peaks.set(viewer.pid, Math.max(peaks.get(viewer.pid) ?? 0, await rssOf(viewer.pid)));
+  peaks.set(viewer.pid, Math.max(peaks.get(viewer.pid) ?? 0, await rssMiB(viewer.pid)));
   return response.status;
 }
 
@@ -106,13 +96,13 @@ for (const maxRecords of [undefined, 10_000_000]) {
       await using viewer = await startViewer(flags);
       const figures: string[] = [];
       await flood(viewer, 1_000_000, 100, 0, async (sent) => {
-        if (sent % 200_000 === 0) figures.push(`${sent / 1000}k spans: ${await rssOf(viewer.pid)}`);
+        if (sent % 200_000 === 0) figures.push(`${sent / 1000}k spans: ${await rssMiB(viewer.pid)}`);
       });
       await flood(viewer, 8000, 8000, 2_000_000); // an 8,000-deep chain
       await flood(viewer, 200_000, 200_000, 3_000_000); // a 200,000-span trace
       await flood(viewer, 400_000, 100, 4_000_000);
       const peak = peaks.get(viewer.pid)!;
-      figures.push(`after the abuse cases: ${await rssOf(viewer.pid)} (largest seen ${peak})`);
+      figures.push(`after the abuse cases: ${await rssMiB(viewer.pid)} (largest seen ${peak})`);
       console.log(`viewer ${flags.join(" ") || "(defaults)"}, RSS in MiB: ${figures.join("; ")}`);
       assert.ok(peak < 400, `peak RSS ${peak} MiB`);
     },
@@ -144,7 +134,7 @@ Deno.test({
       });
       assert.equal(await send(viewer, jsonTraces(spans), "application/json"), 200);
       if ((sent + batch) % 100_000 === 0) {
-        figures.push(`${(sent + batch) / 1000}k spans: ${await rssOf(viewer.pid)}`);
+        figures.push(`${(sent + batch) / 1000}k spans: ${await rssMiB(viewer.pid)}`);
       }
     }
     const peak = peaks.get(viewer.pid)!;
@@ -206,7 +196,7 @@ Deno.test({
         assert.equal(await send(viewer, json, "application/json"), 413);
         assert.equal(await send(viewer, many, "application/x-protobuf"), 200);
         if (i % 4 === 0) assert.equal(await send(viewer, resource, "application/json"), 200);
-        if (i % 5 === 4) rss.push(await rssOf(viewer.pid));
+        if (i % 5 === 4) rss.push(await rssMiB(viewer.pid));
       }
     })();
     const latencies = await probe(viewer, attack);
@@ -274,7 +264,7 @@ Deno.test({
     for (let sent = 0; sent < 20_000; sent += 200) {
       assert.equal(await send(viewer, metricsBody(sent, 200, 100, "histograms"), JSON_TYPE, "metrics"), 200);
     }
-    figures.push(`20k histogram series: ${await rssOf(viewer.pid)}`);
+    figures.push(`20k histogram series: ${await rssMiB(viewer.pid)}`);
     // Then a million gauge names from many services, with spans and log records between them.
     for (let sent = 0; sent < 1_000_000; sent += 5000) {
       assert.equal(
@@ -284,11 +274,11 @@ Deno.test({
       if (sent % 100_000 === 0) {
         await flood(viewer, 50_000, 100, sent);
         assert.equal(await send(viewer, logsBody(1500), JSON_TYPE, "logs"), 200);
-        figures.push(`${sent / 1000}k series: ${await rssOf(viewer.pid)}`);
+        figures.push(`${sent / 1000}k series: ${await rssMiB(viewer.pid)}`);
       }
     }
     const peak = peaks.get(viewer.pid)!;
-    figures.push(`at the end: ${await rssOf(viewer.pid)} (largest seen ${peak})`);
+    figures.push(`at the end: ${await rssMiB(viewer.pid)} (largest seen ${peak})`);
     console.log(`viewer RSS in MiB: ${figures.join("; ")}`);
     assert.ok(peak < 400, `peak RSS ${peak} MiB`);
   },

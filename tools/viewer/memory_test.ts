@@ -5,30 +5,19 @@
 // It reports the RSS of the viewer's own process (read by `ps`, as otlp/memory_test.ts does), sampled every
 // 50 ms, and asserts the largest stays under 400 MiB.
 import assert from "node:assert/strict";
-import { ROOT, spawn } from "@example/harness/processes";
-import { collectOutput } from "@example/harness/output";
-import { denoRunOf } from "@example/harness/tasks";
+import { rssMiB } from "@example/harness/processes";
+import { startViewer } from "./_viewer_process.ts";
 import { escapedLogBodiesProtobuf } from "@example/otlp/hostile_requests";
 
 const optedIn = Deno.permissions.querySync({ name: "env", variable: "VIEWER_MEMORY" }).state === "granted" &&
   Deno.env.get("VIEWER_MEMORY") === "1";
-
-/** The resident set size of process `pid`, in MiB. */
-async function rssOf(pid: number): Promise<number> {
-  const { stdout } = await new Deno.Command("ps", {
-    args: ["-o", "rss=", "-p", String(pid)],
-    stdout: "piped",
-  })
-    .output();
-  return Math.round(Number(new TextDecoder().decode(stdout).trim()) / 1024);
-}
 
 /** Samples the RSS of `pid` every 50 ms until stopped; `peak` is the largest seen. */
 function sampleRss(pid: number) {
   let peak = 0, running = true;
   const done = (async () => {
     while (running) {
-      peak = Math.max(peak, await rssOf(pid));
+      peak = Math.max(peak, await rssMiB(pid));
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
@@ -40,27 +29,6 @@ function sampleRss(pid: number) {
       running = false;
       await done;
       return peak;
-    },
-  };
-}
-
-/** Starts the viewer as its task does, on free ports: where it receives, where its page is, its pid. */
-async function startViewer() {
-  const [, ...args] = denoRunOf("viewer").argv;
-  const child = spawn("deno", [...args, "--port", "0", "--web-port", "0"], ROOT, {});
-  const stdout = collectOutput(child.stdout);
-  const stderr = collectOutput(child.stderr);
-  const url = await stdout.line((line) => line.match(/receiving OTLP\/HTTP .* on (http:\/\/\S+?);/)?.[1]);
-  const web = await stdout.line((line) => line.match(/the traces in a browser: (http:\/\/\S+)/)?.[1]);
-  assert.ok(url && web, "the viewer said where it listens");
-  return {
-    url,
-    web: new URL(web),
-    pid: child.pid,
-    async [Symbol.asyncDispose]() {
-      child.kill();
-      await child.status;
-      await Promise.all([stdout.text, stderr.text]);
     },
   };
 }
@@ -90,7 +58,7 @@ Deno.test({
       });
       assert.equal(response.status, 200, await response.text());
     }
-    figures.push(`112 records held: ${await rssOf(viewer.pid)}`);
+    figures.push(`112 records held: ${await rssMiB(viewer.pid)}`);
 
     // One client that reads: the answer is bounded and says what it left out.
     const read = await fetch(new URL("/api/logs?limit=1000", viewer.web));
@@ -104,7 +72,7 @@ Deno.test({
     const probe = await fetch(new URL("/api/logs?limit=1", viewer.web));
     await probe.body?.cancel();
     await new Promise((resolve) => setTimeout(resolve, 1000)); // RSS settles over a few samples
-    figures.push(`16 clients not reading: ${await rssOf(viewer.pid)}, probe answered ${probe.status}`);
+    figures.push(`16 clients not reading: ${await rssMiB(viewer.pid)}, probe answered ${probe.status}`);
 
     // A search that matches nothing reads every body; the receiver still answers an export meanwhile.
     const search = fetch(new URL("/api/logs?q=nothing-matches-this", viewer.web)).then((r) => r.json());

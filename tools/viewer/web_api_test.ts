@@ -1,35 +1,13 @@
 import assert from "node:assert/strict";
-import { ROOT, spawn } from "@example/harness/processes";
-import { collectOutput } from "@example/harness/output";
-import { denoRunOf } from "@example/harness/tasks";
 import { TelemetryStore } from "@example/otlp/receiver";
 import type { LogRecord, Span } from "@example/otlp/decode";
 import { createWebHandler } from "./web.ts";
 import { listLogs } from "./logs_query.ts";
 import { checkout } from "./testdata/checkout.ts";
+import { startViewer } from "./_viewer_process.ts";
 
 const hex = (bytes: number) =>
   Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
-
-/** `deno task viewer` on free ports, as its task runs it: where it receives, and where its page is. */
-async function startViewer() {
-  const [, ...args] = denoRunOf("viewer").argv;
-  const child = spawn("deno", [...args, "--port", "0", "--web-port", "0"], ROOT, {});
-  const stdout = collectOutput(child.stdout);
-  const stderr = collectOutput(child.stderr);
-  const url = await stdout.line((line) => line.match(/receiving OTLP\/HTTP .* on (http:\/\/\S+?);/)?.[1]);
-  const web = await stdout.line((line) => line.match(/the traces in a browser: (http:\/\/\S+)/)?.[1]);
-  assert.ok(url && web, "the viewer said where it listens");
-  return {
-    url,
-    web,
-    async [Symbol.asyncDispose]() {
-      child.kill();
-      await child.status;
-      await Promise.all([stdout.text, stderr.text]);
-    },
-  };
-}
 
 Deno.test("a real viewer fed OTLP: search, the critical path and self times, compare, and their 4xx", async () => {
   await using viewer = await startViewer();
