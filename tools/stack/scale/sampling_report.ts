@@ -229,6 +229,12 @@ export interface Report {
   unexpected: string[];
 }
 
+function othersText(o: Others): string {
+  if (o.traces === 0) return "nothing";
+  return `${o.traces} traces of ${o.spans} spans (services ${o.services.join(", ")}), ` +
+    `${o.keptTraces} of them (${o.keptSpans} spans) kept`;
+}
+
 /** The report as text lines. */
 export function summarize(r: Report): string {
   const c = r.classified;
@@ -246,9 +252,7 @@ export function summarize(r: Report): string {
     `  spans of the run's traces sent to Tempo by the gateways: ${r.tempo.sent}, found in Tempo: ${r.tempo.held}` +
     (r.tempo.differ.length ? ` (differ: ${r.tempo.differ.slice(0, 3).join(", ")})` : ""),
     `  spans sent to Tempo in all (the gateways' metric): ${r.sentToTempo}; from outside the run: ` +
-    `${r.others.traces} traces of ${r.others.spans} spans received` +
-    (r.others.traces ? ` (${r.others.services.join(", ")})` : "") +
-    `, ${r.others.keptTraces} of them (${r.others.keptSpans} spans) kept`,
+    othersText(r.others),
     `  arrival spread of a trace's spans at its gateway (ms): p50 ${quantile(s, 0.5).toFixed(0)}, ` +
     `p99 ${quantile(s, 0.99).toFixed(0)}, max ${(s.at(-1) ?? NaN).toFixed(0)} (${s.length} traces)`,
     ...r.gateways.map((g) =>

@@ -6,6 +6,7 @@ import {
   durationMs,
   othersArrivedSince,
   othersThan,
+  summarize,
   tallyTempo,
 } from "./sampling_report.ts";
 
@@ -99,4 +100,31 @@ Deno.test("durationMs: reads the Collector's durations, and nothing else", () =>
   for (const bad of ["", "12", "s", "12 s", "12sx", "-1s"]) {
     assert.throws(() => durationMs(bad), RangeError, bad);
   }
+});
+
+Deno.test("summarize: the run's spans in Tempo beside the gateways' total, and what came from outside", () => {
+  const count = { total: 0, whole: 0, absent: 0 };
+  const others = { traces: 20, spans: 21, services: ["jaeger"], keptTraces: 2, keptSpans: 2 };
+  const report = {
+    options: { calls: 3000, percent: 10, decisionWait: "12s", decisionCache: 200_000, killGateway: false },
+    loadS: 17,
+    classified: { error: count, slow: count, normal: count, partial: [] },
+    spreads: [],
+    gateways: [],
+    tempo: { sent: 2892, held: 2890, differ: ["a (sent 4, Tempo 2)"] },
+    sentToTempo: 2894,
+    others,
+    unexpected: [],
+  };
+  const lines = summarize(report).split("\n");
+  assert.ok(lines.includes(
+    "  spans of the run's traces sent to Tempo by the gateways: 2892, found in Tempo: 2890 " +
+      "(differ: a (sent 4, Tempo 2))",
+  ));
+  assert.ok(lines.includes(
+    "  spans sent to Tempo in all (the gateways' metric): 2894; from outside the run: " +
+      "20 traces of 21 spans (services jaeger), 2 of them (2 spans) kept",
+  ));
+  const none = summarize({ ...report, others: { ...others, traces: 0, spans: 0, services: [] } });
+  assert.match(none, /from outside the run: nothing\n/);
 });
