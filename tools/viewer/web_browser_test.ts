@@ -195,6 +195,20 @@ function waterfallRows(page: Page): Promise<string[][]> {
   );
 }
 
+/**
+ * Clicks the element that `selector` names at this instant, in one step inside the page: the trace list
+ * re-renders as traces arrive, and puppeteer's `page.click` (find, scroll, then click) can find a row that is
+ * replaced before the click lands.
+ */
+async function clickNow(page: Page, selector: string): Promise<void> {
+  const quoted = JSON.stringify(selector);
+  await page.evaluate(`{
+    const element = document.querySelector(${quoted});
+    if (element === null) throw new Error("nothing matches " + ${quoted});
+    element.click();
+  }`);
+}
+
 /** A test in Chromium (skipped without it) against a receiver and the web view of its store. */
 function browserTest(name: string, run: (receiver: Receiver, web: WebView) => Promise<void>): void {
   Deno.test(
@@ -686,7 +700,7 @@ browserTest(
     await waitListed([slow, failed]);
 
     // The critical path of the slow checkout: the query, then the cache, then the shop's own 10 ms.
-    await page.click(`#trace-rows tr[data-trace-id="${slow}"]`);
+    await clickNow(page, `#trace-rows tr[data-trace-id="${slow}"]`);
     await page.waitForFunction('document.querySelectorAll(".span-row").length === 3');
     const marks = await page.$$eval(".span-row", (rows) =>
       rows.map((row) => [
@@ -720,8 +734,8 @@ browserTest(
     await page.select("#search-sort", "recent");
     await waitListed([failed, fast, slow]);
     assert.equal(await page.evaluate('document.getElementById("compare-button").disabled'), true);
-    await page.click(`#trace-rows tr[data-trace-id="${slow}"] input.pick`);
-    await page.click(`#trace-rows tr[data-trace-id="${fast}"] input.pick`);
+    await clickNow(page, `#trace-rows tr[data-trace-id="${slow}"] input.pick`);
+    await clickNow(page, `#trace-rows tr[data-trace-id="${fast}"] input.pick`);
     assert.ok(page.url().includes(`#trace=${slow}`), "picking does not select the trace");
     await page.click("#compare-button");
     await page.waitForSelector("#compare-rows tr");
@@ -745,7 +759,7 @@ browserTest(
       await Deno.writeFile(COMPARE_SCREENSHOT, await page.screenshot({ type: "png" }));
     }
     // Back to a trace: the waterfall returns.
-    await page.click(`#trace-rows tr[data-trace-id="${fast}"]`);
+    await clickNow(page, `#trace-rows tr[data-trace-id="${fast}"]`);
     await page.waitForFunction(
       '!document.getElementById("waterfall-panel").hidden && document.querySelectorAll(".span-row").length === 3',
     );

@@ -5,6 +5,9 @@
  * thousand calls, a known share of them to `/error` and to the slow server. Tempo must then hold every error
  * and every slow trace whole (all four spans), a share of the other traces within the binomial bounds of
  * the configured percentage, and no partial trace; both gateways must have taken part (their own metrics).
+ * Tempo must hold, trace by trace, every span of the run's traces the gateways sent it, as a tap beside
+ * Tempo's exporter counts them: other programs on the machine that export to the agent's port (the default
+ * OTLP/HTTP one) add traces of their own, which are reported and left out of the count.
  * It also measures, at the gateways, how far apart the spans of one trace arrive.
  *
  * Tempo must already run (tools/stack/scale/run_scale.sh starts it); the Collectors are started here, on fixed
@@ -34,8 +37,13 @@ import {
   binomialBounds,
   type Classified,
   classifyTraces,
+  durationMs,
   type GatewayStats,
+  othersArrivedSince,
+  othersThan,
   summarize,
+  tallyTempo,
+  type TempoTally,
 } from "./sampling_report.ts";
 
 /** The check's settings (command-line flags). */
@@ -64,8 +72,16 @@ export interface ScaleOptions {
   downS: number;
 }
 
-/** The gateways' exporter to Tempo (the other one, in the check only, is the tap). */
+/** The gateways' exporter to Tempo (the others, in the check only, are the taps of testdata/tap.yaml). */
 const TO_TEMPO = { exporter: "otlp_grpc/tempo" };
+
+/** The check's receivers: every span the gateways receive, and every span they send to Tempo. */
+interface Taps {
+  /** Where the gateways send what they receive, before sampling. */
+  received: string;
+  /** Where they send what their samplers send to Tempo, beside Tempo's exporter. */
+  sampled: string;
+}
 
 const AGENT = { grpc: "127.0.0.1:4317", http: "127.0.0.1:4318", health: "127.0.0.1:13133", metrics: 8888 };
 const GATEWAYS = [
@@ -73,7 +89,7 @@ const GATEWAYS = [
   { name: "gateway-2", grpc: "127.0.0.1:14418", health: "127.0.0.1:13135", metrics: 8890 },
 ];
 
-function gatewayConfig(binary: string, gateway: typeof GATEWAYS[number], tap: string, o: ScaleOptions) {
+function gatewayConfig(binary: string, gateway: typeof GATEWAYS[number], taps: Taps, o: ScaleOptions) {
   return {
     name: gateway.name,
     binary,
@@ -91,7 +107,8 @@ function gatewayConfig(binary: string, gateway: typeof GATEWAYS[number], tap: st
       TAIL_DECISION_CACHE_SIZE: String(o.decisionCache),
       TAIL_SAMPLING_PERCENT: String(o.percent),
       TAIL_SLOW_MS: String(o.slowMs),
-      TAP_ENDPOINT: tap,
+      TAP_ENDPOINT: taps.received,
+      TAP_SAMPLED_ENDPOINT: taps.sampled,
     },
   };
 }
@@ -187,8 +204,30 @@ async function runClientLoad(urls: { fast: string[]; slow: string }, o: ScaleOpt
   return JSON.parse(result.stdout.trim().split("\n").at(-1)!);
 }
 
-/** Waits until no gateway holds an undecided trace and their exports to Tempo have stopped moving. */
-async function waitForDecisions(gateways: Collector[], timeoutMs: number): Promise<number> {
+/** The run as {@linkcode waitForDecisions} watches it at the taps. */
+interface RunAtTaps {
+  /** The run's trace ids. */
+  ids: ReadonlySet<string>;
+  /** When the spans of each trace (the run's and others) first and last reached the received tap. */
+  arrivals: ReadonlyMap<string, { first: number; last: number }>;
+  /** What the gateways sent to Tempo, by trace. */
+  sampled: TelemetryStore;
+  /** The gateways' `decision_wait`, ms. */
+  decisionWaitMs: number;
+}
+
+/** The spans of each of `ids` that the gateways sent to Tempo (the sampled tap's count, each span id once). */
+function sentByTrace(sampled: TelemetryStore, ids: Iterable<string>): Map<string, number> {
+  return new Map([...ids].map((id) => [id, sampled.trace(id)?.spans.length ?? 0]));
+}
+
+/**
+ * Waits until the gateways have decided every trace of the run and sent on what they kept: the run's last
+ * span a `decision_wait` (and the sampler's tick and batch) behind, no trace held but others still within
+ * theirs, nothing queued, and the run's spans sent to Tempo no longer moving. Another program may go on
+ * exporting to the agent's port meanwhile, so the gateways need not become empty.
+ */
+async function waitForDecisions(gateways: Collector[], run: RunAtTaps, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let previous = -1;
   while (Date.now() < deadline) {
@@ -198,8 +237,12 @@ async function waitForDecisions(gateways: Collector[], timeoutMs: number): Promi
       0,
     );
     const queued = texts.reduce((n, t) => n + metricSum(t, "otelcol_exporter_queue_size"), 0);
-    const sent = texts.reduce((n, t) => n + metricSum(t, "otelcol_exporter_sent_spans", TO_TEMPO), 0);
-    if (held === 0 && queued === 0 && sent === previous) return sent;
+    const young = performance.now() - run.decisionWaitMs - 2000;
+    const lastOfRun = Math.max(...[...run.ids].map((id) => run.arrivals.get(id)?.last ?? -Infinity));
+    const undecidedOthers = othersArrivedSince(run.arrivals, run.ids, young);
+    let sent = 0;
+    for (const count of sentByTrace(run.sampled, run.ids).values()) sent += count;
+    if (lastOfRun < young && held <= undecidedOthers && queued === 0 && sent === previous) return;
     previous = sent;
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
@@ -250,8 +293,11 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
     else seen.last = now;
   });
   await using tap = startReceiver({ port: 0, store });
+  const sampled = new TelemetryStore({ maxRecords: 500_000 });
+  await using sampledTap = startReceiver({ port: 0, store: sampled });
+  const taps: Taps = { received: tap.url, sampled: sampledTap.url };
   const gateways: Collector[] = [];
-  for (const g of GATEWAYS) gateways.push(await startCollector(gatewayConfig(binary, g, tap.url, o)));
+  for (const g of GATEWAYS) gateways.push(await startCollector(gatewayConfig(binary, g, taps, o)));
   await using agent = await startCollector(agentConfig(binary, tap.url));
   try {
     const otlp = { otlpEndpoint: `http://${AGENT.http}`, protocol: "http/protobuf" as const };
@@ -264,15 +310,20 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
     const started = performance.now();
     const load = runClientLoad({ fast: [servers[0].url, servers[1].url], slow: servers[2].url }, o);
     const watching = watchGateways(gateways, load);
-    const restarted = o.killGateway ? killAndRestart(gateways, binary, tap.url, o) : Promise.resolve();
+    const restarted = o.killGateway ? killAndRestart(gateways, binary, taps, o) : Promise.resolve();
     const result = await load;
     await restarted; // gateway-2 back up before its share is waited for
     const loadS = (performance.now() - started) / 1000;
     await Promise.all(servers.map((server) => server.stop()));
-    const sent = await waitForDecisions(gateways, 180_000);
+    const ids = [...result.traces.error, ...result.traces.slow, ...result.traces.normal];
+    const runIds = new Set(ids);
+    const decisionWaitMs = durationMs(o.decisionWait);
+    await waitForDecisions(gateways, { ids: runIds, arrivals, sampled, decisionWaitMs }, 180_000);
     const stats = await watching;
+    let sentToTempo = 0;
     for (const gateway of gateways) {
       const text = await readMetrics(gateway);
+      sentToTempo += metricSum(text, "otelcol_exporter_sent_spans", TO_TEMPO);
       const entry = stats.get(gateway.name) ?? emptyStats(gateway.name);
       entry.acceptedSpans = metricSum(text, "otelcol_receiver_accepted_spans");
       entry.tracesSampled = metricSum(
@@ -291,8 +342,10 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
         metricSum(text, "otelcol_processor_tail_sampling_early_releases_from_cache_decision");
       stats.set(gateway.name, entry);
     }
-    const ids = [...result.traces.error, ...result.traces.slow, ...result.traces.normal];
-    const { counts, held } = await settledInTempo(tempoUrl, ids, sent, o.killGateway ? 30_000 : 120_000);
+    const sent = sentByTrace(sampled, ids);
+    const sentSpans = [...sent.values()].reduce((a, b) => a + b, 0);
+    const { counts } = await settledInTempo(tempoUrl, ids, sentSpans, o.killGateway ? 30_000 : 120_000);
+    const tempo = tallyTempo(ids, sent, counts);
     const classified = classifyTraces(result, counts);
     const spreads = arrivalSpreads(arrivals, ids);
     console.log(summarize({
@@ -301,8 +354,9 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
       classified,
       spreads,
       gateways: [...stats.values()],
-      sentToTempo: sent,
-      heldByTempo: held,
+      tempo,
+      sentToTempo,
+      others: othersThan(runIds, store.traces(), sampled.traces()),
       unexpected: result.unexpected,
     }));
     const agentText = await readMetrics(agent);
@@ -314,11 +368,7 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
       `  agent: ${spanLines.map((line) => line.replace(/,?service_[a-z_]+="[^"]*"/g, "")).join("; ")}`,
     );
     if (!o.killGateway) {
-      assertVerdict(classified, [...stats.values()], o, {
-        unexpected: result.unexpected,
-        sentToTempo: sent,
-        heldByTempo: held,
-      });
+      assertVerdict(classified, [...stats.values()], o, { unexpected: result.unexpected, tempo });
     }
     return classified;
   } finally {
@@ -327,12 +377,12 @@ export async function checkScale(binary: string, tempoUrl: string, o: ScaleOptio
 }
 
 /** Kills gateway-2 `killAfterS` into the load and starts it again `downS` later. */
-async function killAndRestart(gateways: Collector[], binary: string, tap: string, o: ScaleOptions) {
+async function killAndRestart(gateways: Collector[], binary: string, taps: Taps, o: ScaleOptions) {
   await new Promise((resolve) => setTimeout(resolve, o.killAfterS * 1000));
   await gateways[1].kill();
   console.error(`killed gateway-2 (SIGKILL) ${o.killAfterS} s into the load`);
   await new Promise((resolve) => setTimeout(resolve, o.downS * 1000));
-  gateways[1] = await startCollector(gatewayConfig(binary, GATEWAYS[1], tap, o));
+  gateways[1] = await startCollector(gatewayConfig(binary, GATEWAYS[1], taps, o));
   console.error(`restarted gateway-2 after ${o.downS} s`);
 }
 
@@ -340,11 +390,7 @@ function assertVerdict(
   c: Classified,
   stats: GatewayStats[],
   o: ScaleOptions,
-  { unexpected, sentToTempo, heldByTempo }: {
-    unexpected: string[];
-    sentToTempo: number;
-    heldByTempo: number;
-  },
+  { unexpected, tempo }: { unexpected: string[]; tempo: TempoTally },
 ) {
   const failures: string[] = [];
   if (unexpected.length > 0) failures.push(`${unexpected.length} calls went otherwise: ${unexpected[0]}`);
@@ -354,8 +400,11 @@ function assertVerdict(
   if (c.slow.whole !== c.slow.total) {
     failures.push(`only ${c.slow.whole} of ${c.slow.total} slow traces whole`);
   }
-  if (heldByTempo !== sentToTempo) {
-    failures.push(`Tempo holds ${heldByTempo} of the ${sentToTempo} spans sent`);
+  if (tempo.differ.length > 0) {
+    failures.push(
+      `Tempo holds ${tempo.held} of the ${tempo.sent} spans of the run's traces the gateways sent it; ` +
+        `${tempo.differ.length} traces differ, e.g. ${tempo.differ[0]}`,
+    );
   }
   if (c.partial.length > 0) failures.push(`${c.partial.length} partial traces, e.g. ${c.partial[0]}`);
   const [low, high] = binomialBounds(c.normal.total, o.percent / 100);
@@ -367,7 +416,7 @@ function assertVerdict(
   }
   if (failures.length > 0) throw new CheckError(failures.join("; "));
   console.log("ok: every error and slow trace whole, the share of the rest within bounds, no partial trace,");
-  console.log("    both gateways took part");
+  console.log("    every span of the run sent to Tempo held there, both gateways took part");
 }
 
 /** The flags of `check_scale.ts` (`tools/stack/scale/run_scale.sh` passes its arguments on). */

@@ -33,7 +33,8 @@ OTELCOL_OTLP_GRPC_ENDPOINT=127.0.0.1:4317 OTELCOL_OTLP_HTTP_ENDPOINT=127.0.0.1:4
   OTELCOL_HEALTH_ENDPOINT=127.0.0.1:13133 OTELCOL_METRICS_HOST=127.0.0.1 \
   GATEWAY_1_ENDPOINT=127.0.0.1:14417 GATEWAY_2_ENDPOINT=127.0.0.1:14418 \
   "$otelcol" validate --config=tools/stack/scale/agent.yaml
-TAP_ENDPOINT=http://127.0.0.1:4318 TEMPO_OTLP_GRPC_ENDPOINT=127.0.0.1:14317 TAIL_DECISION_WAIT=5s \
+TAP_ENDPOINT=http://127.0.0.1:4318 TAP_SAMPLED_ENDPOINT=http://127.0.0.1:4319 \
+  TEMPO_OTLP_GRPC_ENDPOINT=127.0.0.1:14317 TAIL_DECISION_WAIT=5s \
   "$otelcol" validate --config=tools/stack/scale/gateway.yaml --config=tools/stack/scale/testdata/tap.yaml
 echo "the agent's and the gateways' configs are valid"
 

@@ -67,6 +67,118 @@ export function arrivalSpreads(
   }).sort((a, b) => a - b);
 }
 
+/** What the gateways sent to Tempo of the run's traces, against what Tempo holds of them. */
+export interface TempoTally {
+  /** Spans of the run's traces the gateways' samplers sent to Tempo (each span id once). */
+  sent: number;
+  /** Spans of the run's traces Tempo holds. */
+  held: number;
+  /** The traces whose counts differ, as `<trace id> (sent <n>, Tempo <m>)`. */
+  differ: string[];
+}
+
+/**
+ * Compares, trace by trace, the spans the gateways sent to Tempo (`sent`, from the check's tap beside
+ * Tempo's exporter) with those Tempo holds (`held`), over the run's trace ids alone: spans of other traces,
+ * such as those of another program exporting to the agent's port, neither add nor hide a loss.
+ */
+export function tallyTempo(
+  ids: Iterable<string>,
+  sent: ReadonlyMap<string, number>,
+  held: ReadonlyMap<string, number>,
+): TempoTally {
+  const tally: TempoTally = { sent: 0, held: 0, differ: [] };
+  for (const id of new Set(ids)) {
+    const s = sent.get(id) ?? 0;
+    const h = held.get(id) ?? 0;
+    tally.sent += s;
+    tally.held += h;
+    if (s !== h) tally.differ.push(`${id} (sent ${s}, Tempo ${h})`);
+  }
+  return tally;
+}
+
+/** A trace as the check's taps hold it: its id and the service of each span. */
+export interface TappedTrace {
+  /** The trace id. */
+  traceId: string;
+  /** Its spans (each span id once). */
+  spans: readonly { service: string }[];
+}
+
+/** The traces the gateways received that the run did not make, and those of them they sent to Tempo. */
+export interface Others {
+  /** Traces received. */
+  traces: number;
+  /** Their spans. */
+  spans: number;
+  /** The services that sent them, sorted. */
+  services: string[];
+  /** Traces sent to Tempo. */
+  keptTraces: number;
+  /** Their spans. */
+  keptSpans: number;
+}
+
+/**
+ * The traces outside the run (ids not in `runIds`) among those the gateways `received` (before sampling) and
+ * `kept` (sent to Tempo). A trace held for its log records alone is not counted.
+ */
+export function othersThan(
+  runIds: ReadonlySet<string>,
+  received: Iterable<TappedTrace>,
+  kept: Iterable<TappedTrace>,
+): Others {
+  const others: Others = { traces: 0, spans: 0, services: [], keptTraces: 0, keptSpans: 0 };
+  const services = new Set<string>();
+  for (const trace of received) {
+    if (runIds.has(trace.traceId) || trace.spans.length === 0) continue;
+    others.traces++;
+    others.spans += trace.spans.length;
+    for (const span of trace.spans) services.add(span.service);
+  }
+  for (const trace of kept) {
+    if (runIds.has(trace.traceId) || trace.spans.length === 0) continue;
+    others.keptTraces++;
+    others.keptSpans += trace.spans.length;
+  }
+  others.services = [...services].sort();
+  return others;
+}
+
+/**
+ * How many traces outside the run (ids not in `runIds`) first arrived at or after `since` (as
+ * `performance.now()`): those the gateways may still hold undecided once every trace of the run is decided.
+ */
+export function othersArrivedSince(
+  arrivals: ReadonlyMap<string, { first: number }>,
+  runIds: ReadonlySet<string>,
+  since: number,
+): number {
+  let count = 0;
+  for (const [id, { first }] of arrivals) if (!runIds.has(id) && first >= since) count++;
+  return count;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  "µs": 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** A Go duration as the Collector's configs take it (`12s`, `500ms`, `1m30s`) in milliseconds. */
+export function durationMs(text: string): number {
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((m) => m[0]).join("") !== text) {
+    throw new RangeError(`not a duration such as 12s or 500ms: ${JSON.stringify(text)}`);
+  }
+  return parts.reduce((sum, m) => sum + Number(m[1]) * DURATION_UNITS_MS[m[2]], 0);
+}
+
 function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
@@ -107,12 +219,20 @@ export interface Report {
   spreads: number[];
   /** Each gateway's own metrics. */
   gateways: GatewayStats[];
-  /** Spans the gateways report sending to Tempo. */
+  /** The run's traces: spans the gateways sent to Tempo, and those Tempo holds. */
+  tempo: TempoTally;
+  /** Spans the gateways sent to Tempo in all, by their own metric (`otelcol_exporter_sent_spans`). */
   sentToTempo: number;
-  /** Spans Tempo holds for the run's traces. */
-  heldByTempo: number;
+  /** Traces the gateways received from outside the run. */
+  others: Others;
   /** Calls whose outcome was not the planned one. */
   unexpected: string[];
+}
+
+function othersText(o: Others): string {
+  if (o.traces === 0) return "nothing";
+  return `${o.traces} traces of ${o.spans} spans (services ${o.services.join(", ")}), ` +
+    `${o.keptTraces} of them (${o.keptSpans} spans) kept`;
 }
 
 /** The report as text lines. */
@@ -129,7 +249,10 @@ export function summarize(r: Report): string {
     line("slow"),
     line("normal") + ` (kept ${(100 * c.normal.whole / Math.max(1, c.normal.total)).toFixed(2)} %)`,
     `  partial: ${c.partial.length}${c.partial.length ? ` (e.g. ${c.partial.slice(0, 3).join(", ")})` : ""}`,
-    `  spans sent to Tempo by the gateways: ${r.sentToTempo}, found in Tempo: ${r.heldByTempo}`,
+    `  spans of the run's traces sent to Tempo by the gateways: ${r.tempo.sent}, found in Tempo: ${r.tempo.held}` +
+    (r.tempo.differ.length ? ` (differ: ${r.tempo.differ.slice(0, 3).join(", ")})` : ""),
+    `  spans sent to Tempo in all (the gateways' metric): ${r.sentToTempo}; from outside the run: ` +
+    othersText(r.others),
     `  arrival spread of a trace's spans at its gateway (ms): p50 ${quantile(s, 0.5).toFixed(0)}, ` +
     `p99 ${quantile(s, 0.99).toFixed(0)}, max ${(s.at(-1) ?? NaN).toFixed(0)} (${s.length} traces)`,
     ...r.gateways.map((g) =>

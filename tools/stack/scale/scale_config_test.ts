@@ -72,6 +72,20 @@ Deno.test("scale: the gateways keep errors, slow traces and a share of the rest"
   assert.deepEqual(gateway.service.pipelines.traces.processors, ["memory_limiter", "tail_sampling", "batch"]);
 });
 
+Deno.test("scale: the check's taps see every span a gateway receives, and exactly what it sends to Tempo", () => {
+  const tap = readYaml("tools/stack/scale/testdata/tap.yaml");
+  // A list in a later --config replaces the earlier one: the tap's must be the gateway's plus the tap.
+  assert.deepEqual(tap.service.pipelines.traces.exporters, [
+    ...gateway.service.pipelines.traces.exporters,
+    "otlp_http/tap_sampled",
+  ]);
+  assert.equal(tap.service.pipelines.traces.processors, undefined, "the gateway's processors stay");
+  assert.deepEqual(tap.service.pipelines["traces/tap"], {
+    receivers: ["otlp"],
+    exporters: ["otlp_http/tap"],
+  });
+});
+
 const MODULES: Record<string, Record<string, string>> = {
   receivers: { otlp: "go.opentelemetry.io/collector/receiver/otlpreceiver" },
   processors: {
