@@ -171,6 +171,14 @@ class Entry {
   startLo = 0;
   endHi = -1;
   endLo = 0;
+  /** How many times something of the trace arrived; its facts, as of `factsAt` arrivals. */
+  changes = 0;
+  facts: TraceFacts | undefined;
+  factsAt = -1;
+  /** The earliest start and the duration as BigInt, made for the count of spans and logs `timesAt`. */
+  start = 0n;
+  duration = 0n;
+  timesAt = -1;
   /** The span ids, once the trace is large enough that a linear search for duplicates costs too much. */
   ids: Set<string> | undefined;
   /** Its view as a {@linkcode Trace}, once asked for. */
@@ -202,11 +210,11 @@ class IndexFacts implements TraceFacts {
   readonly startTimeUnixNano: bigint;
   readonly durationNanos: bigint;
   readonly duplicateSpans: number;
-  readonly awaitsServer: boolean;
   readonly #entry: Entry;
   readonly #context: ViewContext;
   #names: { name: string; service: string; services: string[] } | undefined;
   #complete: boolean | undefined;
+  #awaitsServer: boolean | undefined;
 
   constructor(entry: Entry, context: ViewContext) {
     this.#entry = entry;
@@ -216,18 +224,28 @@ class IndexFacts implements TraceFacts {
     this.logs = entry.logs.length;
     this.errors = entry.errors;
     this.duplicateSpans = entry.duplicateSpans;
-    this.awaitsServer = entry.clients > 0 && awaitsServer(entry);
-    let start = entry.spans > 0 ? BigInt(entry.startHi) << 32n | BigInt(entry.startLo) : undefined;
-    const end = entry.spans > 0 ? BigInt(entry.endHi) << 32n | BigInt(entry.endLo) : undefined;
-    if (start === undefined) {
-      for (const log of entry.logs) {
-        if (start === undefined || log.timeUnixNano < start) start = log.timeUnixNano;
+    // The times as BigInt are made once per change of the trace, not once per question (a search asks
+    // every trace held).
+    const version = entry.spans + entry.logs.length * 2 ** 32;
+    if (entry.timesAt !== version) {
+      let start = entry.spans > 0 ? BigInt(entry.startHi) << 32n | BigInt(entry.startLo) : undefined;
+      const end = entry.spans > 0 ? BigInt(entry.endHi) << 32n | BigInt(entry.endLo) : undefined;
+      if (start === undefined) {
+        for (const log of entry.logs) {
+          if (start === undefined || log.timeUnixNano < start) start = log.timeUnixNano;
+        }
       }
+      entry.start = start ?? 0n;
+      entry.duration = end !== undefined && end > entry.start ? end - entry.start : 0n;
+      entry.timesAt = version;
     }
-    this.startTimeUnixNano = start ?? 0n;
-    this.durationNanos = end !== undefined && end > this.startTimeUnixNano
-      ? end - this.startTimeUnixNano
-      : 0n;
+    this.startTimeUnixNano = entry.start;
+    this.durationNanos = entry.duration;
+  }
+
+  /** Whether a CLIENT span has no child yet (worked out when first read). */
+  get awaitsServer(): boolean {
+    return this.#awaitsServer ??= this.#entry.clients > 0 && awaitsServer(this.#entry);
   }
 
   get name(): string {
@@ -700,7 +718,12 @@ export class TelemetryStore {
   }
 
   #facts(entry: Entry): TraceFacts {
-    return new IndexFacts(entry, this.#context);
+    // Kept until the trace changes: a search asks every trace held, again and again.
+    if (entry.facts === undefined || entry.factsAt !== entry.changes) {
+      entry.facts = new IndexFacts(entry, this.#context);
+      entry.factsAt = entry.changes;
+    }
+    return entry.facts;
   }
 
   /** The root's name and service, and the services by their earliest start, of `entry`. */
@@ -964,6 +987,7 @@ export class TelemetryStore {
   /** The entry of trace `traceId`, made if need be, moved to the tail (changed last). */
   #entry(traceId: string): Entry {
     let entry = this.#byTrace.get(traceId);
+    if (entry !== undefined) entry.changes++;
     if (entry === undefined) {
       entry = new Entry(traceId);
       entry.bytes = TRACE_BYTES;
