@@ -71,7 +71,8 @@ export async function serve({ hostname, port, workMs, drainMs = 10_000 }: {
       console.error(`Server: requests still open after ${drainMs} ms, exiting`);
       Deno.exit(1);
     }, drainMs);
-    server.shutdown().finally(() => clearTimeout(deadline));
+    // A failed accept rejects this and `finished` alike: `finished` says it, below.
+    server.shutdown().catch(() => {}).finally(() => clearTimeout(deadline));
   };
   // Listening before serving: a stop sent as soon as the server says it listens is handled.
   const signals = Deno.build.os === "windows" ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const;

@@ -10,6 +10,9 @@ import { denoRunOf, permissionFlags } from "@example/harness/tasks";
 const optedIn = Deno.permissions.querySync({ name: "env", variable: "FD_LIMIT" }).state === "granted" &&
   Deno.env.get("FD_LIMIT") === "1";
 
+/** Deno releases before 2.9 (CI's oldest supported one is 2.7.12). */
+const OLD_DENO = Number(Deno.version.deno.split(".")[1]) < 9 && Deno.version.deno.startsWith("2.");
+
 /** Runs a program with at most 256 file descriptors. */
 const LIMITED = ["prlimit", "--nofile=256:256"];
 
@@ -49,6 +52,9 @@ Deno.test({
     const opened = await fillDescriptors(server.port);
     const exit = await server.stop("SIGTERM", { killAfterMs: 15_000 }); // an exit already made stays
     console.log(`${opened} idle connections; exit ${exit.code}: ${exit.stderr.trim()}`);
+    // Deno 2.7.12 itself panics in its HTTP server now and then here (ext/http/http_next.rs, an unwrap of
+    // None: 1 run in 6), before server.ts can say anything; 2.9.6 did not in 8 runs. That is Deno's.
+    if (OLD_DENO && /Deno has panicked[\s\S]*ext\/http\//.test(exit.stderr)) return;
     assert.equal(exit.code, 2, exit.stderr);
     assert.match(exit.stderr, /^Server: stopped accepting connections: (Error: )?Too many open files.*\n$/);
   },
