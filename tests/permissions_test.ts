@@ -43,7 +43,7 @@ const EXPECTED: Record<string, string[][]> = {
   "check": [[], [], [], []],
   "tools/bench/bench": [[
     "--allow-net=127.0.0.1",
-    "--allow-run=deno,node/node_modules/.bin/node,wrk,.bin/vegeta",
+    "--allow-run=deno,git,node/node_modules/.bin/node,wrk,.bin/vegeta",
     "--allow-read=node/package-lock.json",
     "--allow-write=results",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { NODE } from "@example/harness/processes";
+import { childEnv, NODE, ROOT } from "@example/harness/processes";
 import { commandOutput, procInfo } from "./load_and_usage.ts";
 import { wrkVersion } from "./wrk.ts";
 
@@ -22,6 +22,8 @@ export interface Machine {
   builds: string[];
   /** Versions of the programs involved, by name (`deno`, `node`, …). */
   versions: Record<string, string>;
+  /** `git rev-parse HEAD` of the code measured (`unknown` outside a checkout). */
+  commit: string;
 }
 
 /** How busy the machine is: load averages and build processes, from `/proc` (see `node/proc.cjs`). */
@@ -49,12 +51,20 @@ async function nodePackageVersions(): Promise<Record<string, string>> {
   return versions;
 }
 
+/** `git rev-parse HEAD` of the repository: the commit a run measures, recorded with its results. */
+export async function gitCommit(): Promise<string> {
+  const output = await new Deno.Command("git", { args: ["rev-parse", "HEAD"], cwd: ROOT, env: childEnv() })
+    .output().catch(() => undefined);
+  return new TextDecoder().decode(output?.stdout).trim() || "unknown";
+}
+
 /** Describes the machine and the software of this run. */
 export async function describeMachine(): Promise<Machine> {
   const machine = await procInfo<Omit<Machine, "versions">>("machine");
   const deno = (await commandOutput("deno", ["--version"])).split("\n")[0] || "unknown";
   return {
     ...machine,
+    commit: await gitCommit(),
     versions: {
       deno: deno.replace(/^deno /, ""),
       // The pinned Node.js that runs the Node.js servers (not the system's).

@@ -20,7 +20,7 @@ import { denoRunOf } from "@example/harness/tasks";
 import { flagsOrExit, type FlagValues } from "@example/harness/flags";
 import { rotated } from "./bench.ts";
 import { processUsage, procInfo } from "./load_and_usage.ts";
-import { type Machine, machineLoad } from "./machine.ts";
+import { gitCommit, type Machine, machineLoad } from "./machine.ts";
 
 /** Where `install_peers.sh` links the peers it built (from the Go module proxy, cached by version). */
 export const PEERS = {
@@ -336,12 +336,6 @@ async function measure(
     traceMs: traceId === undefined ? NaN : await timed(running.traceUrl(traceId), 5),
     searchMs: searchUrl === undefined ? undefined : await timed(searchUrl, 3),
   };
-}
-
-async function gitCommit(): Promise<string> {
-  const output = await new Deno.Command("git", { args: ["rev-parse", "HEAD"], cwd: ROOT, env: childEnv() })
-    .output();
-  return new TextDecoder().decode(output.stdout).trim() || "unknown";
 }
 
 async function machine(): Promise<Omit<ReceiverResults["machine"], "loadEnd">> {

@@ -728,7 +728,9 @@ export function renderMarkdown(results: BenchResults, chartFile = "chart.svg"): 
   const parts = [
     "# What tracing costs: benchmark results",
     "",
-    `Run from ${results.startedAt} to ${results.finishedAt} with \`deno task bench\`.`,
+    `Run from ${results.startedAt} to ${results.finishedAt} with \`deno task bench\`, on commit \`${
+      results.machine.commit ?? "unrecorded"
+    }\`.`,
     "",
     machineSection(results),
     "",
