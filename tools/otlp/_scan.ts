@@ -1,7 +1,7 @@
 // A hand-written scan of protobuf spans: what the store's index needs (ids, times, kind, status, links),
 // read from the wire bytes without decoding the span into objects, and a check of the caps of `_wire.ts`
 // that allocates nothing. The store keeps each span's bytes and decodes them when asked.
-import { type Rules, TooDeepError, type WireCounts, type WireLimits } from "./_wire.ts";
+import { type Rules, TooDeepError, varint, varintEnd, type WireCounts, type WireLimits } from "./_wire.ts";
 
 /** The bytes of a record's header in the store: see {@linkcode scanSpan}. */
 export const HEADER = 48;
@@ -29,34 +29,17 @@ export const F = { parent: 1, links: 2, object: 4 } as const;
  */
 export const traceIdAt = { tag: 0, start: 0 };
 
-let end = 0;
-
-function varint(bytes: Uint8Array, pos: number): number {
-  let value = 0, scale = 1;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= bytes.length) throw new Error("premature end of the message");
-    const byte = bytes[pos++];
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      end = pos;
-      return value;
-    }
-    scale *= 128;
-  }
-  throw new Error("a varint is too long");
-}
-
 /** Skips the value of a field of wire type `type` at `pos`; returns where the next field starts. */
 function skip(bytes: Uint8Array, pos: number, type: number): number {
   if (type === 0) {
     varint(bytes, pos);
-    return end;
+    return varintEnd;
   }
   if (type === 1) return pos + 8;
   if (type === 5) return pos + 4;
   if (type === 2) {
     const length = varint(bytes, pos);
-    return end + length;
+    return varintEnd + length;
   }
   throw new Error(`wire type ${type} (a group) is not supported`);
 }
@@ -91,7 +74,7 @@ export function scanSpan(
   for (let pos = from; pos < to;) {
     const fieldStart = pos;
     const tag = varint(bytes, pos);
-    pos = end;
+    pos = varintEnd;
     const field = tag >>> 3, type = tag & 7;
     if (field <= 15 && field !== 9 && field !== 11 && field !== 13) {
       if (seen & (1 << field)) return "slow";
@@ -101,7 +84,7 @@ export function scanSpan(
     if (expected !== undefined && expected !== type) return "slow";
     if (type === 2) {
       const length = varint(bytes, pos);
-      const start = end, stop = end + length;
+      const start = varintEnd, stop = varintEnd + length;
       if (stop > to) throw new Error("premature end of the message");
       if (field === 1) {
         if (length === 16 && nonZero(bytes, start, 16)) [traceId, traceIdTag] = [start, fieldStart];
@@ -132,7 +115,7 @@ export function scanSpan(
         if (value > 5) return "slow";
         header[at + H.kind] = value;
       }
-      pos = end;
+      pos = varintEnd;
     } else {
       pos = skip(bytes, pos, type);
       if (pos > to) throw new Error("premature end of the message");
@@ -156,12 +139,12 @@ export function eachFieldAt(
 ): void {
   for (let pos = from; pos < to;) {
     const tag = varint(bytes, pos);
-    pos = end;
+    pos = varintEnd;
     const type = tag & 7;
     if (type === 2 && tag >>> 3 === field) {
       const length = varint(bytes, pos);
-      const start = end;
-      pos = end + length;
+      const start = varintEnd;
+      pos = varintEnd + length;
       if (pos > to) throw new Error("premature end of the message");
       visit(start, pos);
     } else {
@@ -191,13 +174,13 @@ function statusCode(bytes: Uint8Array, pos: number, stop: number): number {
   let code = 0, seen = 0;
   while (pos < stop) {
     const tag = varint(bytes, pos);
-    pos = end;
+    pos = varintEnd;
     const field = tag >>> 3, type = tag & 7;
     if (field === 3) {
       if (type !== 0 || seen & 1) return -1;
       seen |= 1;
       const value = varint(bytes, pos);
-      pos = end;
+      pos = varintEnd;
       // Codes past ERROR (and negative ones, as int32 on the wire) are left to the decoder.
       if (value > 2) return -1;
       code = value;
@@ -216,12 +199,12 @@ function scanLink(
   let traceId = -1, spanId = -1;
   while (pos < stop) {
     const tag = varint(bytes, pos);
-    pos = end;
+    pos = varintEnd;
     const field = tag >>> 3, type = tag & 7;
     if (type === 2 && (field === 1 || field === 2)) {
       const length = varint(bytes, pos);
-      const start = end;
-      pos = end + length;
+      const start = varintEnd;
+      pos = varintEnd + length;
       if (field === 1) traceId = length === 16 && nonZero(bytes, start, 16) ? start : -1;
       else spanId = length === 8 && nonZero(bytes, start, 8) ? start : -1;
     } else pos = skip(bytes, pos, type);
@@ -249,7 +232,7 @@ export function withinCaps(
   let f1 = -1, n1 = 0, f2 = -1, n2 = 0, n3 = 0;
   for (let pos = start; pos < stop;) {
     const tag = varint(bytes, pos);
-    pos = end;
+    pos = varintEnd;
     const field = tag >>> 3, type = tag & 7;
     if (type !== 2) {
       pos = skip(bytes, pos, type);
@@ -257,8 +240,8 @@ export function withinCaps(
       continue;
     }
     const length = varint(bytes, pos);
-    const payload = end;
-    pos = end + length;
+    const payload = varintEnd;
+    pos = varintEnd + length;
     if (pos > stop) throw new Error("premature end of the message");
     const rule = rules[field];
     if (rule === undefined) continue;

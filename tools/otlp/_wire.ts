@@ -144,10 +144,10 @@ export function trim(
 }
 
 /** Where the varint {@linkcode varint} read last ended: a variable, not an object per call. */
-let varintEnd = 0;
+export let varintEnd = 0;
 
 /** The varint at `pos` (exact up to 2^53 - 1, enough for tags and lengths); sets `varintEnd`. */
-function varint(bytes: Uint8Array, pos: number): number {
+export function varint(bytes: Uint8Array, pos: number): number {
   let value = 0, scale = 1;
   for (let i = 0; i < 10; i++) {
     if (pos >= bytes.length) throw new Error("premature end of the message");
