@@ -373,3 +373,30 @@ Deno.test("the event bomb: a 4 MiB span of two million events is a 200 that keep
   assert.equal(json.status, 413);
   assert.match((await json.json()).message, /more than 150000 values/);
 });
+
+Deno.test("a small declared body, read whole, that stops arriving is a 408 after bodyIdleMs; the bytes it reserved are given back", async () => {
+  const body = jsonTraces(chain(4));
+  // Room for one such body read whole (an eighth of maxBufferedBytes), not two.
+  await using receiver = startReceiver({ port: 0, bodyIdleMs: 200, maxBufferedBytes: 12 * body.length });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: receiver.port });
+  await conn.write(new TextEncoder().encode(
+    "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+      `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+  ));
+  const buffer = new Uint8Array(4096);
+  const n = await conn.read(buffer);
+  conn.close();
+  const answer = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+  assert.match(answer, /^HTTP\/1\.1 408/);
+  assert.match(answer, /sent nothing for 200 ms/);
+  // Its reservation was given back: bodies of the same size, one after another, are all taken.
+  for (let i = 0; i < 3; i++) {
+    const response = await fetch(`${receiver.url}/v1/traces`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  }
+});
