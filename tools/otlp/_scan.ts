@@ -154,6 +154,30 @@ export function eachFieldAt(
   }
 }
 
+/**
+ * Where the payload of the last length-delimited field `field` in a range lies (protobuf merges: the last
+ * wins), as {@linkcode fieldAt}'s `start` and `stop`; false when there is none. Allocates nothing: a
+ * scope's bytes hold every span, and a reader that made a view of each field it skipped made one per span.
+ */
+export function lastFieldAt(bytes: Uint8Array, from: number, to: number, field: number): boolean {
+  let found = false;
+  for (let pos = from; pos < to;) {
+    const tag = varint(bytes, pos);
+    pos = varintEnd;
+    const type = tag & 7;
+    if (type === 2 && tag >>> 3 === field) {
+      const length = varint(bytes, pos);
+      [fieldAt.start, fieldAt.stop, found] = [varintEnd, varintEnd + length, true];
+      pos = varintEnd + length;
+    } else pos = skip(bytes, pos, type);
+    if (pos > to) throw new Error("premature end of the message");
+  }
+  return found;
+}
+
+/** Where the field {@linkcode lastFieldAt} found last lies: a variable, not an object per call. */
+export const fieldAt = { start: 0, stop: 0 };
+
 // The wire type of each field of Span the scan reads: 2 length-delimited, 1 fixed64, 0 varint.
 const EXPECTED_TYPE: Record<number, number> = {
   1: 2,

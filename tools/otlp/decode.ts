@@ -14,7 +14,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import * as pb from "./gen/otlp_pb.ts";
-import { eachFieldAt, H, HEADER, scanSpan, traceIdAt, withinCaps } from "./_scan.ts";
+import { eachFieldAt, fieldAt, H, HEADER, lastFieldAt, scanSpan, traceIdAt, withinCaps } from "./_scan.ts";
 import {
   eachField,
   lastField,
@@ -1282,12 +1282,12 @@ function spansOf(body: Uint8Array, limits: DecodeLimits, options: DecodeOptions)
   const { maxItems = DEFAULT_MAX_ITEMS } = options;
   const wireLimits = { ...limits, depth: MAX_VALUE_DEPTH };
   const origins: Origin[] = [];
-  const spans: number[] = []; // start, stop, origin
+  let count = 0; // spans, each as start, stop, origin in `scratch`
   let values = 0;
   const resources: [number, number][] = [];
   parse(() => eachFieldAt(body, 0, body.length, 1, (a, b) => void resources.push([a, b])));
   for (const [a, b] of resources) {
-    const resourceField = parse(() => lastField(body.subarray(a, b), 1)) ?? new Uint8Array();
+    const resourceField = lastOf(body, a, b);
     const { value: resource, kept } = lastDecoded(RESOURCES, resourceField, limits, () => {
       const resourceCounts = wireCounts();
       const resourceBytes = parse(() => trim(resourceField, RESOURCE_RULES, wireLimits, resourceCounts));
@@ -1302,7 +1302,7 @@ function spansOf(body: Uint8Array, limits: DecodeLimits, options: DecodeOptions)
     const scopes: [number, number][] = [];
     parse(() => eachFieldAt(body, a, b, 2, (c, d) => void scopes.push([c, d])));
     for (const [c, d] of scopes) {
-      const scopeField = parse(() => lastField(body.subarray(c, d), 1)) ?? new Uint8Array();
+      const scopeField = lastOf(body, c, d);
       const { value: scope } = lastDecoded(SCOPES, scopeField, limits, () => {
         const raw = parse(() => fromBinary(pb.InstrumentationScopeSchema, scopeField, BINARY));
         const names = new Values(limits);
@@ -1311,14 +1311,36 @@ function spansOf(body: Uint8Array, limits: DecodeLimits, options: DecodeOptions)
       origins.push({ service, resource, scope });
       parse(() =>
         eachFieldAt(body, c, d, 2, (start, stop) => {
-          if (spans.length / 3 >= maxItems) throw tooMany(maxItems, "spans");
-          spans.push(start, stop, origins.length - 1);
+          if (count >= maxItems) throw tooMany(maxItems, "spans");
+          if (3 * count === scratch.length) scratch = grownInts(scratch);
+          scratch[3 * count] = start;
+          scratch[3 * count + 1] = stop;
+          scratch[3 * count++ + 2] = origins.length - 1;
         })
       );
     }
   }
-  return { origins, spans, values };
+  return { origins, spans: scratch.slice(0, 3 * count), values };
 }
+
+/**
+ * Where {@linkcode spansOf} lists the spans it finds before it knows how many there are: one array for all
+ * requests (it is copied out whole), not a list grown by each.
+ */
+let scratch: Int32Array = new Int32Array(3 * 1024);
+
+function grownInts(ints: Int32Array): Int32Array {
+  const larger = new Int32Array(ints.length * 2);
+  larger.set(ints);
+  return larger;
+}
+
+/** The payload of field 1 (a resource, a scope) of the message at `from..to` of `body`; empty when none. */
+function lastOf(body: Uint8Array, from: number, to: number): Uint8Array {
+  return parse(() => lastFieldAt(body, from, to, 1)) ? body.subarray(fieldAt.start, fieldAt.stop) : EMPTY;
+}
+
+const EMPTY = new Uint8Array();
 
 /** The last resource or scope decoded, by its bytes and the limits it was decoded with. */
 interface LastDecoded<T> {

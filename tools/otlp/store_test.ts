@@ -60,6 +60,34 @@ Deno.test("past its budget the store evicts the traces changed longest ago, whol
   assert.ok(!store.logs.some((log) => log.body === "outside 1"), "the oldest log records went first");
 });
 
+Deno.test("a trace's start and duration are exact when the halves of its times pass 2^31", () => {
+  const store = new TelemetryStore();
+  // Low halves past 2^31 (and a high half past it: the year 2262 and later), on either side of each other.
+  const times = [
+    [0x0000_0001_9000_0000n, 0x0000_0001_f000_0000n],
+    [0x0000_0001_8000_0001n, 0x0000_0002_0000_0005n],
+    [0x9000_0000_8000_0000n, 0x9000_0000_ffff_ffffn],
+  ];
+  times.forEach(([start, end], n) => {
+    store.addSpans([{ ...span(n + 1, 0), startTimeUnixNano: start, endTimeUnixNano: end }]);
+    store.addSpans([{ ...span(n + 1, 1, 0), startTimeUnixNano: start + 1n, endTimeUnixNano: end - 1n }]);
+  });
+  const facts = times.map((_, n) => store.summary((n + 1).toString(16).padStart(32, "0"))!);
+  assert.deepEqual(
+    facts.map((fact) => [fact.startTimeUnixNano, fact.durationNanos]),
+    times.map(([start, end]) => [start, end - start]),
+  );
+  // The earliest start wins over a later one, across the halves.
+  store.addSpans([{
+    ...span(2, 2, 0),
+    startTimeUnixNano: 0x0000_0001_7fff_ffffn,
+    endTimeUnixNano: 0x0000_0002_0000_0006n,
+  }]);
+  const second = store.summary((2).toString(16).padStart(32, "0"))!;
+  assert.equal(second.startTimeUnixNano, 0x0000_0001_7fff_ffffn);
+  assert.equal(second.durationNanos, 0x0000_0002_0000_0006n - 0x0000_0001_7fff_ffffn);
+});
+
 Deno.test("waitForTrace still resolves in a store that evicts", async () => {
   const store = new TelemetryStore({ maxRecords: 4 });
   const waiting = store.waitForTrace((9).toString(16).padStart(32, "0"), { spans: 2 });

@@ -29,10 +29,15 @@ export interface WatchOptions {
   /** How long to wait at most for a trace's server spans before printing it anyway, in ms (default 10 000). */
   waitMs?: number;
   /**
-   * Called with each trace that is ready (its spans decoded when first read), whether it was printed
-   * before, and what the store's index says of it.
+   * Called with each trace that is ready and accepted (its spans decoded when first read), whether it was
+   * given to `onTrace` before, and what the store's index says of it.
    */
   onTrace: (trace: Trace, updated: boolean, facts: TraceFacts) => void;
+  /**
+   * Called first with what the store's index says of a trace that is ready: when it returns false, the
+   * trace is neither decoded nor given to `onTrace` (a terminal under a flood only counts it). Default: all.
+   */
+  accept?: (facts: TraceFacts) => boolean;
   /**
    * Called when `onTrace` throws, with the trace and the error; watching goes on. By default the error is
    * reported on stderr in one line.
@@ -67,7 +72,7 @@ export function droppedNote(store: TelemetryStore): string | undefined {
  */
 export function watchTraces(
   store: TelemetryStore,
-  { settleMs = 1000, waitMs = 10_000, onTrace, onError = reportError }: WatchOptions,
+  { settleMs = 1000, waitMs = 10_000, onTrace, accept, onError = reportError }: WatchOptions,
 ): () => void {
   // By trace id, in the order they first changed since they were last ready: when that was, when they
   // last changed, and whether, quiet, they wait for a server's spans (checked once per quiet spell).
@@ -76,6 +81,8 @@ export function watchTraces(
   const ready = (traceId: string, facts = store.summary(traceId)) => {
     pending.delete(traceId);
     if (facts === undefined || facts.spans === 0) return;
+    // A trace only counted (not accepted) is not decoded, and not remembered as printed.
+    if (accept !== undefined && !accept(facts)) return;
     const trace = store.trace(traceId)!;
     try {
       onTrace(trace, printed.has(traceId), facts);
@@ -94,9 +101,13 @@ export function watchTraces(
     if (seen === undefined) pending.set(traceId, { first: now, last: now, waiting: false });
     else [seen.last, seen.waiting] = [now, false];
   });
+  const soonest = Math.min(settleMs, waitMs);
   const check = () => {
     const now = performance.now();
-    for (const [traceId, seen] of pending) {
+    for (const traceId of pending.keys()) {
+      const seen = pending.get(traceId)!;
+      // In the order they first changed: none after this one has been quiet or waited long enough yet.
+      if (now - seen.first < soonest) break;
       if (now - seen.first >= waitMs) ready(traceId);
       else if (!seen.waiting && now - seen.last >= settleMs) {
         const facts = store.summary(traceId);
@@ -205,9 +216,9 @@ function main(): void {
   watchTraces(store, {
     settleMs: flags["settle-ms"],
     waitMs: flags["wait-ms"],
-    onTrace: (trace, updated, facts) => {
-      // Under a flood the trace is counted from the store's index, never decoded.
-      if (!gate.offer(facts)) return;
+    // Under a flood a trace is counted from the store's index, never decoded.
+    accept: (facts) => gate.offer(facts),
+    onTrace: (trace, updated) => {
       out.print(
         (updated ? "(updated) " : "") + renderWaterfall(trace, { color, findSpan: store.span.bind(store) }) +
           "\n",

@@ -50,6 +50,43 @@ Deno.test("the viewer waits for the server's spans before it prints a trace, and
   }
 });
 
+Deno.test("a trace that accept refuses is not drawn, and is not 'updated' when it is drawn later", async () => {
+  const [trace] = (await replay("json")).traces();
+  const store = new TelemetryStore();
+  const offered: number[] = [];
+  const drawn: { spans: number; updated: boolean }[] = [];
+  let notify = () => {};
+  const stop = watchTraces(store, {
+    settleMs: 10,
+    waitMs: 60_000,
+    // Refuses the first offer (a terminal under a flood), accepts the next.
+    accept: (facts) => {
+      notify();
+      return offered.push(facts.spans) > 1;
+    },
+    onTrace: (trace, updated) => {
+      drawn.push({ spans: trace.spans.length, updated });
+      notify();
+    },
+  });
+  try {
+    const [first, ...rest] = trace.spans.toSorted((a, b) =>
+      a.kind === "SERVER" ? -1 : b.kind === "SERVER" ? 1 : 0
+    );
+    const refused = new Promise<void>((resolve) => notify = resolve);
+    store.addSpans([first]);
+    await refused;
+    assert.deepEqual(drawn, []);
+    const next = new Promise<void>((resolve) => notify = resolve);
+    store.addSpans(rest);
+    await next;
+    assert.deepEqual(offered, [1, trace.spans.length]);
+    assert.deepEqual(drawn, [{ spans: trace.spans.length, updated: false }]);
+  } finally {
+    stop();
+  }
+});
+
 Deno.test("deno task viewer says clearly when its port is taken", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const output = await runDeno("tools/viewer/viewer.ts", {
