@@ -4,12 +4,13 @@
  * settings) and on Jaeger v2 all-in-one (memory store, no flags), one after the other in rotated order, for
  * several rounds. For each run: spans accepted per second (counted by the receiver: the viewer's
  * `/api/stats`, Jaeger's `otelcol_receiver_accepted_spans`), CPU per accepted span (the receiver process's
- * user + system time from `/proc`), RSS after, spans held, and the time to answer a trace by id and a search
- * over everything held. Writes `receiver.json` and `receiver.md` to `--out`, with the commit.
+ * user + system time from `/proc`), RSS after, spans held, the time to answer a trace by id and a search
+ * over everything held, and the time to answer one of telemetrygen's exports sent alone. Writes
+ * `receiver.json` and `receiver.md` to `--out`, with the commit.
  *
  * ```sh
  * deno task --cwd bench install                  # builds telemetrygen and jaeger (cached by version)
- * deno task --cwd bench receiver                 # 3 rounds of 15 s against both
+ * deno task --cwd bench receiver                 # 5 rounds of 15 s against both
  * deno task --cwd bench receiver --smoke         # the viewer alone, briefly: checks the tool, not the speed
  * ```
  *
@@ -53,6 +54,11 @@ export interface ReceiverRun {
   traceMs: number;
   /** Median milliseconds to answer a search that matches nothing, so scans everything held (of three). */
   searchMs?: number;
+  /**
+   * Milliseconds to answer one export of telemetrygen's (about 100 spans) sent alone, after the load: the
+   * median and the 99th percentile over {@linkcode EXPORTS} of them, one after another.
+   */
+  exportMs?: { p50: number; p99: number };
 }
 
 /** The section's results. */
@@ -72,7 +78,7 @@ export interface ReceiverResults {
 /** The flags of the receiver section. */
 export const RECEIVER_FLAGS = {
   smoke: { type: "boolean", help: "a short run against the viewer alone: checks the tool, not the speed" },
-  rounds: { type: "number", default: 3, min: 1, max: 20, help: "rounds, each receiver once per round" },
+  rounds: { type: "number", default: 5, min: 1, max: 20, help: "rounds, each receiver once per round" },
   duration: { type: "number", default: 15, min: 1, max: 120, help: "seconds of load per run" },
   workers: { type: "number", default: 2, min: 1, max: 16, help: "telemetrygen's workers" },
   receivers: {
@@ -84,8 +90,8 @@ export const RECEIVER_FLAGS = {
   out: { type: "string", default: "results/receiver", help: "where results go, from bench/" },
 } as const;
 
-/** Jaeger's ports under `jaeger_all_in_one.yaml`: its defaults moved up by 20,000. */
-const JAEGER = { otlp: 24318, api: 36686, metrics: 28888 };
+/** Jaeger's ports under `jaeger_all_in_one.yaml`: its defaults moved into 20000–29999. */
+const JAEGER = { otlp: 24318, api: 26686, metrics: 28888 };
 const JAEGER_CONFIG = new URL("jaeger_all_in_one.yaml", import.meta.url).pathname;
 const SERVICE = "bench-receiver";
 const JAEGER_MAX_TRACES = 100_000;
@@ -174,7 +180,7 @@ async function startViewer(): Promise<Running> {
 
 /**
  * Jaeger v2 all-in-one: its own configuration with the ports moved (`jaeger_all_in_one.yaml`): the memory
- * store, OTLP on 24318, the API on 36686, its metrics on 28888.
+ * store, OTLP on 24318, the API on 26686, its metrics on 28888.
  */
 async function startJaeger(jaeger: string): Promise<Running> {
   for (const port of Object.values(JAEGER)) {
@@ -251,6 +257,57 @@ async function rssMiB(pid: number): Promise<number> {
   return (await processUsage(pid)).rssKiB / 1024;
 }
 
+/**
+ * How many of telemetrygen's exports are captured once and sent to each receiver after its load, one at a
+ * time: telemetrygen's rate follows the receiver's answer time, but also its own share of two cores, so the
+ * answer time to an export sent alone is the steadier figure.
+ */
+const EXPORTS = 1000;
+
+/** The first `count` request bodies telemetrygen sends (the load's shape, each trace new). */
+async function captureExports(telemetrygen: string, count: number): Promise<Uint8Array[]> {
+  const bodies: Uint8Array[] = [];
+  const enough = Promise.withResolvers<void>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (request) => {
+    const body = await request.bytes();
+    if (bodies.length < count) bodies.push(body);
+    if (bodies.length === count) enough.resolve();
+    return new Response(new Uint8Array(), { headers: { "content-type": "application/x-protobuf" } });
+  });
+  const load = new Deno.Command(telemetrygen, {
+    args: loadArgs(server.addr.port, 10, 1),
+    env: childEnv(),
+    clearEnv: true,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await Promise.race([enough.promise, load.status]);
+  try {
+    load.kill();
+  } catch { /* it had exited */ }
+  await load.status;
+  await server.shutdown();
+  return bodies;
+}
+
+/** The answer times to `bodies` sent to `url` one after another, in ms: median and 99th percentile. */
+async function timeExports(url: string, bodies: Uint8Array[]): Promise<{ p50: number; p99: number }> {
+  const times: number[] = [];
+  for (const body of bodies) {
+    const start = performance.now();
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/x-protobuf" },
+      body: body as BodyInit,
+    });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`${url}: ${response.status}`);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: median(times), p99: times[Math.floor(times.length * 0.99)] };
+}
+
 /** The median of `times` runs of `fetch(url)` read whole, in ms. */
 async function timed(url: string, times: number): Promise<number> {
   const all: number[] = [];
@@ -293,6 +350,7 @@ async function measure(
   running: Running,
   telemetrygen: string,
   flags: FlagValues<typeof RECEIVER_FLAGS>,
+  exports: Uint8Array[],
 ): Promise<ReceiverRun> {
   const cpuBefore = await cpuMicros(running.pid);
   const acceptedBefore = await running.accepted();
@@ -335,6 +393,7 @@ async function measure(
     held: await running.held(),
     traceMs: traceId === undefined ? NaN : await timed(running.traceUrl(traceId), 5),
     searchMs: searchUrl === undefined ? undefined : await timed(searchUrl, 3),
+    exportMs: await timeExports(`http://127.0.0.1:${running.otlpPort}/v1/traces`, exports),
   };
 }
 
@@ -357,10 +416,11 @@ export async function runReceivers(
     load: loadArgs(0, flags.duration, flags.workers),
     runs: [],
   };
+  const exports = await captureExports(telemetrygen, flags.smoke ? 100 : EXPORTS);
   for (let round = 1; round <= flags.rounds; round++) {
     for (const receiver of rotated(receivers, round - 1)) {
       await using running = receiver === "viewer" ? await startViewer() : await startJaeger(jaeger);
-      const run = await measure(receiver, round, running, telemetrygen, flags);
+      const run = await measure(receiver, round, running, telemetrygen, flags, exports);
       log(describe(run));
       results.runs.push(run);
     }
@@ -372,7 +432,8 @@ export async function runReceivers(
 function describe(run: ReceiverRun): string {
   return `round ${run.round} ${run.receiver}: ${Math.round(run.spansPerSecond)} spans/s, ` +
     `${run.cpuMicrosPerSpan.toFixed(1)} µs/span, ${run.rssMiB.toFixed(0)} MiB, ${run.held} held, ` +
-    `trace ${run.traceMs.toFixed(1)} ms, search ${run.searchMs?.toFixed(1) ?? "-"} ms`;
+    `trace ${run.traceMs.toFixed(1)} ms, search ${run.searchMs?.toFixed(1) ?? "-"} ms, ` +
+    `one export ${run.exportMs?.p50.toFixed(2) ?? "-"} ms (p99 ${run.exportMs?.p99.toFixed(2) ?? "-"})`;
 }
 
 /** The section's table: per receiver, the median of each figure with the lowest and highest in parentheses. */
@@ -391,6 +452,8 @@ export function renderReceivers(results: ReceiverResults): string {
       cell(of("rssMiB"), 0)
     } | ${cell(of("held"), 0)} | ${cell(of("traceMs"), 1)} | ${
       cell(runs.map((run) => run.searchMs ?? NaN), 1)
+    } | ${cell(runs.map((run) => run.exportMs?.p50 ?? NaN), 2)} | ${
+      cell(runs.map((run) => run.exportMs?.p99 ?? NaN), 2)
     } |`;
   });
   const { machine } = results;
@@ -403,8 +466,8 @@ export function renderReceivers(results: ReceiverResults): string {
     `Load: \`telemetrygen ${results.load.join(" ")}\`. Median over the rounds (lowest – highest).`,
     "",
     "| receiver | accepted spans/s | CPU per accepted span, µs | RSS after, MiB | spans held | trace by id, ms " +
-    "| search (matches none), ms |",
-    "|---|---|---|---|---|---|---|",
+    "| search (matches none), ms | one export alone, ms | its p99, ms |",
+    "|---|---|---|---|---|---|---|---|---|",
     ...rows,
     "",
   ].join("\n");
