@@ -190,7 +190,6 @@ export function createBodyReader(
     idleMs: bodyIdleMs,
     buffered: { bytes: 0, limit: maxBufferedBytes, whole: 0 },
     reading: { active: new Set<() => void>(), limit: maxReadingRequests },
-    deadlines: new Deadlines(Math.max(5, Math.min(bodyIdleMs, bodyTimeoutMs) / 8)),
   };
   return {
     read: (request) => readBody(request, limits),
@@ -342,50 +341,6 @@ interface ReadLimits {
   buffered: { bytes: number; limit: number; whole: number };
   /** The bodies being read, oldest first (each as the function that cuts it off), and the most at once. */
   reading: { active: Set<() => void>; limit: number };
-  /** The deadlines of the bodies read whole, one timer for all. */
-  deadlines: Deadlines;
-}
-
-/**
- * The deadlines of many reads under one timer: each read's is checked every `everyMs` (an eighth of the
- * shortest limit, so a read is stopped at most an eighth late) instead of a timer set and cleared per
- * request, which cost the viewer about 5 % of its CPU under telemetrygen's load. The timer stops once a
- * check finds no read, and does not keep the program alive.
- */
-class Deadlines {
-  readonly #everyMs: number;
-  readonly #reads = new Map<() => void, number>();
-  #timer: ReturnType<typeof setInterval> | undefined;
-
-  constructor(everyMs: number) {
-    this.#everyMs = everyMs;
-  }
-
-  /** Calls `stop` once `performance.now()` passes `at`, unless {@linkcode Deadlines.delete} comes first. */
-  add(stop: () => void, at: number): void {
-    this.#reads.set(stop, at);
-    if (this.#timer === undefined) {
-      const timer = this.#timer = setInterval(() => this.#check(), this.#everyMs);
-      Deno.unrefTimer(timer);
-    }
-  }
-
-  delete(stop: () => void): void {
-    this.#reads.delete(stop);
-  }
-
-  #check(): void {
-    const now = performance.now();
-    for (const [stop, at] of this.#reads) {
-      if (now < at) continue;
-      this.#reads.delete(stop);
-      stop();
-    }
-    if (this.#reads.size === 0) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-    }
-  }
 }
 
 /**
@@ -414,14 +369,13 @@ function wholeFits(declared: number, { buffered }: ReadLimits): boolean {
 async function readWhole(
   request: Request,
   declared: number,
-  { timeoutMs, idleMs, buffered, reading, deadlines }: ReadLimits,
+  { timeoutMs, idleMs, buffered, reading }: ReadLimits,
 ): Promise<Uint8Array | Unread> {
   buffered.bytes += declared;
   buffered.whole += declared;
   let stop!: (why: "too slow" | "idle" | "cut off") => void;
   const stopped = new Promise<"too slow" | "idle" | "cut off">((resolve) => stop = resolve);
-  const late = () => stop(idleMs < timeoutMs ? "idle" : "too slow");
-  deadlines.add(late, performance.now() + Math.min(idleMs, timeoutMs));
+  const timer = setTimeout(() => stop(idleMs < timeoutMs ? "idle" : "too slow"), Math.min(idleMs, timeoutMs));
   const cutOff = () => stop("cut off");
   reading.active.add(cutOff);
   if (reading.active.size > reading.limit) {
@@ -443,7 +397,7 @@ async function readWhole(
     return read;
   } finally {
     reading.active.delete(cutOff);
-    deadlines.delete(late);
+    clearTimeout(timer);
     buffered.whole -= declared;
     if (!whole) buffered.bytes -= declared; // on success, the caller gives the bytes back once it is done
   }
