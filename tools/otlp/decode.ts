@@ -1542,4 +1542,5 @@ export function storedSpanName(bytes: Uint8Array, limits: Partial<DecodeLimits> 
   );
 }
 
-const NAME_DECODER = new TextDecoder();
+// As @bufbuild/protobuf decodes a string field: a byte-order mark kept, bad bytes replaced.
+const NAME_DECODER = new TextDecoder("utf-8", { ignoreBOM: true });

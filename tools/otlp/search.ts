@@ -250,12 +250,12 @@ function withinDurations(trace: Trace, query: TraceQuery): boolean {
 }
 
 function* anySpan(trace: Trace, query: TraceQuery): Generator<void, boolean, void> {
-  // A service none of the trace's spans has rules it out without decoding them.
-  if (
-    query.service !== undefined && trace.facts !== undefined &&
-    !trace.facts().services.includes(query.service)
-  ) {
-    return false;
+  // The store answers service, name and status from its index and the names' bytes: the spans are decoded
+  // only when attributes are asked for, and only in a trace that passes the rest.
+  if (trace.hasSpan !== undefined) {
+    const { service, operation } = query;
+    if (!trace.hasSpan({ service, operation, error: query.error === true })) return false;
+    if (query.attributes.length === 0) return true;
   }
   const spans = trace.spans;
   for (let i = 0; i < spans.length; i++) {

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { decodeTraces } from "./decode.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { decodeTraces, scanTraces } from "./decode.ts";
+import * as pb from "./gen/otlp_pb.ts";
 import { TelemetryStore } from "./store.ts";
 import { matchesTrace, parseTraceQuery, searchTraces, type TraceQuery, walkStore } from "./search.ts";
 
@@ -93,6 +95,92 @@ Deno.test("search: service, operation, error and attributes hold on one span; du
   }
   assert.deepEqual(await ids(store, "limit=1"), { total: 3, ids: [3] }, "total counts every match");
   assert.equal(matchesTrace(store.trace((1).toString(16).padStart(32, "0"))!, query("service=db")), true);
+});
+
+/** The spans of {@linkcode threeTraces} and two more names as protobuf, which the store keeps as bytes. */
+async function threeTracesAsBytes(extraNames: string[]): Promise<TelemetryStore> {
+  const json = (await threeTraces().recentTraces(10)).flatMap((trace) => trace.spans);
+  const id = (hex: string) => Uint8Array.fromHex(hex);
+  const value = (v: unknown) =>
+    typeof v === "string"
+      ? { value: { case: "stringValue" as const, value: v } }
+      : { value: { case: "intValue" as const, value: BigInt(v as number) } };
+  // Spans of trace 1 (shop's), named as asked.
+  const root = json.find((span) => span.name === "GET /checkout")!;
+  const extra = extraNames.map((name, n) => ({
+    ...root,
+    name,
+    spanId: (100 + n).toString(16).padStart(16, "0"),
+  }));
+  const request = create(pb.ExportTraceServiceRequestSchema, {
+    resourceSpans: [...json, ...extra].map((span) => ({
+      resource: {
+        attributes: Object.entries(span.resource).map(([key, v]) => ({ key, value: value(v) })),
+      },
+      scopeSpans: [{
+        scope: { name: "test" },
+        spans: [{
+          traceId: id(span.traceId),
+          spanId: id(span.spanId),
+          parentSpanId: span.parentSpanId === undefined ? new Uint8Array() : id(span.parentSpanId),
+          name: span.name,
+          kind: 2,
+          startTimeUnixNano: span.startTimeUnixNano,
+          endTimeUnixNano: span.endTimeUnixNano,
+          attributes: Object.entries(span.attributes).map(([key, v]) => ({ key, value: value(v) })),
+          status: { code: span.status.code === "ERROR" ? 2 : 0 },
+        }],
+      }],
+    })),
+  });
+  const store = new TelemetryStore();
+  store.addScanned(await scanTraces(toBinary(pb.ExportTraceServiceRequestSchema, request)));
+  return store;
+}
+
+Deno.test("search: spans kept as bytes match as decoded ones do, the store reading names from their bytes", async () => {
+  const long = "n".repeat(5000), accented = "caf\u00e9 GET /";
+  const bytes = await threeTracesAsBytes([long, accented, "\ufeffBOM"]);
+  const decoded = threeTraces();
+  assert.ok(bytes.trace((1).toString(16).padStart(32, "0"))!.hasSpan, "the store answers from its index");
+  for (
+    const params of [
+      "",
+      "service=shop",
+      "service=db&operation=query",
+      "service=shop&operation=query",
+      "operation=GET+%2Fcheckout",
+      "operation=GET",
+      "operation=",
+      "error=true",
+      "service=shop&error=true",
+      "service=db&error=true&operation=query",
+      "error=false",
+      "attribute=db.system=postgres&service=db",
+      "attribute=db.system=postgres&operation=GET+%2Fcheckout",
+    ]
+  ) {
+    // The same traces (the two stores got them in another order, and "recent" follows it).
+    const sorted = async (store: TelemetryStore) => (await ids(store, params)).ids.toSorted((a, b) => a - b);
+    assert.deepEqual(await sorted(bytes), await sorted(decoded), params);
+  }
+  // Names the decoder changes (cut past 4,096 characters, not ASCII, a byte-order mark) match as decoded
+  // (asked directly: the API takes names of at most 1,000 characters).
+  const named = async (operation: string) => {
+    const { traces } = await searchTraces(bytes.recentTraces(10), { ...query(""), operation });
+    return traces.map((trace) => Number.parseInt(trace.traceId, 16));
+  };
+  for (const name of ["n".repeat(4096), long, accented, "BOM", "\ufeffBOM"]) {
+    const expected = bytes.traceIds().filter((traceId) =>
+      bytes.trace(traceId)!.spans.some((span) => span.name === name)
+    );
+    assert.deepEqual(
+      await named(name),
+      expected.map((traceId) => Number.parseInt(traceId, 16)),
+      name.slice(0, 20),
+    );
+  }
+  assert.deepEqual(await named("n".repeat(4096)), [1], "the cut name");
 });
 
 Deno.test("search: bad parameters are refused in one line each", () => {

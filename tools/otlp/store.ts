@@ -23,7 +23,7 @@ import {
 } from "./decode.ts";
 import { MetricStore } from "./metric_store.ts";
 import { Interner } from "./_interner.ts";
-import { F, H, HEADER } from "./_scan.ts";
+import { F, fieldAt, H, HEADER, lastFieldAt } from "./_scan.ts";
 
 /** The spans and log records of one trace. */
 export interface Trace {
@@ -43,6 +43,22 @@ export interface Trace {
    * present on the traces a {@linkcode TelemetryStore} gives.
    */
   facts?(): TraceFacts;
+  /**
+   * Whether one span of the trace has `service`, the name `operation` and, when `error`, status ERROR (each
+   * when given), read from the store's index and the spans' name bytes without decoding the spans: present on
+   * the traces a {@linkcode TelemetryStore} gives.
+   */
+  hasSpan?(query: SpanQuery): boolean;
+}
+
+/** What {@linkcode Trace.hasSpan} asks of one span. */
+export interface SpanQuery {
+  /** The span's service. */
+  service?: string;
+  /** The span's name. */
+  operation?: string;
+  /** `true`: the span's status is ERROR. */
+  error?: boolean;
 }
 
 /** What a store dropped to stay within its budget, or refused. */
@@ -202,6 +218,7 @@ interface ViewContext {
   decode(entry: Entry, at: number): Span;
   facts(entry: Entry): TraceFacts;
   names(entry: Entry): { name: string; service: string; services: string[] };
+  hasSpan(entry: Entry, query: SpanQuery): boolean;
 }
 
 /** {@linkcode TraceFacts} from a trace's entry: counts at once, names and completeness when first read. */
@@ -316,6 +333,11 @@ class StoredTrace implements Trace {
   /** What the store's index says of the trace, without decoding its spans. */
   facts(): TraceFacts {
     return this.#context.facts(this.#entry);
+  }
+
+  /** Whether a span has the service, name and status asked for, without decoding the spans. */
+  hasSpan(query: SpanQuery): boolean {
+    return this.#context.hasSpan(this.#entry, query);
   }
 }
 
@@ -722,7 +744,37 @@ export class TelemetryStore {
     decode: (entry, at) => this.#decode(entry, at),
     facts: (entry) => this.#facts(entry),
     names: (entry) => this.#names(entry),
+    hasSpan: (entry, query) => this.#hasSpan(entry, query),
   };
+
+  /** Whether a span of `entry` matches `query` (see {@linkcode Trace.hasSpan}). */
+  #hasSpan(entry: Entry, { service, operation, error }: SpanQuery): boolean {
+    const records = entry.records;
+    const wanted = operation === undefined ? undefined : utf8(operation);
+    // Spans of one origin come together: its service is compared once per run of them.
+    let lastKey = NaN, sameService = true;
+    for (let at = 0; at < entry.used; at = next(records, at)) {
+      if (error === true && records[at + H.status] !== ERROR) continue;
+      if (service !== undefined) {
+        const key = this.#serviceKey(entry, at);
+        if (key !== lastKey) [lastKey, sameService] = [key, this.#serviceOf(entry, key) === service];
+        if (!sameService) continue;
+      }
+      if (operation === undefined) return true;
+      if (records[at + H.flags] & F.object) {
+        if (entry.objects![u32(records, at + H.origin)].name === operation) return true;
+      } else if (
+        storedNameIs(
+          records.subarray(at + HEADER, at + HEADER + u32(records, at + H.length)),
+          wanted!,
+          operation,
+        )
+      ) {
+        return true;
+      }
+    }
+    return false;
+  }
 
   /** The span of the record at `at` of `entry`. */
   #decode(entry: Entry, at: number): Span {
@@ -1132,6 +1184,7 @@ export class TelemetryStore {
 }
 
 const CLIENT = SPAN_KINDS.indexOf("CLIENT");
+const ERROR = 2; // STATUS_CODES.indexOf("ERROR")
 
 /** Whether `entry` has one root span and the parent of every other. */
 function isWhole(entry: Entry): boolean {
@@ -1146,6 +1199,30 @@ function isWhole(entry: Entry): boolean {
     else if (!ids.has(idKey(records, at + H.parent))) return false;
   }
   return roots === 1;
+}
+
+/** The last text {@linkcode utf8} encoded, and its bytes: a search asks every trace with the same name. */
+let lastText: { text: string; bytes: Uint8Array } = { text: "", bytes: new Uint8Array() };
+
+function utf8(text: string): Uint8Array {
+  if (lastText.text !== text) lastText = { text, bytes: new TextEncoder().encode(text) };
+  return lastText.bytes;
+}
+
+/**
+ * Whether the span kept as `bytes` is named `name` (`wanted` as UTF-8), as its decoded name would say. An
+ * ASCII name of at most 4,096 bytes decodes to itself, so its bytes are compared; any other (one the decoder
+ * may cut, or change: invalid UTF-8, a byte-order mark) is decoded.
+ */
+function storedNameIs(bytes: Uint8Array, wanted: Uint8Array, name: string): boolean {
+  const found = lastFieldAt(bytes, 0, bytes.length, 5);
+  const start = found ? fieldAt.start : 0, stop = found ? fieldAt.stop : 0;
+  let same = stop - start === wanted.length, ascii = stop - start <= 4096;
+  for (let i = start; i < stop; i++) {
+    if (bytes[i] >= 0x80) ascii = false;
+    if (same && bytes[i] !== wanted[i - start]) same = false;
+  }
+  return ascii ? same : storedSpanName(bytes) === name;
 }
 
 /**
