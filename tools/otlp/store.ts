@@ -922,7 +922,7 @@ export class TelemetryStore {
       entry.endHi = endHi | 0;
       entry.endLo = endLo | 0;
     }
-    if (records[at + H.status] === 2) entry.errors++;
+    if (records[at + H.status] === ERROR) entry.errors++;
     if (records[at + H.kind] === CLIENT) entry.clients++;
     entry.spans++;
     this.#spanCount++;
