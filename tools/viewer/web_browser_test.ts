@@ -196,9 +196,9 @@ function waterfallRows(page: Page): Promise<string[][]> {
 }
 
 /**
- * Clicks the element that `selector` names at this instant, in one step inside the page: the trace list
- * re-renders as traces arrive, and puppeteer's `page.click` (find, scroll, then click) can find a row that is
- * replaced before the click lands.
+ * Clicks the element that `selector` names at this instant, in one step inside the page: the trace and log
+ * lists re-render as telemetry arrives, and puppeteer's `page.click` (find, scroll, then click) can find a row
+ * that is replaced before the click lands.
  */
 async function clickNow(page: Page, selector: string): Promise<void> {
   const quoted = JSON.stringify(selector);
@@ -257,7 +257,7 @@ browserTest(
       await page.$$eval(`${traceRow} .chip`, (chips) => chips.map((chip) => chip.textContent)),
       ["client", "server"],
     );
-    await page.click(traceRow);
+    await clickNow(page, traceRow);
     await page.waitForFunction('document.querySelectorAll(".span-row").length === 4');
     assert.deepEqual(await waterfallRows(page), [
       ["client", "INTERNAL", "call-api"],
@@ -305,7 +305,7 @@ browserTest(
     await page.waitForSelector(`#trace-rows tr[data-trace-id="${deepTraceId}"]`);
     // The trace that changed last first: the deep one was sent last.
     assert.equal(await page.$eval("#trace-rows tr", (row) => row.dataset.traceId), deepTraceId);
-    await page.click(`#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
+    await clickNow(page, `#trace-rows tr[data-trace-id="${hostileTraceId}"]`);
     await page.waitForSelector(`.span-row[data-span-id="${hostileSpanId}"]`);
     await page.click(`.span-row[data-span-id="${hostileSpanId}"]`);
     await page.waitForSelector("#details .log-body");
@@ -323,7 +323,7 @@ browserTest(
       { pwned: null, images: 0, scripts: 1 },
     );
 
-    await page.click(`#trace-rows tr[data-trace-id="${deepTraceId}"]`);
+    await clickNow(page, `#trace-rows tr[data-trace-id="${deepTraceId}"]`);
     await page.waitForFunction('document.querySelectorAll(".span-row").length === 2000');
     assert.equal(await page.$eval(".span-row:last-child .name", (name) => name.textContent), "level-1999");
     assert.equal(await page.$eval(".span-row:last-child .deep", (deep) => deep.textContent), "depth 1999");
@@ -539,7 +539,7 @@ browserTest(
     assert.equal(processing.at(-1)!.link, handlerLine!.link, "the oldest is the first call's");
 
     // The link opens the span in the Traces view.
-    await page.click("#log-rows tr:last-child .span-link a");
+    await clickNow(page, "#log-rows tr:last-child .span-link a");
     await page.waitForFunction('document.querySelector("#details h3")?.textContent === "process-request"');
     assert.deepEqual(await shownView(page), ["traces"]);
     assert.match(page.url(), new RegExp(`#trace=${traceId}&span=${handlerSpan.spanId}$`));
