@@ -250,11 +250,12 @@ function withinDurations(trace: Trace, query: TraceQuery): boolean {
 }
 
 function* anySpan(trace: Trace, query: TraceQuery): Generator<void, boolean, void> {
-  // The store answers service, name and status from its index and the names' bytes: the spans are decoded
-  // only when attributes are asked for, and only in a trace that passes the rest.
+  // The store answers service, name and status from its index and the names' bytes, and rules out a trace
+  // none of whose spans holds the attribute keys: the spans are decoded only to compare attribute values.
   if (trace.hasSpan !== undefined) {
     const { service, operation } = query;
-    if (!trace.hasSpan({ service, operation, error: query.error === true })) return false;
+    const keys = query.attributes.map(([key]) => key);
+    if (!trace.hasSpan({ service, operation, error: query.error === true, keys })) return false;
     if (query.attributes.length === 0) return true;
   }
   const spans = trace.spans;

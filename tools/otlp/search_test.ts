@@ -158,6 +158,14 @@ Deno.test("search: spans kept as bytes match as decoded ones do, the store readi
       "error=false",
       "attribute=db.system=postgres&service=db",
       "attribute=db.system=postgres&operation=GET+%2Fcheckout",
+      "attribute=db.system=postgres",
+      "attribute=db.system=mysql",
+      "attribute=nope=1",
+      "attribute=http.status_code=200",
+      "attribute=deployment.environment=prod", // on the resource
+      "attribute=deployment.environment=prod&attribute=http.status_code=200",
+      "attribute=deployment.environment=prod&attribute=db.system=postgres", // not on one span
+      "attribute=service.name=db&operation=query",
     ]
   ) {
     // The same traces (the two stores got them in another order, and "recent" follows it).

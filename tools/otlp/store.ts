@@ -45,8 +45,8 @@ export interface Trace {
   facts?(): TraceFacts;
   /**
    * Whether one span of the trace has `service`, the name `operation` and, when `error`, status ERROR (each
-   * when given), read from the store's index and the spans' name bytes without decoding the spans: present on
-   * the traces a {@linkcode TelemetryStore} gives.
+   * when given), and may have attributes of keys `keys`, read from the store's index and the spans' bytes
+   * without decoding the spans: present on the traces a {@linkcode TelemetryStore} gives.
    */
   hasSpan?(query: SpanQuery): boolean;
 }
@@ -59,6 +59,11 @@ export interface SpanQuery {
   operation?: string;
   /** `true`: the span's status is ERROR. */
   error?: boolean;
+  /**
+   * Attribute keys the span may have, on itself or its resource: a span whose bytes do not hold an ASCII key
+   * and whose resource has no such key cannot. A necessary condition only: the values still need decoding.
+   */
+  keys?: string[];
 }
 
 /** What a store dropped to stay within its budget, or refused. */
@@ -748,9 +753,11 @@ export class TelemetryStore {
   };
 
   /** Whether a span of `entry` matches `query` (see {@linkcode Trace.hasSpan}). */
-  #hasSpan(entry: Entry, { service, operation, error }: SpanQuery): boolean {
+  #hasSpan(entry: Entry, { service, operation, error, keys = [] }: SpanQuery): boolean {
     const records = entry.records;
     const wanted = operation === undefined ? undefined : utf8(operation);
+    // Keys of other characters may decode from other bytes (bad UTF-8 becomes U+FFFD): not looked for.
+    const needles = keys.filter((key) => /^[\x00-\x7f]+$/.test(key)).map((key) => [key, utf8(key)] as const);
     // Spans of one origin come together: its service is compared once per run of them.
     let lastKey = NaN, sameService = true;
     for (let at = 0; at < entry.used; at = next(records, at)) {
@@ -760,18 +767,20 @@ export class TelemetryStore {
         if (key !== lastKey) [lastKey, sameService] = [key, this.#serviceOf(entry, key) === service];
         if (!sameService) continue;
       }
-      if (operation === undefined) return true;
       if (records[at + H.flags] & F.object) {
-        if (entry.objects![u32(records, at + H.origin)].name === operation) return true;
-      } else if (
-        storedNameIs(
-          records.subarray(at + HEADER, at + HEADER + u32(records, at + H.length)),
-          wanted!,
-          operation,
-        )
-      ) {
-        return true;
+        const span = entry.objects![u32(records, at + H.origin)];
+        if (operation !== undefined && span.name !== operation) continue;
+        if (
+          needles.every(([key]) => Object.hasOwn(span.attributes, key) || Object.hasOwn(span.resource, key))
+        ) {
+          return true;
+        }
+        continue;
       }
+      const bytes = records.subarray(at + HEADER, at + HEADER + u32(records, at + H.length));
+      if (operation !== undefined && !storedNameIs(bytes, wanted!, operation)) continue;
+      const resource = this.#origins.get(u32(records, at + H.origin))!.origin.resource;
+      if (needles.every(([key, utf]) => Object.hasOwn(resource, key) || holds(bytes, utf))) return true;
     }
     return false;
   }
@@ -1207,6 +1216,17 @@ let lastText: { text: string; bytes: Uint8Array } = { text: "", bytes: new Uint8
 function utf8(text: string): Uint8Array {
   if (lastText.text !== text) lastText = { text, bytes: new TextEncoder().encode(text) };
   return lastText.bytes;
+}
+
+/** Whether `bytes` holds `needle` somewhere. */
+function holds(bytes: Uint8Array, needle: Uint8Array): boolean {
+  const first = needle[0], last = bytes.length - needle.length;
+  for (let i = bytes.indexOf(first); i >= 0 && i <= last; i = bytes.indexOf(first, i + 1)) {
+    let k = 1;
+    while (k < needle.length && bytes[i + k] === needle[k]) k++;
+    if (k === needle.length) return true;
+  }
+  return false;
 }
 
 /**
