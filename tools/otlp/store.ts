@@ -757,7 +757,7 @@ export class TelemetryStore {
     const records = entry.records;
     const wanted = operation === undefined ? undefined : utf8(operation);
     // Keys of other characters may decode from other bytes (bad UTF-8 becomes U+FFFD): not looked for.
-    const needles = keys.filter((key) => /^[\x00-\x7f]+$/.test(key)).map((key) => [key, utf8(key)] as const);
+    const needles = keys.filter((key) => /^\p{ASCII}+$/u.test(key)).map((key) => [key, utf8(key)] as const);
     // Spans of one origin come together: its service is compared once per run of them.
     let lastKey = NaN, sameService = true;
     for (let at = 0; at < entry.used; at = next(records, at)) {
