@@ -18,7 +18,7 @@
  * @module
  */
 import type { AttributeValue, Span } from "./decode.ts";
-import type { TelemetryStore, Trace } from "./store.ts";
+import type { SpanQuery, TelemetryStore, Trace } from "./store.ts";
 
 /** What a search asks for; every field given must hold. */
 export interface TraceQuery {
@@ -253,9 +253,7 @@ function* anySpan(trace: Trace, query: TraceQuery): Generator<void, boolean, voi
   // The store answers service, name and status from its index and the names' bytes, and rules out a trace
   // none of whose spans holds the attribute keys: the spans are decoded only to compare attribute values.
   if (trace.hasSpan !== undefined) {
-    const { service, operation } = query;
-    const keys = query.attributes.map(([key]) => key);
-    if (!trace.hasSpan({ service, operation, error: query.error === true, keys })) return false;
+    if (!trace.hasSpan(spanQueryOf(query))) return false;
     if (query.attributes.length === 0) return true;
   }
   const spans = trace.spans;
@@ -265,6 +263,24 @@ function* anySpan(trace: Trace, query: TraceQuery): Generator<void, boolean, voi
   }
   return false;
 }
+
+/** The span conditions of `query` as {@linkcode Trace.hasSpan} takes them: one object per query, not per trace. */
+function spanQueryOf(query: TraceQuery): SpanQuery {
+  let spanQuery = SPAN_QUERIES.get(query);
+  if (spanQuery === undefined) {
+    const { service, operation } = query;
+    spanQuery = {
+      service,
+      operation,
+      error: query.error === true,
+      keys: query.attributes.map(([key]) => key),
+    };
+    SPAN_QUERIES.set(query, spanQuery);
+  }
+  return spanQuery;
+}
+
+const SPAN_QUERIES = new WeakMap<TraceQuery, SpanQuery>();
 
 /** Whether `trace` matches `query`, at once (see {@linkcode searchTraces} for many traces). */
 export function matchesTrace(trace: Trace, query: TraceQuery): boolean {

@@ -617,11 +617,8 @@ export class TelemetryStore {
    */
   summary(traceId: string): TraceFacts | undefined {
     const entry = this.#byTrace.get(traceId.toLowerCase());
-    if (entry === undefined) return undefined;
     // Asked once per trace as it arrives (by the terminal): not kept, unlike a search's facts.
-    return entry.facts !== undefined && entry.factsAt === entry.changes
-      ? entry.facts
-      : new IndexFacts(entry, this.#context, false);
+    return entry && this.#facts(entry, false);
   }
 
   /**
@@ -753,11 +750,10 @@ export class TelemetryStore {
   };
 
   /** Whether a span of `entry` matches `query` (see {@linkcode Trace.hasSpan}). */
-  #hasSpan(entry: Entry, { service, operation, error, keys = [] }: SpanQuery): boolean {
+  #hasSpan(entry: Entry, query: SpanQuery): boolean {
+    const { service, operation, error } = query;
     const records = entry.records;
-    const wanted = operation === undefined ? undefined : utf8(operation);
-    // Keys of other characters may decode from other bytes (bad UTF-8 becomes U+FFFD): not looked for.
-    const needles = keys.filter((key) => /^\p{ASCII}+$/u.test(key)).map((key) => [key, utf8(key)] as const);
+    const { wanted, needles } = prepared(query);
     // Spans of one origin come together: its service is compared once per run of them.
     let lastKey = NaN, sameService = true;
     for (let at = 0; at < entry.used; at = next(records, at)) {
@@ -795,13 +791,12 @@ export class TelemetryStore {
     return decodeStoredSpan(bytes, entry.traceId!, this.#origins.get(index)!.origin);
   }
 
-  #facts(entry: Entry): TraceFacts {
-    // Kept until the trace changes: a search asks every trace held, again and again.
-    if (entry.facts === undefined || entry.factsAt !== entry.changes) {
-      entry.facts = new IndexFacts(entry, this.#context, true);
-      entry.factsAt = entry.changes;
-    }
-    return entry.facts;
+  /** The facts of `entry`: kept until the trace changes (a search asks every trace held, again and again). */
+  #facts(entry: Entry, keep = true): TraceFacts {
+    if (entry.facts !== undefined && entry.factsAt === entry.changes) return entry.facts;
+    const facts = new IndexFacts(entry, this.#context, keep);
+    if (keep) [entry.facts, entry.factsAt] = [facts, entry.changes];
+    return facts;
   }
 
   /** The root's name and service, and the services by their earliest start, of `entry`. */
@@ -898,8 +893,8 @@ export class TelemetryStore {
       const start = pieces[i * 3], tag = pieces[i * 3 + 1], stop = pieces[i * 3 + 2];
       const at = entry.used, records = entry.records;
       for (let k = 0; k < HEADER; k++) records[at + k] = headers[i * HEADER + k];
-      copyBytes(body, start, tag, records, at + HEADER);
-      copyBytes(body, tag + 18, stop, records, at + HEADER + tag - start);
+      if (tag > start) records.set(body.subarray(start, tag), at + HEADER);
+      records.set(body.subarray(tag + 18, stop), at + HEADER + tag - start);
       const origin = origins[u32(records, at + H.origin)];
       setU32(records, at + H.origin, origin);
       setU32(records, at + H.length, stop - start - 18);
@@ -1210,13 +1205,31 @@ function isWhole(entry: Entry): boolean {
   return roots === 1;
 }
 
-/** The last text {@linkcode utf8} encoded, and its bytes: a search asks every trace with the same name. */
-let lastText: { text: string; bytes: Uint8Array } = { text: "", bytes: new Uint8Array() };
-
-function utf8(text: string): Uint8Array {
-  if (lastText.text !== text) lastText = { text, bytes: new TextEncoder().encode(text) };
-  return lastText.bytes;
+/**
+ * What {@linkcode Trace.hasSpan} looks for, as bytes, made once per query object: a search asks every
+ * trace held with the same one.
+ */
+function prepared(query: SpanQuery): Prepared {
+  let made = PREPARED.get(query);
+  if (made === undefined) {
+    const encoder = new TextEncoder();
+    made = {
+      wanted: query.operation === undefined ? undefined : encoder.encode(query.operation),
+      // Keys of other characters may decode from other bytes (bad UTF-8 becomes U+FFFD): not looked for.
+      needles: (query.keys ?? []).filter((key) => /^\p{ASCII}+$/u.test(key))
+        .map((key) => [key, encoder.encode(key)] as const),
+    };
+    PREPARED.set(query, made);
+  }
+  return made;
 }
+
+interface Prepared {
+  wanted: Uint8Array | undefined;
+  needles: (readonly [string, Uint8Array])[];
+}
+
+const PREPARED = new WeakMap<SpanQuery, Prepared>();
 
 /** Whether `bytes` holds `needle` somewhere. */
 function holds(bytes: Uint8Array, needle: Uint8Array): boolean {
@@ -1243,15 +1256,6 @@ function storedNameIs(bytes: Uint8Array, wanted: Uint8Array, name: string): bool
     if (same && bytes[i] !== wanted[i - start]) same = false;
   }
   return ascii ? same : storedSpanName(bytes) === name;
-}
-
-/**
- * Copies `from[start..stop]` to `to` at `at`: with `set` (a view of the bytes costs less than copying more
- * than a few of them one by one: 26 against 76 ns for a span's 140 bytes), a few bytes one by one.
- */
-function copyBytes(from: Uint8Array, start: number, stop: number, to: Uint8Array, at: number): void {
-  if (stop - start > 16) to.set(from.subarray(start, stop), at);
-  else for (let i = start; i < stop; i++) to[at++] = from[i];
 }
 
 /** Whether a CLIENT span of `entry` has no child yet. */
