@@ -5,8 +5,11 @@
  * several rounds. For each run: spans accepted per second (counted by the receiver: the viewer's
  * `/api/stats`, Jaeger's `otelcol_receiver_accepted_spans`), CPU per accepted span (the receiver process's
  * user + system time from `/proc`), RSS after, spans held, the time to answer a trace by id and a search
- * over everything held, and the time to answer one of telemetrygen's exports sent alone. Writes
- * `receiver.json` and `receiver.md` to `--out`, with the commit.
+ * over everything held, and the time to answer one of telemetrygen's exports sent alone. Then the replay:
+ * telemetrygen's own exports, captured once, sent again by wrk on several connections with new trace ids
+ * each pass (`wrk_replay.lua`), as fast as the receiver answers: telemetrygen sends one export at a time and
+ * spends both cores making spans, so it, not the receiver, sets the first rate; the replay's rate is the
+ * receiver's. Writes `receiver.json` and `receiver.md` to `--out`, with the commit.
  *
  * ```sh
  * deno task --cwd bench install                  # builds telemetrygen and jaeger (cached by version)
@@ -22,6 +25,7 @@ import { flagsOrExit, type FlagValues } from "@example/harness/flags";
 import { rotated } from "./bench.ts";
 import { processUsage, procInfo } from "./load_and_usage.ts";
 import { gitCommit, type Machine, machineLoad } from "./machine.ts";
+import { runWrk } from "./wrk.ts";
 
 /** Where `install_peers.sh` links the peers it built (from the Go module proxy, cached by version). */
 export const PEERS = {
@@ -59,6 +63,20 @@ export interface ReceiverRun {
    * median and the 99th percentile over {@linkcode EXPORTS} of them, one after another.
    */
   exportMs?: { p50: number; p99: number };
+  /** The replay after it (`--replay` seconds; absent when 0). */
+  replay?: ReplayRun;
+}
+
+/** What the replay of telemetrygen's exports measured on one receiver. */
+export interface ReplayRun {
+  /** Spans accepted per second of the replay. */
+  spansPerSecond: number;
+  /** The receiver's user + system CPU time over the replay, in µs per accepted span. */
+  cpuMicrosPerSpan: number;
+  /** The receiver's resident memory after it, in MiB. */
+  rssMiB: number;
+  /** Requests not answered with a 2xx, and connection errors. */
+  failed: number;
 }
 
 /** The section's results. */
@@ -81,6 +99,14 @@ export const RECEIVER_FLAGS = {
   rounds: { type: "number", default: 5, min: 1, max: 20, help: "rounds, each receiver once per round" },
   duration: { type: "number", default: 15, min: 1, max: 120, help: "seconds of load per run" },
   workers: { type: "number", default: 2, min: 1, max: 16, help: "telemetrygen's workers" },
+  replay: {
+    type: "number",
+    default: 10,
+    min: 0,
+    max: 120,
+    help: "seconds of telemetrygen's exports replayed by wrk after each load (0: none)",
+  },
+  connections: { type: "number", default: 4, min: 1, max: 64, help: "the replay's connections" },
   receivers: {
     type: "strings",
     default: ["viewer", "jaeger"],
@@ -108,6 +134,8 @@ interface Running extends AsyncDisposable {
   traceUrl(traceId: string): string;
   /** A search that scans everything held and matches nothing; `undefined` when the receiver has none. */
   searchUrl(): Promise<string | undefined>;
+  /** Spans it found twice in one trace, where it counts them. */
+  duplicates?(): Promise<number>;
 }
 
 async function waitUntil(what: string, ok: () => Promise<boolean>, ms = 30_000): Promise<void> {
@@ -153,12 +181,18 @@ async function startViewer(): Promise<Running> {
     while (!(await lines.read()).done) { /* drained */ }
   })().catch(() => {});
   const base = `http://127.0.0.1:${web}`;
-  const stats = async () => await json(`${base}/api/stats`) as { spansAccepted: number; spansHeld: number };
+  const stats = async () =>
+    await json(`${base}/api/stats`) as {
+      spansAccepted: number;
+      spansHeld: number;
+      dropped: { duplicateSpans: number };
+    };
   return {
     pid: child.pid,
     otlpPort: otlp,
     accepted: async () => (await stats()).spansAccepted,
     held: async () => (await stats()).spansHeld,
+    duplicates: async () => (await stats()).dropped.duplicateSpans,
     someTraceId: async () => {
       const list = await json(`${base}/api/traces?limit=1`) as { traces: { traceId: string }[] };
       return list.traces[0]?.traceId;
@@ -394,6 +428,52 @@ async function measure(
     traceMs: traceId === undefined ? NaN : await timed(running.traceUrl(traceId), 5),
     searchMs: searchUrl === undefined ? undefined : await timed(searchUrl, 3),
     exportMs: await timeExports(`http://127.0.0.1:${running.otlpPort}/v1/traces`, exports),
+    replay: flags.replay > 0 ? await replay(running, flags.replay, flags.connections) : undefined,
+  };
+}
+
+/** Where the replay's exports are written for wrk (`.exports/` is not committed). */
+const REPLAY_EXPORTS = new URL(".exports/telemetrygen.bin", import.meta.url);
+const REPLAY_SCRIPT = new URL("wrk_replay.lua", import.meta.url);
+
+/** Writes `bodies` where `wrk_replay.lua` reads them: each a 4-byte big-endian length, then the body. */
+async function writeExports(bodies: Uint8Array[]): Promise<void> {
+  const out = new Uint8Array(bodies.reduce((size, body) => size + 4 + body.length, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const body of bodies) {
+    view.setUint32(at, body.length);
+    out.set(body, at + 4);
+    at += 4 + body.length;
+  }
+  await Deno.mkdir(new URL(".", REPLAY_EXPORTS), { recursive: true });
+  await Deno.writeFile(REPLAY_EXPORTS, out);
+}
+
+/** The replay: wrk sends the captured exports (new trace ids each pass) on `connections` for `seconds`. */
+async function replay(running: Running, seconds: number, connections: number): Promise<ReplayRun> {
+  const cpuBefore = await cpuMicros(running.pid);
+  const acceptedBefore = await running.accepted();
+  const duplicatesBefore = await running.duplicates?.() ?? 0;
+  const sent = await runWrk({
+    url: `http://127.0.0.1:${running.otlpPort}/v1/traces`,
+    connections,
+    durationSeconds: seconds,
+    script: REPLAY_SCRIPT,
+    env: { REPLAY_EXPORTS: REPLAY_EXPORTS.pathname },
+  });
+  const accepted = await running.accepted() - acceptedBefore;
+  const cpu = await cpuMicros(running.pid) - cpuBefore;
+  // Every pass sends new traces: a span found twice means wrk_replay.lua did not renew the trace ids.
+  const duplicates = (await running.duplicates?.() ?? 0) - duplicatesBefore;
+  if (duplicates > 0) {
+    throw new Error(`the replay sent ${duplicates} spans twice: its trace ids were not renewed`);
+  }
+  return {
+    spansPerSecond: accepted / sent.seconds,
+    cpuMicrosPerSpan: cpu / accepted,
+    rssMiB: await rssMiB(running.pid),
+    failed: sent.non2xx + sent.errors,
   };
 }
 
@@ -417,6 +497,7 @@ export async function runReceivers(
     runs: [],
   };
   const exports = await captureExports(telemetrygen, flags.smoke ? 100 : EXPORTS);
+  if (flags.replay > 0) await writeExports(exports);
   for (let round = 1; round <= flags.rounds; round++) {
     for (const receiver of rotated(receivers, round - 1)) {
       await using running = receiver === "viewer" ? await startViewer() : await startJaeger(jaeger);
@@ -430,33 +511,73 @@ export async function runReceivers(
 }
 
 function describe(run: ReceiverRun): string {
+  const replay = run.replay === undefined
+    ? ""
+    : `; replay ${Math.round(run.replay.spansPerSecond)} spans/s, ` +
+      `${run.replay.cpuMicrosPerSpan.toFixed(1)} µs/span, ${run.replay.rssMiB.toFixed(0)} MiB` +
+      (run.replay.failed > 0 ? `, ${run.replay.failed} failed` : "");
   return `round ${run.round} ${run.receiver}: ${Math.round(run.spansPerSecond)} spans/s, ` +
     `${run.cpuMicrosPerSpan.toFixed(1)} µs/span, ${run.rssMiB.toFixed(0)} MiB, ${run.held} held, ` +
     `trace ${run.traceMs.toFixed(1)} ms, search ${run.searchMs?.toFixed(1) ?? "-"} ms, ` +
-    `one export ${run.exportMs?.p50.toFixed(2) ?? "-"} ms (p99 ${run.exportMs?.p99.toFixed(2) ?? "-"})`;
+    `one export ${run.exportMs?.p50.toFixed(2) ?? "-"} ms (p99 ${run.exportMs?.p99.toFixed(2) ?? "-"})` +
+    replay;
 }
 
-/** The section's table: per receiver, the median of each figure with the lowest and highest in parentheses. */
+/** A table cell: the median of `values` with the lowest and highest in parentheses ("-" when none). */
+function cell(values: number[], digits: number): string {
+  const shown = values.filter((value) => Number.isFinite(value));
+  if (shown.length === 0) return "-";
+  const f = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: digits });
+  return `${f(median(shown))} (${f(Math.min(...shown))} – ${f(Math.max(...shown))})`;
+}
+
+/** A column of a table: the figure of a run, and the digits shown after the point. */
+type Column = [(run: ReceiverRun) => number | undefined, number];
+
+/**
+ * One table row per receiver (the median of each figure over the rounds), and, when both ran, the viewer's
+ * figures over Jaeger's, taken within each round and summarised the same way.
+ */
+function tableRows(runs: ReceiverRun[], columns: Column[]): string[] {
+  const receivers = [...new Set(runs.map((run) => run.receiver))];
+  const row = (label: string, valuesOf: (figure: Column[0]) => number[], digits?: number) =>
+    `| ${label} | ${columns.map(([figure, shown]) => cell(valuesOf(figure), digits ?? shown)).join(" | ")} |`;
+  const rows = receivers.map((receiver) =>
+    row(
+      receiver,
+      (figure) => runs.filter((run) => run.receiver === receiver).map((run) => figure(run) ?? NaN),
+    )
+  );
+  if (!receivers.includes("viewer") || !receivers.includes("jaeger")) return rows;
+  const rounds = [...new Set(runs.map((run) => run.round))];
+  const ratios = (figure: Column[0]) =>
+    rounds.map((round) => {
+      const of = (receiver: ReceiverName) =>
+        figure(runs.find((run) => run.round === round && run.receiver === receiver)!) ?? NaN;
+      return of("viewer") / of("jaeger");
+    });
+  return [...rows, row("viewer ÷ jaeger, per round", ratios, 2)];
+}
+
+/** The section's tables: per receiver, the median of each figure with the lowest and highest in parentheses. */
 export function renderReceivers(results: ReceiverResults): string {
-  const receivers = [...new Set(results.runs.map((run) => run.receiver))];
-  const cell = (values: number[], digits: number) => {
-    const shown = values.filter((value) => Number.isFinite(value));
-    if (shown.length === 0) return "-";
-    const f = (value: number) => value.toLocaleString("en-US", { maximumFractionDigits: digits });
-    return `${f(median(shown))} (${f(Math.min(...shown))} – ${f(Math.max(...shown))})`;
-  };
-  const rows = receivers.map((receiver) => {
-    const runs = results.runs.filter((run) => run.receiver === receiver);
-    const of = (key: keyof ReceiverRun) => runs.map((run) => run[key] as number);
-    return `| ${receiver} | ${cell(of("spansPerSecond"), 0)} | ${cell(of("cpuMicrosPerSpan"), 1)} | ${
-      cell(of("rssMiB"), 0)
-    } | ${cell(of("held"), 0)} | ${cell(of("traceMs"), 1)} | ${
-      cell(runs.map((run) => run.searchMs ?? NaN), 1)
-    } | ${cell(runs.map((run) => run.exportMs?.p50 ?? NaN), 2)} | ${
-      cell(runs.map((run) => run.exportMs?.p99 ?? NaN), 2)
-    } |`;
-  });
-  const { machine } = results;
+  const { machine, runs } = results;
+  const load = tableRows(runs, [
+    [(run) => run.spansPerSecond, 0],
+    [(run) => run.cpuMicrosPerSpan, 1],
+    [(run) => run.rssMiB, 0],
+    [(run) => run.held, 0],
+    [(run) => run.traceMs, 1],
+    [(run) => run.searchMs, 1],
+    [(run) => run.exportMs?.p50, 2],
+    [(run) => run.exportMs?.p99, 2],
+  ]);
+  const replayed = runs.filter((run) => run.replay !== undefined);
+  const replay = tableRows(replayed, [
+    [(run) => run.replay?.spansPerSecond, 0],
+    [(run) => run.replay?.cpuMicrosPerSpan, 1],
+    [(run) => run.replay?.rssMiB, 0],
+  ]);
   return [
     "# Receivers under telemetrygen's load",
     "",
@@ -468,14 +589,25 @@ export function renderReceivers(results: ReceiverResults): string {
     "| receiver | accepted spans/s | CPU per accepted span, µs | RSS after, MiB | spans held | trace by id, ms " +
     "| search (matches none), ms | one export alone, ms | its p99, ms |",
     "|---|---|---|---|---|---|---|---|---|",
-    ...rows,
+    ...load,
+    ...(replayed.length === 0 ? [] : [
+      "",
+      "## Replayed as fast as the receiver answers",
+      "",
+      "telemetrygen's exports, captured once, sent again by wrk (`wrk_replay.lua`, new trace ids each pass) " +
+      "on several connections after each load, into the store it left.",
+      "",
+      "| receiver | accepted spans/s | CPU per accepted span, µs | RSS after, MiB |",
+      "|---|---|---|---|",
+      ...replay,
+    ]),
     "",
   ].join("\n");
 }
 
 if (import.meta.main) {
   const flags = flagsOrExit("deno task --cwd bench receiver", RECEIVER_FLAGS);
-  if (flags.smoke) Object.assign(flags, { rounds: 1, duration: 2, workers: 1 });
+  if (flags.smoke) Object.assign(flags, { rounds: 1, duration: 2, workers: 1, replay: 2 });
   const results = await runReceivers(flags, (line) => console.log(line));
   const out = flags.smoke ? `${flags.out}/smoke` : flags.out;
   await Deno.mkdir(out, { recursive: true });
@@ -487,7 +619,8 @@ if (import.meta.main) {
     .output();
   console.log(`wrote ${written.join(", ")}`);
   const broken = results.runs.filter((run) =>
-    !(run.accepted > 0 && run.held > 0 && Number.isFinite(run.traceMs))
+    !(run.accepted > 0 && run.held > 0 && Number.isFinite(run.traceMs)) ||
+    (run.replay !== undefined && !(run.replay.spansPerSecond > 0 && run.replay.failed === 0))
   );
   if (broken.length > 0) {
     console.error(`receiver: the tool did not work: ${broken.map(describe).join("; ")}`);

@@ -58,13 +58,30 @@ export function parseWrkOutput(stdout: string): WrkResult {
   };
 }
 
+/** What {@linkcode runWrk} sends, how hard and for how long. */
+export interface WrkOptions {
+  /** Where every request goes. */
+  url: string;
+  /** Connections, each sending its next request when its answer arrives. */
+  connections: number;
+  /** How long, in seconds. */
+  durationSeconds: number;
+  /**
+   * A Lua script of wrk's hooks that ends by loading `wrk_report.lua` (default: that script alone, so every
+   * request is a GET of `url`).
+   */
+  script?: URL;
+  /** Variables for the script, beside the harness's own. */
+  env?: Record<string, string>;
+}
+
 /**
  * Runs wrk against `url` with `connections` connections on one thread for `durationSeconds`.
  *
  * @throws {Error} when wrk is missing (`deno task --cwd tools/bench install`) or fails.
  */
 export async function runWrk(
-  { url, connections, durationSeconds }: { url: string; connections: number; durationSeconds: number },
+  { url, connections, durationSeconds, script = REPORT_SCRIPT, env = {} }: WrkOptions,
 ): Promise<WrkResult> {
   const output = await new Deno.Command("wrk", {
     args: [
@@ -72,10 +89,10 @@ export async function runWrk(
       `--connections=${connections}`,
       `--duration=${durationSeconds}s`,
       "--timeout=10s",
-      `--script=${REPORT_SCRIPT.pathname}`,
+      `--script=${script.pathname}`,
       url,
     ],
-    env: childEnv(),
+    env: childEnv(env),
     clearEnv: true,
     stdin: "null",
   }).output();
