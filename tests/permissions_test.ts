@@ -58,9 +58,9 @@ const EXPECTED: Record<string, string[][]> = {
   "tools/bench/smoke": [[], []],
   "tools/bench/receiver": [[
     "--allow-net=127.0.0.1",
-    "--allow-run=deno,git,node/node_modules/.bin/node,.bin/telemetrygen,.bin/jaeger",
+    "--allow-run=deno,git,node/node_modules/.bin/node,.bin/telemetrygen,.bin/jaeger,wrk",
     "--allow-read=node/package-lock.json",
-    "--allow-write=results/receiver",
+    "--allow-write=results/receiver,.exports",
     "--allow-env=PATH,HOME,DENO_DIR,XDG_CACHE_HOME",
   ]],
   "tools/bench/install": [],
