@@ -250,11 +250,12 @@ function withinDurations(trace: Trace, query: TraceQuery): boolean {
 }
 
 function* anySpan(trace: Trace, query: TraceQuery): Generator<void, boolean, void> {
-  // The store answers service, name and status from its index and the names' bytes, and rules out a trace
-  // none of whose spans holds the attribute keys: the spans are decoded only to compare attribute values.
+  // The store answers service, name and status from its index and the names' bytes, and rules out a span
+  // whose bytes do not hold the attribute keys (and string values): it decodes the others one at a time, only
+  // to compare attribute values, until one matches.
   if (trace.hasSpan !== undefined) {
-    if (!trace.hasSpan(spanQueryOf(query))) return false;
-    if (query.attributes.length === 0) return true;
+    const { spanQuery, confirm } = spanQueryOf(query);
+    return trace.hasSpan(spanQuery, query.attributes.length > 0 ? confirm : undefined);
   }
   const spans = trace.spans;
   for (let i = 0; i < spans.length; i++) {
@@ -264,23 +265,29 @@ function* anySpan(trace: Trace, query: TraceQuery): Generator<void, boolean, voi
   return false;
 }
 
-/** The span conditions of `query` as {@linkcode Trace.hasSpan} takes them: one object per query, not per trace. */
-function spanQueryOf(query: TraceQuery): SpanQuery {
-  let spanQuery = SPAN_QUERIES.get(query);
-  if (spanQuery === undefined) {
-    const { service, operation } = query;
-    spanQuery = {
-      service,
-      operation,
-      error: query.error === true,
-      keys: query.attributes.map(([key]) => key),
+/**
+ * The span conditions of `query` as {@linkcode Trace.hasSpan} takes them, and the test of a decoded span:
+ * one of each per query, not per trace.
+ */
+function spanQueryOf(query: TraceQuery): SpanSearch {
+  let made = SPAN_QUERIES.get(query);
+  if (made === undefined) {
+    const { service, operation, attributes } = query;
+    made = {
+      spanQuery: { service, operation, error: query.error === true, attributes },
+      confirm: (span) => spanMatches(span, query),
     };
-    SPAN_QUERIES.set(query, spanQuery);
+    SPAN_QUERIES.set(query, made);
   }
-  return spanQuery;
+  return made;
 }
 
-const SPAN_QUERIES = new WeakMap<TraceQuery, SpanQuery>();
+interface SpanSearch {
+  spanQuery: SpanQuery;
+  confirm: (span: Span) => boolean;
+}
+
+const SPAN_QUERIES = new WeakMap<TraceQuery, SpanSearch>();
 
 /** Whether `trace` matches `query`, at once (see {@linkcode searchTraces} for many traces). */
 export function matchesTrace(trace: Trace, query: TraceQuery): boolean {

@@ -3,7 +3,14 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { decodeTraces, scanTraces } from "./decode.ts";
 import * as pb from "./gen/otlp_pb.ts";
 import { TelemetryStore } from "./store.ts";
-import { matchesTrace, parseTraceQuery, searchTraces, type TraceQuery, walkStore } from "./search.ts";
+import {
+  matchesTrace,
+  parseTraceQuery,
+  searchTraces,
+  spanMatches,
+  type TraceQuery,
+  walkStore,
+} from "./search.ts";
 
 const MS = 1_000_000n;
 const T0 = 1_700_000_000_000_000_000n;
@@ -252,6 +259,93 @@ Deno.test("search: a search of many traces lets the event loop run between slice
     searchTraces(store.eachRecentTrace(), query("operation=none"), { sliceMs: 0, signal: aborted.signal }),
     /gone/,
   );
+});
+
+Deno.test("search: an attribute's value is looked for in the bytes only where its text can come from them", async () => {
+  // One trace a value, all under the key "v" (and one with the value under another key): what the store
+  // answers from the bytes must be what the decoded spans say, for every kind of value.
+  const long = "x".repeat(5000);
+  const values: [string, pb.AnyValue["value"]][] = [
+    ["string", { case: "stringValue", value: "postgres" }],
+    ["digits", { case: "stringValue", value: "500" }],
+    ["int", { case: "intValue", value: 500n }],
+    ["big int", { case: "intValue", value: 9007199254740993n }],
+    ["bool", { case: "boolValue", value: true }],
+    ["double", { case: "doubleValue", value: 1.5 }],
+    ["NaN", { case: "doubleValue", value: Number.NaN }],
+    ["infinite", { case: "doubleValue", value: Number.NEGATIVE_INFINITY }],
+    ["bytes", { case: "bytesValue", value: new TextEncoder().encode("raw bytes") }],
+    ["array", {
+      case: "arrayValue",
+      value: create(pb.ArrayValueSchema, { values: [{ value: { case: "stringValue", value: "a" } }] }),
+    }],
+    ["empty", { case: undefined }],
+    ["empty string", { case: "stringValue", value: "" }],
+    ["accented", { case: "stringValue", value: "caf\u00e9" }],
+    ["byte-order mark", { case: "stringValue", value: "\ufeffmarked" }],
+    ["cut", { case: "stringValue", value: long }],
+  ];
+  const spans = values.map(([name, value], i) => ({
+    traceId: Uint8Array.fromHex((i + 1).toString(16).padStart(32, "0")),
+    spanId: Uint8Array.fromHex((i + 1).toString(16).padStart(16, "0")),
+    name,
+    startTimeUnixNano: T0,
+    endTimeUnixNano: T0 + MS,
+    attributes: [{ key: name === "string" ? "other" : "v", value: { value } }, {
+      key: "w",
+      value: { value: { case: "stringValue" as const, value: "postgres" } },
+    }],
+  }));
+  const request = create(pb.ExportTraceServiceRequestSchema, {
+    resourceSpans: [{ resource: {}, scopeSpans: [{ scope: { name: "test" }, spans }] }],
+  });
+  const store = new TelemetryStore();
+  store.addScanned(await scanTraces(toBinary(pb.ExportTraceServiceRequestSchema, request)));
+  const texts = [
+    "postgres",
+    "500",
+    "9007199254740993",
+    "true",
+    "1.5",
+    "NaN",
+    "-Infinity",
+    btoa("raw bytes"),
+    "raw bytes",
+    '["a"]',
+    "a",
+    "null",
+    "",
+    "caf\u00e9",
+    "\ufeffmarked",
+    "marked",
+    "x".repeat(4096),
+    "x".repeat(4095),
+    "absent",
+  ];
+  for (const text of texts) {
+    // Asked directly: the API takes values of at most 1,000 characters.
+    const asked: TraceQuery = { ...query(""), attributes: [["v", text]] };
+    const found = (await searchTraces(store.recentTraces(100), asked)).traces.map((trace) =>
+      trace.spans[0].name
+    );
+    const expected = store.traceIds().map((traceId) => store.trace(traceId)!)
+      .filter((trace) => trace.spans.some((span) => spanMatches(span, asked)))
+      .map((trace) => trace.spans[0].name);
+    assert.deepEqual(found.toSorted(), expected.toSorted(), JSON.stringify(text.slice(0, 20)));
+  }
+  // The values compared as text, as the decoded spans hold them.
+  const matches = async (text: string) =>
+    (await searchTraces(store.recentTraces(100), { ...query(""), attributes: [["v", text]] })).traces
+      .map((trace) => trace.spans[0].name).toSorted();
+  assert.deepEqual(await matches("500"), ["digits", "int"]);
+  assert.deepEqual(await matches(btoa("raw bytes")), ["bytes"]);
+  assert.deepEqual(await matches("x".repeat(4096)), ["cut"]);
+  assert.deepEqual(await matches("postgres"), [], "under another key");
+  // The store rules out from the bytes a string the spans do not hold, not a number they may.
+  const first = store.trace((1).toString(16).padStart(32, "0"))!;
+  assert.equal(first.hasSpan!({ attributes: [["w", "postgres"]] }), true);
+  assert.equal(first.hasSpan!({ attributes: [["w", "mysql"]] }), false);
+  assert.equal(first.hasSpan!({ attributes: [["w", "500"]] }), true, "500 may be an int's");
 });
 
 Deno.test("search: a trace that changes while the walk pauses is found once, whether walked yet or not", async () => {

@@ -45,10 +45,11 @@ export interface Trace {
   facts?(): TraceFacts;
   /**
    * Whether one span of the trace has `service`, the name `operation` and, when `error`, status ERROR (each
-   * when given), and may have attributes of keys `keys`, read from the store's index and the spans' bytes
-   * without decoding the spans: present on the traces a {@linkcode TelemetryStore} gives.
+   * when given), and may have `attributes`, read from the store's index and the spans' bytes without decoding
+   * the spans: present on the traces a {@linkcode TelemetryStore} gives. With `confirm`, a span that may
+   * match is decoded, alone, and matches only if `confirm` says so: the answer is then exact.
    */
-  hasSpan?(query: SpanQuery): boolean;
+  hasSpan?(query: SpanQuery, confirm?: (span: Span) => boolean): boolean;
 }
 
 /** What {@linkcode Trace.hasSpan} asks of one span. */
@@ -60,10 +61,12 @@ export interface SpanQuery {
   /** `true`: the span's status is ERROR. */
   error?: boolean;
   /**
-   * Attribute keys the span may have, on itself or its resource: a span whose bytes do not hold an ASCII key
-   * and whose resource has no such key cannot. A necessary condition only: the values still need decoding.
+   * Attributes the span may have, on itself or its resource, as key and value as a search compares it (a
+   * string as it is, any other value as JSON). A necessary condition only, the values still need decoding:
+   * a span cannot have one when its resource has no such key and its bytes do not hold an ASCII key, or,
+   * for a value only a string (or bytes, as base64) can give, the value's bytes.
    */
-  keys?: string[];
+  attributes?: (readonly [string, string])[];
 }
 
 /** What a store dropped to stay within its budget, or refused. */
@@ -223,7 +226,7 @@ interface ViewContext {
   decode(entry: Entry, at: number): Span;
   facts(entry: Entry): TraceFacts;
   names(entry: Entry): { name: string; service: string; services: string[] };
-  hasSpan(entry: Entry, query: SpanQuery): boolean;
+  hasSpan(entry: Entry, query: SpanQuery, confirm?: (span: Span) => boolean): boolean;
 }
 
 /** {@linkcode TraceFacts} from a trace's entry: counts at once, names and completeness when first read. */
@@ -340,9 +343,9 @@ class StoredTrace implements Trace {
     return this.#context.facts(this.#entry);
   }
 
-  /** Whether a span has the service, name and status asked for, without decoding the spans. */
-  hasSpan(query: SpanQuery): boolean {
-    return this.#context.hasSpan(this.#entry, query);
+  /** Whether a span has the service, name and status asked for, decoding at most the spans `confirm` reads. */
+  hasSpan(query: SpanQuery, confirm?: (span: Span) => boolean): boolean {
+    return this.#context.hasSpan(this.#entry, query, confirm);
   }
 }
 
@@ -746,11 +749,11 @@ export class TelemetryStore {
     decode: (entry, at) => this.#decode(entry, at),
     facts: (entry) => this.#facts(entry),
     names: (entry) => this.#names(entry),
-    hasSpan: (entry, query) => this.#hasSpan(entry, query),
+    hasSpan: (entry, query, confirm) => this.#hasSpan(entry, query, confirm),
   };
 
-  /** Whether a span of `entry` matches `query` (see {@linkcode Trace.hasSpan}). */
-  #hasSpan(entry: Entry, query: SpanQuery): boolean {
+  /** Whether a span of `entry` matches `query` and `confirm` (see {@linkcode Trace.hasSpan}). */
+  #hasSpan(entry: Entry, query: SpanQuery, confirm?: (span: Span) => boolean): boolean {
     const { service, operation, error } = query;
     const records = entry.records;
     const { wanted, needles } = prepared(query);
@@ -767,7 +770,10 @@ export class TelemetryStore {
         const span = entry.objects![u32(records, at + H.origin)];
         if (operation !== undefined && span.name !== operation) continue;
         if (
-          needles.every(([key]) => Object.hasOwn(span.attributes, key) || Object.hasOwn(span.resource, key))
+          needles.every(({ key }) =>
+            Object.hasOwn(span.attributes, key) || Object.hasOwn(span.resource, key)
+          ) &&
+          (confirm === undefined || confirm(span))
         ) {
           return true;
         }
@@ -776,7 +782,14 @@ export class TelemetryStore {
       const bytes = records.subarray(at + HEADER, at + HEADER + u32(records, at + H.length));
       if (operation !== undefined && !storedNameIs(bytes, wanted!, operation)) continue;
       const resource = this.#origins.get(u32(records, at + H.origin))!.origin.resource;
-      if (needles.every(([key, utf]) => Object.hasOwn(resource, key) || holds(bytes, utf))) return true;
+      if (
+        needles.every(({ key, utf, values }) =>
+          Object.hasOwn(resource, key) ||
+          (holds(bytes, utf) && (values.length === 0 || values.some((value) => holds(bytes, value))))
+        ) && (confirm === undefined || confirm(this.#decode(entry, at)))
+      ) {
+        return true;
+      }
     }
     return false;
   }
@@ -1216,8 +1229,8 @@ function prepared(query: SpanQuery): Prepared {
     made = {
       wanted: query.operation === undefined ? undefined : encoder.encode(query.operation),
       // Keys of other characters may decode from other bytes (bad UTF-8 becomes U+FFFD): not looked for.
-      needles: (query.keys ?? []).filter((key) => /^\p{ASCII}+$/u.test(key))
-        .map((key) => [key, encoder.encode(key)] as const),
+      needles: (query.attributes ?? []).filter(([key]) => /^\p{ASCII}+$/u.test(key))
+        .map(([key, value]) => ({ key, utf: encoder.encode(key), values: valueNeedles(value) })),
     };
     PREPARED.set(query, made);
   }
@@ -1226,8 +1239,31 @@ function prepared(query: SpanQuery): Prepared {
 
 interface Prepared {
   wanted: Uint8Array | undefined;
-  needles: (readonly [string, Uint8Array])[];
+  /** Per attribute: its key, the key's bytes, and bytes one of which a span with the value holds (none: any). */
+  needles: { key: string; utf: Uint8Array; values: Uint8Array[] }[];
 }
+
+/**
+ * Bytes one of which a span holds when it has an attribute whose value, as a search compares it, is `value`;
+ * none when that cannot be told from bytes. A string value decodes from its own UTF-8 (or from a longer one,
+ * cut: its start); bytes decode to base64. Numbers, `true`, `false`, `null`, arrays and lists come as JSON
+ * (and doubles that are not finite as `NaN` or `Infinity`), from bytes of another form: not looked for, nor
+ * values with U+FFFD, which bad UTF-8 decodes to.
+ */
+function valueNeedles(value: string): Uint8Array[] {
+  if (value === "" || NOT_ONLY_STRINGS.has(value) || /^[-0-9[{]/.test(value) || value.includes("\ufffd")) {
+    return [];
+  }
+  const needles = [new TextEncoder().encode(value)];
+  if (value.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(value)) {
+    const bytes = Uint8Array.fromBase64(value);
+    if (bytes.length > 0) needles.push(bytes);
+  }
+  return needles;
+}
+
+/** Texts of values that are not strings and start with a letter. */
+const NOT_ONLY_STRINGS = new Set(["true", "false", "null", "NaN", "Infinity"]);
 
 const PREPARED = new WeakMap<SpanQuery, Prepared>();
 
