@@ -59,6 +59,11 @@ export interface ReceiverRun {
   /** Median milliseconds to answer a search that matches nothing, so scans everything held (of three). */
   searchMs?: number;
   /**
+   * Median milliseconds to answer a search by an attribute every span has with a value none has (of three):
+   * the viewer's `attribute=`, Jaeger's `tags=`.
+   */
+  attributeSearchMs?: number;
+  /**
    * Milliseconds to answer one export of telemetrygen's (about 100 spans) sent alone, after the load: the
    * median and the 99th percentile over {@linkcode EXPORTS} of them, one after another.
    */
@@ -122,6 +127,8 @@ const JAEGER_CONFIG = new URL("jaeger_all_in_one.yaml", import.meta.url).pathnam
 const SERVICE = "bench-receiver";
 const JAEGER_MAX_TRACES = 100_000;
 const SPANS_PER_TRACE = 10;
+/** An attribute every span of telemetrygen's has (`telemetrygen-client` or `-server`), with a value none has. */
+const ABSENT_VALUE = { key: "service.peer.name", value: "nothing" };
 
 /** A receiver under test: its process, where to send spans, and how to ask it what it holds. */
 interface Running extends AsyncDisposable {
@@ -134,6 +141,8 @@ interface Running extends AsyncDisposable {
   traceUrl(traceId: string): string;
   /** A search that scans everything held and matches nothing; `undefined` when the receiver has none. */
   searchUrl(): Promise<string | undefined>;
+  /** A search by an attribute every span has, with a value none has. */
+  attributeSearchUrl: string;
   /** Spans it found twice in one trace, where it counts them. */
   duplicates?(): Promise<number>;
 }
@@ -198,6 +207,9 @@ async function startViewer(): Promise<Running> {
       return list.traces[0]?.traceId;
     },
     traceUrl: (traceId) => `${base}/api/traces/${traceId}`,
+    attributeSearchUrl:
+      `${base}/api/traces?service=${SERVICE}&attribute=${ABSENT_VALUE.key}=${ABSENT_VALUE.value}` +
+      "&limit=20",
     searchUrl: async () => {
       // The search of `/api/traces` (`service`, `minDurationMs`): where the viewer has it, a filter that
       // nothing passes leaves the list empty; without it, the filter is ignored.
@@ -263,6 +275,9 @@ async function startJaeger(jaeger: string): Promise<Running> {
     held: async () => Math.min(await jaegerAccepted(), JAEGER_MAX_TRACES * SPANS_PER_TRACE),
     someTraceId: async () => (await search(1)).data[0]?.traceID,
     traceUrl: (traceId) => `${api}/api/traces/${traceId}`,
+    attributeSearchUrl: `${api}/api/traces?service=${SERVICE}&tags=${
+      encodeURIComponent(JSON.stringify({ [ABSENT_VALUE.key]: ABSENT_VALUE.value }))
+    }&limit=20&lookback=2d`,
     searchUrl: () =>
       Promise.resolve(`${api}/api/traces?service=${SERVICE}&minDuration=1h&limit=20&lookback=2d`),
     async [Symbol.asyncDispose]() {
@@ -427,6 +442,7 @@ async function measure(
     held: await running.held(),
     traceMs: traceId === undefined ? NaN : await timed(running.traceUrl(traceId), 5),
     searchMs: searchUrl === undefined ? undefined : await timed(searchUrl, 3),
+    attributeSearchMs: await timed(running.attributeSearchUrl, 3),
     exportMs: await timeExports(`http://127.0.0.1:${running.otlpPort}/v1/traces`, exports),
     replay: flags.replay > 0 ? await replay(running, flags.replay, flags.connections) : undefined,
   };
@@ -519,6 +535,7 @@ function describe(run: ReceiverRun): string {
   return `round ${run.round} ${run.receiver}: ${Math.round(run.spansPerSecond)} spans/s, ` +
     `${run.cpuMicrosPerSpan.toFixed(1)} µs/span, ${run.rssMiB.toFixed(0)} MiB, ${run.held} held, ` +
     `trace ${run.traceMs.toFixed(1)} ms, search ${run.searchMs?.toFixed(1) ?? "-"} ms, ` +
+    `by attribute ${run.attributeSearchMs?.toFixed(1) ?? "-"} ms, ` +
     `one export ${run.exportMs?.p50.toFixed(2) ?? "-"} ms (p99 ${run.exportMs?.p99.toFixed(2) ?? "-"})` +
     replay;
 }
@@ -569,6 +586,7 @@ export function renderReceivers(results: ReceiverResults): string {
     [(run) => run.held, 0],
     [(run) => run.traceMs, 1],
     [(run) => run.searchMs, 1],
+    [(run) => run.attributeSearchMs, 1],
     [(run) => run.exportMs?.p50, 2],
     [(run) => run.exportMs?.p99, 2],
   ]);
@@ -587,8 +605,8 @@ export function renderReceivers(results: ReceiverResults): string {
     `Load: \`telemetrygen ${results.load.join(" ")}\`. Median over the rounds (lowest – highest).`,
     "",
     "| receiver | accepted spans/s | CPU per accepted span, µs | RSS after, MiB | spans held | trace by id, ms " +
-    "| search (matches none), ms | one export alone, ms | its p99, ms |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| search (matches none), ms | by attribute, ms | one export alone, ms | its p99, ms |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     ...load,
     ...(replayed.length === 0 ? [] : [
       "",

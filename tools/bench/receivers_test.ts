@@ -15,6 +15,7 @@ function run(receiver: "viewer" | "jaeger", round: number, rate: number, replayR
     held: rate * 10,
     traceMs: 1,
     searchMs: 20,
+    attributeSearchMs: 100,
     exportMs: { p50: 0.4, p99: 3 },
     replay: replayRate === undefined ? undefined : {
       spansPerSecond: replayRate,
@@ -46,6 +47,7 @@ Deno.test("renderReceivers: the viewer over Jaeger is taken within each round, t
   assert.equal(ratioRows.length, 2);
   // Rates 30/20 and 20/40; CPU 4/8 in both rounds; replay 300/200 and 250/250.
   assert.ok(ratioRows[0].includes("| 1 (0.5 – 1.5) | 0.5 (0.5 – 0.5) |"));
+  assert.equal(ratioRows[0].split("|").length, 12, "a label and ten figures");
   assert.ok(ratioRows[1].includes("| 1.25 (1 – 1.5) | 0.5 (0.5 – 0.5) |"));
   assert.ok(text.includes("## Replayed as fast as the receiver answers"));
 });
