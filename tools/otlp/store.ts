@@ -23,6 +23,7 @@ import {
 } from "./decode.ts";
 import { MetricStore } from "./metric_store.ts";
 import { Interner } from "./_interner.ts";
+import { holds, type Needle, needle } from "./_needle.ts";
 import { F, fieldAt, H, HEADER, lastFieldAt } from "./_scan.ts";
 
 /** The spans and log records of one trace. */
@@ -1230,7 +1231,7 @@ function prepared(query: SpanQuery): Prepared {
       wanted: query.operation === undefined ? undefined : encoder.encode(query.operation),
       // Keys of other characters may decode from other bytes (bad UTF-8 becomes U+FFFD): not looked for.
       needles: (query.attributes ?? []).filter(([key]) => /^\p{ASCII}+$/u.test(key))
-        .map(([key, value]) => ({ key, utf: encoder.encode(key), values: valueNeedles(value) })),
+        .map(([key, value]) => ({ key, utf: needle(encoder.encode(key)), values: valueNeedles(value) })),
     };
     PREPARED.set(query, made);
   }
@@ -1240,7 +1241,7 @@ function prepared(query: SpanQuery): Prepared {
 interface Prepared {
   wanted: Uint8Array | undefined;
   /** Per attribute: its key, the key's bytes, and bytes one of which a span with the value holds (none: any). */
-  needles: { key: string; utf: Uint8Array; values: Uint8Array[] }[];
+  needles: { key: string; utf: Needle; values: Needle[] }[];
 }
 
 /**
@@ -1250,14 +1251,14 @@ interface Prepared {
  * (and doubles that are not finite as `NaN` or `Infinity`), from bytes of another form: not looked for, nor
  * values with U+FFFD, which bad UTF-8 decodes to.
  */
-function valueNeedles(value: string): Uint8Array[] {
+function valueNeedles(value: string): Needle[] {
   if (value === "" || NOT_ONLY_STRINGS.has(value) || /^[-0-9[{]/.test(value) || value.includes("\ufffd")) {
     return [];
   }
-  const needles = [new TextEncoder().encode(value)];
+  const needles = [needle(new TextEncoder().encode(value))];
   if (value.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(value)) {
     const bytes = Uint8Array.fromBase64(value);
-    if (bytes.length > 0) needles.push(bytes);
+    if (bytes.length > 0) needles.push(needle(bytes));
   }
   return needles;
 }
@@ -1266,17 +1267,6 @@ function valueNeedles(value: string): Uint8Array[] {
 const NOT_ONLY_STRINGS = new Set(["true", "false", "null", "NaN", "Infinity"]);
 
 const PREPARED = new WeakMap<SpanQuery, Prepared>();
-
-/** Whether `bytes` holds `needle` somewhere. */
-function holds(bytes: Uint8Array, needle: Uint8Array): boolean {
-  const first = needle[0], last = bytes.length - needle.length;
-  for (let i = bytes.indexOf(first); i >= 0 && i <= last; i = bytes.indexOf(first, i + 1)) {
-    let k = 1;
-    while (k < needle.length && bytes[i + k] === needle[k]) k++;
-    if (k === needle.length) return true;
-  }
-  return false;
-}
 
 /**
  * Whether the span kept as `bytes` is named `name` (`wanted` as UTF-8), as its decoded name would say. An
