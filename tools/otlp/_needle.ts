@@ -24,13 +24,18 @@ export function needle(bytes: Uint8Array): Needle {
 }
 
 /**
- * Whether `bytes` holds `needle` somewhere. It compares the byte under the needle's last and moves on by
+ * Whether `bytes` (from `start` to `stop`) holds `needle` somewhere. It compares the byte under the needle's last and moves on by
  * that byte's shift, up to the needle's length: over 400,000 spans, a key and a value no span holds took
  * 225 ms byte by byte, 131 ms so.
  */
-export function holds(bytes: Uint8Array, { bytes: wanted, shift }: Needle): boolean {
-  const last = wanted.length - 1, end = bytes.length - wanted.length, lastByte = wanted[last];
-  for (let i = 0; i <= end; i += shift[bytes[i + last]]) {
+export function holds(
+  bytes: Uint8Array,
+  { bytes: wanted, shift }: Needle,
+  start = 0,
+  stop: number = bytes.length,
+): boolean {
+  const last = wanted.length - 1, end = stop - wanted.length, lastByte = wanted[last];
+  for (let i = start; i <= end; i += shift[bytes[i + last]]) {
     if (bytes[i + last] !== lastByte) continue;
     let k = 0;
     while (k < last && bytes[i + k] === wanted[k]) k++;

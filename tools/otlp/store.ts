@@ -780,19 +780,33 @@ export class TelemetryStore {
         }
         continue;
       }
-      const bytes = records.subarray(at + HEADER, at + HEADER + u32(records, at + H.length));
-      if (operation !== undefined && !storedNameIs(bytes, wanted!, operation)) continue;
-      const resource = this.#origins.get(u32(records, at + H.origin))!.origin.resource;
-      if (
-        needles.every(({ key, utf, values }) =>
-          Object.hasOwn(resource, key) ||
-          (holds(bytes, utf) && (values.length === 0 || values.some((value) => holds(bytes, value))))
-        ) && (confirm === undefined || confirm(this.#decode(entry, at)))
-      ) {
-        return true;
+      const start = at + HEADER, stop = start + u32(records, at + H.length);
+      if (operation !== undefined && !storedNameIs(records.subarray(start, stop), wanted!, operation)) {
+        continue;
+      }
+      if (this.#mayHold(records, start, stop, u32(records, at + H.origin), needles)) {
+        if (confirm === undefined || confirm(this.#decode(entry, at))) return true;
       }
     }
     return false;
+  }
+
+  /**
+   * Whether the span in `records` from `start` to `stop`, of origin `origin`, may have each attribute of
+   * `needles`: its resource has the key, or its bytes hold the key and (when there are any) one of the value's
+   * forms. Plain loops, no view nor closure made: a search asks every span held.
+   */
+  #mayHold(records: Uint8Array, start: number, stop: number, origin: number, needles: Prepared["needles"]) {
+    for (let n = 0; n < needles.length; n++) {
+      const { key, utf, values } = needles[n];
+      let found = holds(records, utf, start, stop);
+      if (found && values.length > 0) {
+        found = false;
+        for (let v = 0; v < values.length && !found; v++) found = holds(records, values[v], start, stop);
+      }
+      if (!found && !Object.hasOwn(this.#origins.get(origin)!.origin.resource, key)) return false;
+    }
+    return true;
   }
 
   /** The span of the record at `at` of `entry`. */
