@@ -796,7 +796,13 @@ export class TelemetryStore {
    * `needles`: its resource has the key, or its bytes hold the key and (when there are any) one of the value's
    * forms. Plain loops, no view nor closure made: a search asks every span held.
    */
-  #mayHold(records: Uint8Array, start: number, stop: number, origin: number, needles: Prepared["needles"]) {
+  #mayHold(
+    records: Uint8Array,
+    start: number,
+    stop: number,
+    origin: number,
+    needles: Prepared["needles"],
+  ): boolean {
     for (let n = 0; n < needles.length; n++) {
       const { key, utf, values } = needles[n];
       let found = holds(records, utf, start, stop);
