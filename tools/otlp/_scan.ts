@@ -160,19 +160,19 @@ export function eachFieldAt(
  * scope's bytes hold every span, and a reader that made a view of each field it skipped made one per span.
  */
 export function lastFieldAt(bytes: Uint8Array, from: number, to: number, field: number): boolean {
-  let found = false;
-  for (let pos = from; pos < to;) {
-    const tag = varint(bytes, pos);
-    pos = varintEnd;
-    const type = tag & 7;
-    if (type === 2 && tag >>> 3 === field) {
-      const length = varint(bytes, pos);
-      [fieldAt.start, fieldAt.stop, found] = [varintEnd, varintEnd + length, true];
-      pos = varintEnd + length;
-    } else pos = skip(bytes, pos, type);
-    if (pos > to) throw new Error("premature end of the message");
-  }
-  return found;
+  lastFound = false;
+  eachFieldAt(bytes, from, to, field, keepLast);
+  return lastFound;
+}
+
+/** Whether {@linkcode lastFieldAt}'s walk found the field. */
+let lastFound = false;
+
+/** {@linkcode lastFieldAt}'s visitor: one function for every walk, so that a walk makes no closure. */
+function keepLast(start: number, stop: number): void {
+  fieldAt.start = start;
+  fieldAt.stop = stop;
+  lastFound = true;
 }
 
 /** Where the field {@linkcode lastFieldAt} found last lies: a variable, not an object per call. */
